@@ -1,0 +1,62 @@
+# socialcare - developer entry points. The README promises two commands on a fresh machine:
+#   make demo   (the main job on the embedded stack)      make test   (lint + all test tiers)
+# Both install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+export AWS_DEFAULT_REGION ?= eu-west-1
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo local test lint unit integration e2e validate build bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml shared/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/socialcare demo
+
+local: $(STAMP)
+	$(BIN)/socialcare local
+
+test: lint unit integration e2e
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared infra functions tests
+	$(BIN)/mypy
+	@# every functions/<name>/app.py is module "app" in its own Lambda: type-check each alone
+	@for f in functions/*/app.py; do $(BIN)/mypy --no-incremental "$$f" >/dev/null || { $(BIN)/mypy "$$f"; exit 1; }; done
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest -q tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/pytest -q tests/e2e
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	touch $@
+
+validate: $(STAMP) $(SAM_VENV)/.installed
+	$(BIN)/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	$(SAM_VENV)/bin/sam build --template template.yaml
+
+build: validate
+
+bench: $(STAMP)
+	@echo "no benchmarks yet: the performance issue fills this target"
+
+clean:
+	rm -rf .aws-sam .socialcare-local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The authenticated agent/analyst API (``/api/*``), one resolver made of per-concept routers."""

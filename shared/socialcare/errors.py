@@ -1,0 +1,60 @@
+"""Domain errors. One mapper (socialcare.http) turns them into HTTP responses, so no handler
+chooses a status code by matching error strings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SocialcareError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, reason: str, **details: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+class BadRequest(SocialcareError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(SocialcareError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(SocialcareError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(SocialcareError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(SocialcareError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(SocialcareError):
+    status = 413
+    code = "payload_too_large"
+
+
+class SecretUnavailable(SocialcareError):
+    """A secret is missing or empty: fail closed (500), never accept unsigned input."""
+
+    status = 500
+    code = "secret_unavailable"
+
+
+class EnqueueFailed(SocialcareError):
+    """The event could not be made durable: 503 so that the platform retries."""
+
+    status = 503
+    code = "enqueue_failed"

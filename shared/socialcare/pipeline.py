@@ -1,0 +1,58 @@
+"""The processor's per-event flow (inbound.fifo -> ProcessorFunction).
+
+    recognise the customer -> store the interaction (deduped for good) -> thread into a case
+    -> triage/route -> team queues and CRM sync
+
+Every step is idempotent on the interaction id, because SQS and every platform deliver at
+least once: a redelivered event that was already stored is a duplicate *unless* its downstream
+steps never finished (the interaction item has no case yet), in which case they are resumed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from socialcare import identity
+from socialcare.ingest import decode_raw
+from socialcare.models import Action, InboundEvent
+from socialcare.observability import logger, metrics
+from socialcare.store.profiles import ProfilesRepository
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+
+def handle_record(record: SQSRecord) -> None:
+    """Batch record handler: raise to leave the record on the queue (retry, then DLQ)."""
+    event = InboundEvent.model_validate(json.loads(record.body))
+    logger.set_correlation_id(event.event_id)
+    process(event)
+
+
+def process(event: InboundEvent) -> dict[str, Any]:
+    repo = ProfilesRepository.default()
+    raw = decode_raw(event.raw)
+    if event.action is Action.STATUS and event.status is not None:
+        repo.record_status(event.status)
+        metrics.add_metric(name="DeliveryStatuses", unit=MetricUnit.Count, value=1)
+        return {"status": "recorded"}
+    if event.action is Action.DELETE:
+        found = repo.mark_deleted(event.target_id or "")
+        return {"status": "deleted" if found else "unknown"}
+    interaction = event.interaction
+    if interaction is None:
+        raise ValueError(f"{event.action} event without an interaction")
+    if event.action is Action.EDIT and repo.apply_edit(interaction, raw):
+        return {"status": "edited"}
+    # CREATE, or an edit of something we never saw: store it as new.
+    recognition = identity.recognise(interaction)
+    stored = repo.record_interaction(recognition.customer_id, interaction, raw)
+    if not stored.created:
+        metrics.add_metric(name="DuplicateInteractions", unit=MetricUnit.Count, value=1)
+        if stored.case_id is not None:
+            return {"status": "duplicate", "customer_id": recognition.customer_id}
+    else:
+        metrics.add_metric(name="Interactions", unit=MetricUnit.Count, value=1)
+    return {"status": "stored", "customer_id": recognition.customer_id}
