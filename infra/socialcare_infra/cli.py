@@ -1,0 +1,118 @@
+"""``socialcare`` command line: ``socialcare local`` and ``socialcare demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from socialcare_infra.stack import (
+    DEFAULT_API_PORT,
+    DEFAULT_INVOKE_PORT,
+    DEFAULT_MOTO_PORT,
+    LocalStack,
+    env_port,
+)
+from socialcare_infra.template import DEFAULT_STACK, TemplateError
+
+READY_LINE = "socialcare local: ready"
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected Name=Value, got {text!r}")
+    return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="socialcare", description="socialcare developer and admin tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def stack_options(sub: argparse.ArgumentParser, ports: bool) -> None:
+        sub.add_argument("--stack", default=DEFAULT_STACK, help="stack name, prefix of every physical name")
+        sub.add_argument("--template", type=Path, default=None, help="SAM template (default: ./template.yaml)")
+        sub.add_argument("--param", action="append", type=_parameter, default=[], metavar="NAME=VALUE",
+                         help="override a template parameter (repeatable)")
+        sub.add_argument("-v", "--verbose", action="store_true", help="log every request and invocation")
+        if ports:
+            env = os.environ
+            sub.add_argument("--moto-port", type=int, default=env_port(env, "MOTO", DEFAULT_MOTO_PORT))
+            sub.add_argument("--api-port", type=int, default=env_port(env, "API", DEFAULT_API_PORT))
+            sub.add_argument("--invoke-port", type=int, default=env_port(env, "INVOKE", DEFAULT_INVOKE_PORT))
+
+    stack_options(commands.add_parser("local", help="run the embedded local AWS stack in the foreground"), True)
+    stack_options(commands.add_parser("demo", help="start the local stack, play the demo scenario, stop"), False)
+    return parser
+
+
+def _stack(args: argparse.Namespace, **ports: int) -> LocalStack:
+    return LocalStack(
+        template_path=args.template,
+        stack_name=args.stack,
+        parameters=dict(args.param),
+        **ports,
+    )
+
+
+def run_local(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # Installed before starting so a signal during start-up still stops cleanly.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    stack = _stack(args, moto_port=args.moto_port, api_port=args.api_port, invoke_port=args.invoke_port)
+    stack.start()
+    try:
+        for line in stack.describe():
+            print(line)
+        print(READY_LINE, flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("socialcare local: stopping", flush=True)
+    finally:
+        stack.stop()
+    print("socialcare local: stopped", flush=True)
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from socialcare_infra import demo
+
+    with LocalStack(
+        template_path=args.template,
+        stack_name=args.stack,
+        parameters=dict(args.param),
+        fallback_to_free_ports=True,
+    ) as stack:
+        print(f"local stack up: http api {stack.api_url}, moto {stack.moto_url}", flush=True)
+        return demo.play(stack)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "local":
+            return run_local(args)
+        return run_demo(args)
+    except (TemplateError, OSError) as exc:
+        print(f"socialcare {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,425 @@
+"""The embedded local stack: moto, the template's resources, workers, HTTP API, Invoke API, pollers.
+
+Usage from Python (tests, the demo)::
+
+    with LocalStack(api_port=0, invoke_port=0, moto_port=0) as stack:
+        requests.get(f"{stack.api_url}/webhooks/x", params={"crc_token": "t"})
+
+Everything binds to 127.0.0.1. Port 0 picks a free port; the bound ports are on the object.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from socialcare_infra import esm
+from socialcare_infra.gateway import Gateway, Route, api_id_for, routes_from_events
+from socialcare_infra.invoke import AsyncInvoker, FunctionRunner, FunctionSpec, invoke_app
+from socialcare_infra.provision import (
+    Provisioned,
+    Provisioner,
+    scale_seconds,
+    secret_env_names,
+    time_scale_from_env,
+)
+from socialcare_infra.template import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_REGION,
+    DEFAULT_STACK,
+    Resolver,
+    load_template,
+)
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+DEFAULT_MOTO_PORT = 4566
+DEFAULT_API_PORT = 3000
+DEFAULT_INVOKE_PORT = 3001
+FUNCTION_TYPES = ("AWS::Serverless::Function",)
+# SAM's defaults when neither the function nor Globals say otherwise.
+SAM_DEFAULT_TIMEOUT_S = 3
+SAM_DEFAULT_MEMORY_MB = 128
+# Parent variables a Python process needs to run at all; every other variable is dropped so
+# developer credentials (AWS_PROFILE, AWS_SECRET_ACCESS_KEY ...) never reach a handler.
+_PASSTHROUGH = (
+    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT", "VIRTUAL_ENV",
+    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+)
+
+
+def project_template() -> Path:
+    """template.yaml of the project: the current directory's, else the repository's."""
+    here = Path.cwd() / "template.yaml"
+    if here.exists():
+        return here
+    return Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+@dataclass
+class _Server:
+    server: BaseWSGIServer
+    thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def serve(self, name: str) -> None:
+        self.thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.server.shutdown()
+            self.thread.join(timeout=5)
+        self.server.server_close()
+
+
+def _bind(app: Callable[..., Any], port: int, fallback_to_free_port: bool, **kwargs: Any) -> _Server:
+    # Binding here (not inside a thread) makes "port in use" an immediate, visible error.
+    try:
+        return _Server(make_server(HOST, port, app, threaded=True, **kwargs))
+    except OSError as exc:
+        if fallback_to_free_port and exc.errno == errno.EADDRINUSE and port != 0:
+            log.info("port %d is busy, using a free port instead", port)
+            return _Server(make_server(HOST, 0, app, threaded=True, **kwargs))
+        raise
+
+
+def env_port(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(f"SOCIALCARE_LOCAL_{name}_PORT")
+    return int(raw) if raw else default
+
+
+class LocalStack:
+    """The whole local stack; a context manager that starts on enter and stops on exit."""
+
+    def __init__(
+        self,
+        template_path: str | Path | None = None,
+        stack_name: str = DEFAULT_STACK,
+        moto_port: int = DEFAULT_MOTO_PORT,
+        api_port: int = DEFAULT_API_PORT,
+        invoke_port: int = DEFAULT_INVOKE_PORT,
+        parameters: Mapping[str, str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        state_dir: str | Path | None = None,
+        fallback_to_free_ports: bool = False,
+    ) -> None:
+        self.template_path = Path(template_path or project_template()).resolve()
+        self.stack_name = stack_name
+        self.environ: dict[str, str] = dict(os.environ if environ is None else environ)
+        self.region = self.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+        self.account_id = DEFAULT_ACCOUNT_ID
+        self.time_scale = time_scale_from_env(self.environ)
+        self.state_dir = Path(
+            state_dir or self.environ.get("SOCIALCARE_LOCAL_STATE_DIR")
+            or self.template_path.parent / ".socialcare-local"
+        ).resolve()
+        self._ports = {"moto": moto_port, "api": api_port, "invoke": invoke_port}
+        self._fallback = fallback_to_free_ports
+        self.resolver = Resolver(
+            load_template(self.template_path),
+            stack_name=stack_name,
+            region=self.region,
+            account_id=self.account_id,
+            parameters=dict(parameters or {}),
+        )
+        self.provisioned = Provisioned()
+        self.functions: dict[str, FunctionSpec] = {}
+        self.runners: dict[str, FunctionRunner] = {}
+        self.routes: list[Route] = []
+        self.sqs_sources: list[esm.SqsSource] = []
+        self.schedules: list[esm.Schedule] = []
+        self._servers: dict[str, _Server] = {}
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._async = AsyncInvoker(
+            retry_delays_s=(scale_seconds(60, self.time_scale), scale_seconds(120, self.time_scale))
+        )
+        self._started = False
+
+    # ------------------------------------------------------------------ public surface
+    @property
+    def moto_url(self) -> str:
+        return f"http://{HOST}:{self._servers['moto'].port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self._servers['api'].port}"
+
+    @property
+    def invoke_url(self) -> str:
+        return f"http://{HOST}:{self._servers['invoke'].port}"
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Logical id -> physical name of every emulated resource and function."""
+        names = dict(self.provisioned.names)
+        names.update({logical_id: spec.name for logical_id, spec in self.functions.items()})
+        return names
+
+    @property
+    def secret_values(self) -> dict[str, str]:
+        """Secret logical id -> the value seeded into moto (e.g. ``["XConsumerSecret"]``)."""
+        return dict(self.provisioned.secret_values)
+
+    @property
+    def secret_arns(self) -> dict[str, str]:
+        return dict(self.provisioned.secret_arns)
+
+    @property
+    def queue_urls(self) -> dict[str, str]:
+        return dict(self.provisioned.queue_urls)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for ``service`` pointed at this stack's moto."""
+        return boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
+        ).client(service, endpoint_url=self.moto_url)  # type: ignore[call-overload]
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines from servers
+        try:
+            self._start_moto()
+            provisioner = Provisioner(self.resolver, self.moto_url, self.environ, self.time_scale)
+            self.provisioned = provisioner.provision()
+            self._build_functions()
+            self._bind_http()
+            self._start_workers()
+            self._servers["api"].serve("local-http-api")
+            self._servers["invoke"].serve("local-invoke-api")
+            self._start_event_sources()
+            self._started = True
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_moto(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        self._servers["moto"] = _bind(app, self._ports["moto"], self._fallback, request_handler=MotoRequestHandler)
+        self._servers["moto"].serve("local-moto")
+
+    def _bind_http(self) -> None:
+        self.routes = [
+            route for logical_id, spec in self.functions.items()
+            for route in routes_from_events(logical_id, spec.events)
+        ]
+        gateway = Gateway(self.routes, self.runners, self.account_id, api_id_for(self.stack_name))
+        self._servers["api"] = _bind(gateway, self._ports["api"], self._fallback)
+        self._servers["invoke"] = _bind(
+            invoke_app(self._lookup, self._async, self.region, self.account_id),
+            self._ports["invoke"], self._fallback,
+        )
+        # The environment needs the Invoke API's port, known only now.
+        invoke_url = f"http://{HOST}:{self._servers['invoke'].port}"
+        for spec in self.functions.values():
+            spec.environment["AWS_ENDPOINT_URL_LAMBDA"] = invoke_url
+
+    def _lookup(self, name: str) -> FunctionRunner | None:
+        if name in self.runners:
+            return self.runners[name]
+        for logical_id, spec in self.functions.items():
+            if spec.name == name:
+                return self.runners[logical_id]
+        return None
+
+    def _start_workers(self) -> None:
+        for logical_id, spec in self.functions.items():
+            self.runners[logical_id] = FunctionRunner(spec)
+        # Imports are the slow part of a start; do them side by side.
+        with ThreadPoolExecutor(max_workers=max(1, len(self.runners))) as pool:
+            list(pool.map(lambda runner: runner.start(), self.runners.values()))
+
+    # ------------------------------------------------------------------ functions
+    def _build_functions(self) -> None:
+        globals_fn = (self.resolver.template.get("Globals") or {}).get("Function") or {}
+        hidden = secret_env_names(self.resolver)
+        for logical_id, resource in self.resolver.resources.items():
+            if resource.get("Type") not in FUNCTION_TYPES or not self.resolver.included(logical_id):
+                continue
+            props = resource.get("Properties") or {}
+            merged = {**globals_fn, **props}
+            name = self.resolver.name(logical_id)
+            code_uri = self.resolver.resolve(merged.get("CodeUri", "."))
+            if not isinstance(code_uri, str):
+                log.warning("%s: CodeUri %r is not a local directory; skipped", logical_id, code_uri)
+                continue
+            events = self.resolver.resolve(props.get("Events") or {})
+            self.functions[logical_id] = FunctionSpec(
+                logical_id=logical_id,
+                name=name,
+                arn=self.resolver.get_att(logical_id, "Arn"),
+                code_dir=(self.template_path.parent / code_uri).resolve(),
+                handler=str(merged.get("Handler", "app.handler")),
+                timeout_s=float(self.resolver.resolve(merged.get("Timeout", SAM_DEFAULT_TIMEOUT_S))),
+                memory_mb=int(self.resolver.resolve(merged.get("MemorySize", SAM_DEFAULT_MEMORY_MB))),
+                environment=self._environment(logical_id, name, globals_fn, props, merged, hidden),
+                log_path=self.log_dir / f"{logical_id}.log",
+                events=events,
+            )
+
+    def _environment(self, logical_id: str, name: str, globals_fn: Mapping[str, Any],
+                     props: Mapping[str, Any], merged: Mapping[str, Any], hidden: set[str]) -> dict[str, str]:
+        variables: dict[str, Any] = {}
+        for source in (globals_fn, props):
+            variables.update(((source.get("Environment") or {}).get("Variables")) or {})
+        resolved = {k: _env_str(v) for k, v in self.resolver.resolve(variables).items()}
+        # The contract: every SOCIALCARE_* of the local stack's environment reaches every function,
+        # except secret values, which functions read from Secrets Manager as in AWS.
+        for key, value in self.environ.items():
+            if key.startswith("SOCIALCARE_") and key not in hidden:
+                resolved[key] = value
+        env = {key: self.environ[key] for key in _PASSTHROUGH if key in self.environ}
+        env.update(resolved)
+        memory = str(self.resolver.resolve(merged.get("MemorySize", SAM_DEFAULT_MEMORY_MB)))
+        env.update({
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+            "LAMBDA_TASK_ROOT": str((self.template_path.parent / str(merged.get("CodeUri", "."))).resolve()),
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+            "PYTHONUNBUFFERED": "1",  # handler output reaches the log file as it happens
+            "PYTHONPATH": os.pathsep.join(_import_roots()),
+        })
+        no_proxy = [v for v in (env.get("NO_PROXY"), "127.0.0.1", "localhost") if v]
+        env["NO_PROXY"] = env["no_proxy"] = ",".join(no_proxy)
+        return env
+
+    # ------------------------------------------------------------------ event sources
+    def _start_event_sources(self) -> None:
+        urls_by_arn = {
+            self.resolver.get_att(logical_id, "Arn"): url for logical_id, url in self.provisioned.queue_urls.items()
+        }
+        sqs = self.client("sqs")
+        for logical_id, spec in self.functions.items():
+            for event_name, event in spec.events.items():
+                kind = event.get("Type")
+                props = event.get("Properties") or {}
+                if kind == "SQS":
+                    source = esm.sqs_source(logical_id, event_name, props, urls_by_arn)
+                    self.sqs_sources.append(source)
+                    if source.enabled:
+                        self._spawn(esm.SqsPoller(source, self.runners[logical_id], sqs, self.region, self._stop))
+                elif kind in ("Schedule", "ScheduleV2"):
+                    self._add_schedule(logical_id, event_name, kind, props)
+                elif kind not in ("HttpApi", None):
+                    log.warning("%s.%s: event type %s is not emulated locally", logical_id, event_name, kind)
+
+    def _add_schedule(self, logical_id: str, event_name: str, kind: str, props: Mapping[str, Any]) -> None:
+        expression = str(props.get("Schedule") or props.get("ScheduleExpression") or "")
+        period = esm.rate_seconds(expression)
+        schedule = esm.Schedule(
+            function=logical_id,
+            event_name=event_name,
+            expression=expression,
+            period_s=float(scale_seconds(period, self.time_scale)) if period else None,
+            enabled=esm.schedule_enabled(props),
+            payload=esm.schedule_payload(props),
+        )
+        self.schedules.append(schedule)
+        if not schedule.enabled:
+            return
+        if schedule.period_s is None:
+            log.warning("%s.%s: %s is not supported locally (only rate(...)); not scheduled",
+                        logical_id, event_name, expression)
+            return
+        rule = f"{self.stack_name}-{logical_id}-{event_name}"
+        service = "scheduler" if kind == "ScheduleV2" else "events"
+        resource = f"schedule/default/{rule}" if kind == "ScheduleV2" else f"rule/{rule}"
+        arn = f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+        self._spawn(esm.Scheduler(schedule, self.runners[logical_id], self._stop, self.region,
+                                  self.account_id, arn))
+
+    def _spawn(self, thread: threading.Thread) -> None:
+        self._threads.append(thread)
+        thread.start()
+
+    # ------------------------------------------------------------------ stop
+    def stop(self) -> None:
+        """Stop pollers, HTTP servers, workers (killed if they do not exit) and moto."""
+        self._stop.set()
+        for key in ("api", "invoke"):
+            if key in self._servers:
+                self._servers.pop(key).stop()
+        self._async.cancel()
+        with ThreadPoolExecutor(max_workers=max(1, len(self.runners))) as pool:
+            list(pool.map(lambda runner: runner.stop(), self.runners.values()))
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+        if "moto" in self._servers:
+            self._servers.pop("moto").stop()
+        self._started = False
+
+    # ------------------------------------------------------------------ reporting
+    def describe(self) -> list[str]:
+        """Human-readable lines: endpoints, then every physical name."""
+        lines = [
+            f"stack      {self.stack_name} (region {self.region}, time scale {self.time_scale:g})",
+            f"moto       {self.moto_url}",
+            f"http api   {self.api_url}",
+            f"invoke api {self.invoke_url}",
+            f"logs       {self.log_dir}",
+        ]
+        width = max((len(k) for k in self.names), default=0)
+        for logical_id, name in self.names.items():
+            kind = self.provisioned.types.get(logical_id, "AWS::Serverless::Function")
+            lines.append(f"  {logical_id:<{width}}  {name}  ({kind})")
+        for route in self.routes:
+            lines.append(f"  route {route.route_key} -> {route.function}")
+        return lines
+
+
+def _env_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _import_roots() -> list[str]:
+    """Directories a worker needs on sys.path: ours, and the shared package's."""
+    roots = [str(Path(__file__).resolve().parent.parent)]
+    spec = importlib.util.find_spec("socialcare")
+    if spec is not None and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            roots.append(str(Path(location).resolve().parent))
+    roots.extend(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
+    return list(dict.fromkeys(roots))
+
+
+__all__ = ["LocalStack", "env_port", "project_template"]
