@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from socialcare import identity
+from socialcare.channels import media
 from socialcare.ingest import decode_raw
 from socialcare.models import Action, InboundEvent
 from socialcare.observability import logger, metrics
@@ -48,6 +49,9 @@ def process(event: InboundEvent) -> dict[str, Any]:
         return {"status": "edited"}
     # CREATE, or an edit of something we never saw: store it as new.
     recognition = identity.recognise(interaction)
+    if interaction.attachments:
+        # before the store, so the stored interaction carries each attachment's s3_key
+        interaction = media.store_attachments(interaction, recognition.customer_id)
     stored = repo.record_interaction(recognition.customer_id, interaction, raw)
     if not stored.created:
         metrics.add_metric(name="DuplicateInteractions", unit=MetricUnit.Count, value=1)

@@ -1,0 +1,130 @@
+"""Attachments into the media bucket, under the customer's prefix, before platform links expire.
+
+Called by the processor after the customer is recognised and before the interaction is stored,
+so the stored attachment carries its ``s3_key``. WhatsApp media is fetched through the Graph
+API (``GET /<version>/<media id>`` gives a short-lived URL, downloaded with the same bearer
+token); Messenger/Instagram attachments carry a signed CDN URL and are downloaded directly.
+
+Keys are deterministic (``customers/<customer id>/<channel>/<message id>/<n>-<media id><ext>``),
+so a redelivered event overwrites nothing new and is skipped after one HEAD.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from typing import Any
+
+import requests
+from botocore.exceptions import ClientError
+
+from socialcare import aws
+from socialcare.channels import accounts, sdk
+from socialcare.errors import SecretUnavailable
+from socialcare.models import Attachment, Channel, Interaction
+from socialcare.observability import logger
+from socialcare.settings import get_settings
+
+# Channels whose attachment URLs are pre-signed CDN links we may GET without credentials. X DM
+# media needs OAuth 1.0a signing and gateway URLs belong to the gateway: both stay as links.
+_URL_CHANNELS = frozenset({Channel.MESSENGER, Channel.INSTAGRAM, Channel.FACEBOOK})
+_SAFE = re.compile(r"[^A-Za-z0-9._=-]")
+_PERMANENT_HTTP = frozenset({400, 401, 403, 404, 410})
+
+
+class MediaUnavailable(Exception):
+    """The platform says the media is gone or not ours: retrying will not bring it back."""
+
+
+def key_for(customer_id: str, interaction: Interaction, index: int, attachment: Attachment) -> str:
+    ext = mimetypes.guess_extension((attachment.mime_type or "").split(";")[0].strip()) or ""
+    name = _SAFE.sub("_", attachment.media_id or attachment.filename or "file")[:100]
+    message = _SAFE.sub("_", interaction.platform_message_id)[:200]
+    return f"customers/{_SAFE.sub('_', customer_id)}/{interaction.channel.value}/{message}/{index}-{name}{ext}"
+
+
+def _exists(bucket: str, key: str) -> bool:
+    try:
+        aws.s3().head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
+def _download(session: requests.Session, url: str, headers: dict[str, str] | None = None) -> requests.Response:
+    response = session.get(url, headers=headers or {}, stream=True)
+    if response.status_code in _PERMANENT_HTTP:
+        raise MediaUnavailable(f"download answered {response.status_code}")
+    response.raise_for_status()  # 5xx / 429: the processor retries the record
+    response.raw.decode_content = True
+    return response
+
+
+def _whatsapp_media(interaction: Interaction, attachment: Attachment) -> tuple[requests.Response, str | None]:
+    try:
+        token = accounts.meta_access_token(interaction.account_id)
+    except SecretUnavailable as exc:
+        raise MediaUnavailable(f"no Graph API token for account {interaction.account_id}") from exc
+    graph = sdk.graph_api(token)
+    from facebook import GraphAPIError
+
+    try:
+        info: dict[str, Any] = graph.get_object(attachment.media_id)
+    except GraphAPIError as exc:
+        # Graph answers unknown/expired media ids with OAuthException code 100: gone for good
+        if getattr(exc, "code", None) in (100, 190, 803):
+            raise MediaUnavailable(f"Graph API: {exc}") from exc
+        raise
+    url = info.get("url")
+    if not isinstance(url, str):
+        raise MediaUnavailable("Graph API returned no media url")
+    response = _download(graph.session, url, {"Authorization": f"Bearer {token}"})
+    return response, info.get("mime_type") or attachment.mime_type
+
+
+def _fetch(interaction: Interaction, attachment: Attachment) -> tuple[requests.Response, str | None] | None:
+    if interaction.channel is Channel.WHATSAPP and attachment.media_id:
+        return _whatsapp_media(interaction, attachment)
+    if interaction.channel in _URL_CHANNELS and attachment.url and attachment.url.startswith("https://"):
+        return _download(requests.Session(), attachment.url), attachment.mime_type
+    return None
+
+
+def store_attachments(interaction: Interaction, customer_id: str) -> Interaction:
+    """The interaction with each fetchable attachment stored in S3 (``s3_key`` set).
+
+    Transient failures raise (the SQS record is retried); media the platform no longer has is
+    noted in ``metadata["media_errors"]`` so that the message itself is still stored.
+    """
+    bucket = get_settings().media_bucket
+    if not bucket or not interaction.attachments:
+        return interaction
+    attachments: list[Attachment] = []
+    errors: list[dict[str, str]] = []
+    for index, attachment in enumerate(interaction.attachments):
+        if attachment.s3_key or not (attachment.media_id or attachment.url):
+            attachments.append(attachment)
+            continue
+        key = key_for(customer_id, interaction, index, attachment)
+        if _exists(bucket, key):
+            attachments.append(attachment.model_copy(update={"s3_key": key}))
+            continue
+        try:
+            fetched = _fetch(interaction, attachment)
+        except MediaUnavailable as exc:
+            logger.warning("attachment not fetched", extra={"interaction_id": interaction.id, "reason": str(exc)})
+            errors.append({"index": str(index), "reason": str(exc)})
+            attachments.append(attachment)
+            continue
+        if fetched is None:
+            attachments.append(attachment)
+            continue
+        response, mime = fetched
+        with response:
+            extra = {"ContentType": mime} if mime else {}
+            aws.s3().upload_fileobj(response.raw, bucket, key, ExtraArgs=extra)
+        attachments.append(attachment.model_copy(update={"s3_key": key, "mime_type": mime}))
+    metadata = {**interaction.metadata, "media_errors": errors} if errors else interaction.metadata
+    return interaction.model_copy(update={"attachments": attachments, "metadata": metadata})

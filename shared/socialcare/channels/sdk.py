@@ -1,0 +1,83 @@
+"""HTTP sessions for the platform SDKs, pointed at SOCIALCARE_X_API_URL / SOCIALCARE_GRAPH_API_URL.
+
+tweepy and facebook-sdk hard-code their hosts (``https://api.twitter.com``,
+``https://graph.facebook.com/``) but send through a ``requests.Session`` we can supply. A
+transport adapter mounted on that session rewrites the host prefix just before sending, so
+tests and the local stack reach a fake server while the SDKs stay unmodified.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from socialcare.settings import get_settings
+
+if TYPE_CHECKING:
+    import facebook
+    import tweepy
+
+X_HOSTS = ("https://api.twitter.com", "https://api.x.com")
+GRAPH_HOSTS = ("https://graph.facebook.com",)
+_TIMEOUT_SECONDS = 10.0
+
+
+class RewriteBaseURLAdapter(HTTPAdapter):
+    """Sends requests for ``prefixes`` to ``base_url`` instead (path and query kept)."""
+
+    def __init__(self, prefixes: tuple[str, ...], base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prefixes = prefixes
+        self.base_url = base_url.rstrip("/")
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        url = request.url or ""
+        for prefix in self.prefixes:
+            if url == prefix or url.startswith(prefix + "/"):
+                request.url = self.base_url + url[len(prefix) :]
+                break
+        if kwargs.get("timeout") is None:
+            # neither SDK sets a timeout by default; a hung platform must not eat the Lambda
+            kwargs["timeout"] = _TIMEOUT_SECONDS
+        return super().send(request, **kwargs)
+
+
+def rewriting_session(prefixes: tuple[str, ...], base_url: str) -> requests.Session:
+    session = requests.Session()
+    adapter = RewriteBaseURLAdapter(prefixes, base_url)
+    # mounted on both schemes: the rewritten target may be plain http (local fake servers)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def x_session() -> requests.Session:
+    return rewriting_session(X_HOSTS, get_settings().x_api_url)
+
+
+def graph_session() -> requests.Session:
+    return rewriting_session(GRAPH_HOSTS, get_settings().graph_api_url)
+
+
+def x_client(**credentials: Any) -> tweepy.Client:
+    """A tweepy v2 client whose requests go to SOCIALCARE_X_API_URL."""
+    import tweepy  # imported on use: only the poller and responder pay its import time
+
+    client = tweepy.Client(**credentials)
+    client.session = x_session()
+    return client
+
+
+def graph_api(access_token: str) -> facebook.GraphAPI:
+    """A facebook-sdk client on SOCIALCARE_GRAPH_API_VERSION and SOCIALCARE_GRAPH_API_URL.
+
+    facebook-sdk 3.1's constructor only accepts long-retired versions (2.x-3.1), so the current
+    version is set on the attribute after construction; it is used verbatim in every path.
+    """
+    import facebook  # imported on use, like tweepy
+
+    graph = facebook.GraphAPI(access_token=access_token, timeout=_TIMEOUT_SECONDS, session=graph_session())
+    graph.version = get_settings().graph_api_version
+    return graph
