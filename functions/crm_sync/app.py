@@ -1,0 +1,14 @@
+"""CrmSyncFunction: crm-sync.fifo consumer (partial batch failures, one message group per case)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from socialcare.crm import sync
+from socialcare.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return sync.handle_batch(event, context)

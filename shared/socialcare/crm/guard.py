@@ -1,0 +1,47 @@
+"""OnceGuard on Powertools idempotency (IdempotencyTable): a side effect runs at most once per key.
+
+Used for what an upsert cannot make idempotent by itself: a delivery of one case version, a
+ticket create behind a lagging search index, a comment. Powertools deletes the in-progress record
+when the action raises, so a failed attempt is retried; a concurrent attempt on the same key gets
+``Retryable`` instead of running twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+
+from socialcare.crm.base import Retryable
+
+# Long enough to cover SQS retention (4 days) and a reconcile run after an outage.
+DEFAULT_EXPIRY_SECONDS = 7 * 86_400
+
+
+class PowertoolsGuard:
+    def __init__(self, table: str, *, expires_after_seconds: int = DEFAULT_EXPIRY_SECONDS, client: Any = None) -> None:
+        self.store = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+        self.config = IdempotencyConfig(expires_after_seconds=expires_after_seconds)
+
+        @idempotent_function(data_keyword_argument="key", persistence_store=self.store, config=self.config)
+        def run(*, key: str, action: Callable[[], str]) -> str:
+            return action()
+
+        self._run = run
+
+    def register(self, context: Any) -> None:
+        """Give Powertools the Lambda context so an in-progress record of a crashed invocation
+        expires with that invocation instead of blocking its key until full expiry."""
+        self.config.register_lambda_context(context)
+
+    def once(self, key: str, action: Callable[[], str]) -> str:
+        try:
+            return str(self._run(key=key, action=action))
+        except IdempotencyAlreadyInProgressError as exc:
+            raise Retryable(f"another invocation is running {key}", retry_after=10) from exc

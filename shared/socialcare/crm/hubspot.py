@@ -1,0 +1,171 @@
+"""HubSpot adapter (CRM v3 objects API, requests - not hubspot-api-client; see docs/crm.md).
+
+* Contact: one search with three OR-ed filter groups (``socialcare_customer_id``, ``email``,
+  ``phone``); otherwise created, guarded by OnceGuard. A 409 "contact already exists" names the
+  existing id, which is then used.
+* Ticket: the stored record id first, else a search on the custom property
+  ``socialcare_case_id``, else a create (associated with the contact, association type 16 =
+  ticket to contact) guarded by OnceGuard - HubSpot's search index lags writes by seconds, so a
+  search alone could not stop a retry from creating a twin.
+* Interactions become notes associated with the ticket (association type 228 = note to ticket),
+  each at most once.
+
+Credentials (CrmCredentials JSON, key ``hubspot``): ``access_token`` (private app), optional
+``base_url``, ``pipeline`` (default "0") and ``stages`` mapping our statuses to pipeline stage
+ids (defaults: the default support pipeline's 1 new, 2 waiting on contact, 3 waiting on us, 4 closed).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, ClassVar
+
+from socialcare.crm import render
+from socialcare.crm.base import CrmAdapter, CrmError, Http, NoGuard, OnceGuard, Permanent, UpsertResult
+from socialcare.crm.schema import CaseUpserted
+
+CASE_PROPERTY = "socialcare_case_id"
+CUSTOMER_PROPERTY = "socialcare_customer_id"
+TICKET_TO_CONTACT = 16
+NOTE_TO_TICKET = 228
+
+DEFAULT_STAGES = {"new": "1", "open": "3", "pending": "2", "escalated": "3", "resolved": "4", "merged": "4"}
+# Every portal has LOW/MEDIUM/HIGH; URGENT exists only on newer ones, so urgent maps to HIGH.
+_PRIORITY = {"low": "LOW", "normal": "MEDIUM", "high": "HIGH", "urgent": "HIGH"}
+_EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
+
+
+def _eq(prop: str, value: str) -> dict[str, Any]:
+    return {"filters": [{"propertyName": prop, "operator": "EQ", "value": value}]}
+
+
+def _assoc(to_id: str, type_id: int) -> dict[str, Any]:
+    return {"to": {"id": to_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}
+
+
+class HubSpotAdapter(CrmAdapter):
+    provider: ClassVar[str] = "hubspot"
+
+    def __init__(self, credentials: dict[str, Any], http: Http, *, guard: OnceGuard | None = None) -> None:
+        token = credentials.get("access_token")
+        if not token:
+            raise Permanent("hubspot: crm_credentials.hubspot.access_token is missing")
+        self.base = str(credentials.get("base_url") or "https://api.hubapi.com").rstrip("/")
+        self.http = http
+        self.http.session.headers["Authorization"] = f"Bearer {token}"
+        self.guard = guard or NoGuard()
+        self.pipeline = str(credentials.get("pipeline") or "0")
+        self.stages = {**DEFAULT_STAGES, **(credentials.get("stages") or {})}
+
+    def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        response = self.http.request(method, f"{self.base}{path}", **kw)
+        return response.json() if response.content else {}
+
+    def _search(self, object_type: str, groups: list[dict[str, Any]], properties: list[str]) -> list[dict[str, Any]]:
+        doc = self._json(
+            "POST",
+            f"/crm/v3/objects/{object_type}/search",
+            json={"filterGroups": groups, "properties": properties, "limit": 10},
+            ok=(200,),
+        )
+        return list(doc.get("results") or [])
+
+    # ------------------------------------------------------------------ contact
+
+    def _contact_id(self, event: CaseUpserted) -> str:
+        customer = event.customer
+        groups = [_eq(CUSTOMER_PROPERTY, customer.id)]
+        groups += [_eq("email", e) for e in customer.emails[:2]]
+        groups += [_eq("phone", p) for p in customer.phones[:2]]  # HubSpot allows 5 groups
+        found = self._search("contacts", groups, [CUSTOMER_PROPERTY, "email", "phone"])
+        if found:
+            ours = [c for c in found if (c.get("properties") or {}).get(CUSTOMER_PROPERTY) == customer.id]
+            return str((ours or found)[0]["id"])
+        return self.guard.once(f"hubspot:contact:{customer.id}", partial(self._create_contact, event))
+
+    def _create_contact(self, event: CaseUpserted) -> str:
+        customer = event.customer
+        first, last = render.split_name(customer)
+        props = {CUSTOMER_PROPERTY: customer.id, "firstname": first, "lastname": last}
+        if customer.emails:
+            props["email"] = customer.emails[0]
+        if customer.phones:
+            props["phone"] = customer.phones[0]
+        try:
+            doc = self._json("POST", "/crm/v3/objects/contacts", json={"properties": props}, ok=(200, 201))
+        except CrmError as exc:  # a 409 (classified Retryable by Http) names the contact that exists
+            match = _EXISTING_ID.search(exc.reason)
+            if match and exc.status == 409:
+                return match.group(1)
+            raise
+        return str(doc["id"])
+
+    # ------------------------------------------------------------------ ticket
+
+    def _properties(self, event: CaseUpserted) -> dict[str, str]:
+        case = event.case
+        return {
+            "subject": render.subject(event),
+            "content": render.summary(event),
+            "hs_pipeline": self.pipeline,
+            "hs_pipeline_stage": str(self.stages[case.status]),
+            "hs_ticket_priority": _PRIORITY[case.priority],
+            CASE_PROPERTY: case.id,
+        }
+
+    def _create_ticket(self, event: CaseUpserted, contact_id: str) -> str:
+        found = self._search("tickets", [_eq(CASE_PROPERTY, event.case.id)], [CASE_PROPERTY])
+        if found:
+            return str(found[0]["id"])
+        body = {"properties": self._properties(event), "associations": [_assoc(contact_id, TICKET_TO_CONTACT)]}
+        return str(self._json("POST", "/crm/v3/objects/tickets", json=body, ok=(200, 201))["id"])
+
+    def upsert_case(self, event: CaseUpserted, *, record_id: str | None = None) -> UpsertResult:
+        case = event.case
+        contact_id = self._contact_id(event)
+        ticket_id = record_id
+        created = False
+        if ticket_id is None:
+            found = self._search("tickets", [_eq(CASE_PROPERTY, case.id)], [CASE_PROPERTY])
+            ticket_id = str(found[0]["id"]) if found else None
+        if ticket_id is None:
+            ticket_id = self.guard.once(f"hubspot:create:{case.id}", partial(self._create_ticket, event, contact_id))
+            created = True
+        else:
+            try:
+                self._json(
+                    "PATCH",
+                    f"/crm/v3/objects/tickets/{ticket_id}",
+                    json={"properties": self._properties(event)},
+                    ok=(200,),
+                )
+            except Permanent as exc:
+                if exc.status != 404 or record_id is None:
+                    raise
+                return self.upsert_case(event, record_id=None)
+        for interaction in event.interactions:
+            if interaction.text:
+                self.guard.once(
+                    f"hubspot:note:{case.id}:{interaction.id}",
+                    partial(self._note, ticket_id, render.note(interaction), interaction.occurred_at),
+                )
+        if case.status == "merged" and case.merged_into:
+            self.guard.once(
+                f"hubspot:merged:{case.id}:{case.merged_into}",
+                partial(self._note, ticket_id, render.merged_note(event), datetime.now(UTC)),
+            )
+        return UpsertResult(record_id=ticket_id, created=created)
+
+    def _note(self, ticket_id: str, body: str, when: datetime) -> str:
+        doc = self._json(
+            "POST",
+            "/crm/v3/objects/notes",
+            json={
+                "properties": {"hs_timestamp": when.astimezone(UTC).isoformat(), "hs_note_body": body},
+                "associations": [_assoc(ticket_id, NOTE_TO_TICKET)],
+            },
+            ok=(200, 201),
+        )
+        return str(doc.get("id", ""))

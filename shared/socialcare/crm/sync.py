@@ -1,0 +1,267 @@
+"""CrmSyncFunction's domain: consume crm-sync.fifo and upsert each case into the CRM.
+
+Per message (``CrmSyncRequest``, a trigger - never a snapshot):
+
+1. read the CRM state on the case (record id, acknowledged version); a message for a version
+   the CRM already acknowledged is *stale* and dropped;
+2. read the case's *current* view through ``CaseSource`` - a retry therefore sends the latest
+   version, never an old one - and drop it if that version was acknowledged meanwhile;
+3. deliver ``case.upserted`` for that version through the adapter, at most once per delivery id
+   (OnceGuard), then store the record id and acknowledged version on the case.
+
+Failures never sleep: a ``Retryable`` changes the record's visibility timeout to the backoff (or
+the CRM's Retry-After) and reports the record as a batch item failure; a ``Permanent`` failure
+is sent straight to the DLQ with its reason as a message attribute and deleted from the queue,
+so it neither hammers the CRM 8 times with a request that cannot succeed nor blocks its case's
+FIFO group for the whole redrive cycle. Anything unexpected (a bug, DynamoDB down) is simply
+re-raised: SQS retries it and redrives it to the DLQ after maxReceiveCount.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from socialcare import aws
+from socialcare.crm.base import CrmAdapter, CrmTuning, OnceGuard, Permanent, Retryable
+from socialcare.crm.records import CrmRecords
+from socialcare.crm.schema import CaseUpserted, CaseView, CrmSyncRequest
+from socialcare.errors import SecretUnavailable
+from socialcare.observability import logger, metrics
+from socialcare.settings import get_settings
+
+_MAX_VISIBILITY = 43_200  # SQS: 12 hours
+
+
+class CaseSource(Protocol):
+    """The cases service's read model for the CRM (wired by the lead; see docs/crm.md)."""
+
+    def get_case_view(self, case_id: str) -> CaseView | None: ...
+
+
+Outcome = Literal["synced", "stale", "up_to_date", "missing"]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    outcome: Outcome
+    case_id: str
+    version: int | None = None
+    record_id: str | None = None
+    delivery_id: str | None = None
+
+
+class CrmSync:
+    def __init__(self, adapter: CrmAdapter, cases: CaseSource, records: CrmRecords, guard: OnceGuard) -> None:
+        self.adapter = adapter
+        self.cases = cases
+        self.records = records
+        self.guard = guard
+
+    def sync(self, request: CrmSyncRequest) -> SyncResult:
+        provider = self.adapter.provider
+        state = self.records.state(request.case_id)
+        if state is None:
+            # Erased (GDPR) or never written: nothing to send, and nothing will change that.
+            return SyncResult("missing", request.case_id)
+        if request.version <= state.synced_version and state.provider in (None, provider):
+            return SyncResult("stale", request.case_id, request.version, state.record_id)
+        view = self.cases.get_case_view(request.case_id)
+        if view is None:
+            return SyncResult("missing", request.case_id)
+        version = view.case.version
+        if version <= state.synced_version and state.provider in (None, provider):
+            return SyncResult("up_to_date", request.case_id, version, state.record_id)
+        event = CaseUpserted.from_view(view)
+        known = state.record_for(provider)
+
+        def deliver() -> str:
+            return self.adapter.upsert_case(event, record_id=known).record_id
+
+        record_id = self.guard.once(f"{provider}:deliver:{event.delivery_id}", deliver)
+        self.records.record(request.case_id, provider=provider, record_id=record_id, version=version)
+        return SyncResult("synced", request.case_id, version, record_id, event.delivery_id)
+
+
+def retry_delay(
+    receive_count: int, retry_after: float | None, tuning: CrmTuning, *, rng: random.Random | None = None
+) -> int:
+    """Seconds until the next attempt: the CRM's Retry-After when it gave one, else exponential
+    backoff with jitter (half fixed, half random, so a burst of failures spreads out)."""
+    if retry_after is not None:
+        delay = retry_after
+    else:
+        ceiling = min(tuning.retry_max_seconds, tuning.retry_base_seconds * 2 ** max(0, receive_count - 1))
+        delay = ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+    return int(min(_MAX_VISIBILITY, max(1, math.ceil(delay))))
+
+
+class SyncConsumer:
+    """The SQS side: one record -> one ``CrmSync.sync``, with visibility-timeout retries and the
+    DLQ for permanent failures."""
+
+    def __init__(
+        self,
+        service_factory: Callable[[], CrmSync],
+        *,
+        queue_url: str | None = None,
+        dlq_url: str | None = None,
+        sqs: Any | None = None,
+        tuning: CrmTuning | None = None,
+    ) -> None:
+        self._service_factory = service_factory
+        self._service: CrmSync | None = None
+        self._context: Any = None
+        self.queue_url = queue_url or get_settings().crm_sync_queue_url
+        self._dlq_url = dlq_url
+        self._sqs = sqs
+        self.tuning = tuning or CrmTuning()
+        # skip_group_on_error: a failing case holds back only its own later messages.
+        self.processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+    @property
+    def sqs(self) -> Any:
+        return self._sqs or aws.sqs()
+
+    @property
+    def service(self) -> CrmSync:
+        # Built on first use, not at import: a missing secret or credential must fail a record
+        # (retried until someone fixes the configuration), not the cold start - and never
+        # dead-letter good messages.
+        if self._service is None:
+            try:
+                self._service = self._service_factory()
+            except (Permanent, SecretUnavailable) as exc:
+                raise Retryable(f"CRM is not configured: {exc.reason}") from exc
+        return self._service
+
+    @cached_property
+    def dlq_url(self) -> str:
+        """The DLQ named by the queue's RedrivePolicy - the template stays the one source."""
+        if self._dlq_url:
+            return self._dlq_url
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy"])
+        target = json.loads(attrs["Attributes"]["RedrivePolicy"])["deadLetterTargetArn"]
+        return f"{self.queue_url.rsplit('/', 1)[0]}/{target.rsplit(':', 1)[1]}"
+
+    def handle_batch(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self._context = context
+        response = process_partial_response(
+            event=event, record_handler=self.handle_record, processor=self.processor, context=context
+        )
+        return dict(response)
+
+    def handle_record(self, record: SQSRecord) -> str:
+        try:
+            request = CrmSyncRequest.model_validate_json(record.body)
+        except ValidationError as exc:
+            self.dead_letter(record, f"malformed crm-sync message: {exc.errors()[0]['msg']}")
+            return "dead-lettered"
+        logger.append_keys(case_id=request.case_id)
+        try:
+            service = self.service
+            register = getattr(service.guard, "register", None)
+            if callable(register) and self._context is not None:
+                register(self._context)
+            result = service.sync(request)
+        except Retryable as exc:
+            self.defer(record, exc.reason, exc.retry_after)
+            raise
+        except SecretUnavailable as exc:
+            # Fail closed but keep the message: someone will fill the secret.
+            self.defer(record, exc.reason, None)
+            raise Retryable(exc.reason) from exc
+        except Permanent as exc:
+            self.dead_letter(record, exc.reason)
+            return "dead-lettered"
+        metrics.add_metric(name=f"CrmSync_{result.outcome}", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "crm sync",
+            extra={
+                "outcome": result.outcome,
+                "version": result.version,
+                "record_id": result.record_id,
+                "delivery_id": result.delivery_id,
+            },
+        )
+        return result.outcome
+
+    def defer(self, record: SQSRecord, reason: str, retry_after: float | None) -> None:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        delay = retry_delay(receives, retry_after, self.tuning)
+        metrics.add_metric(name="CrmSyncRetries", unit=MetricUnit.Count, value=1)
+        logger.warning("crm sync deferred", extra={"reason": reason, "retry_in": delay, "receive_count": receives})
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
+            )
+        except Exception:
+            # The record still fails and comes back after the queue's own visibility timeout.
+            logger.exception("could not change the message visibility")
+
+    def dead_letter(self, record: SQSRecord, reason: str) -> None:
+        """Move the record to the DLQ now, with a readable reason; the batch then deletes it."""
+        metrics.add_metric(name="CrmSyncFailures", unit=MetricUnit.Count, value=1)
+        logger.error("crm sync failed permanently", extra={"reason": reason, "message_id": record.message_id})
+        group = record.attributes.message_group_id or "crm-sync"
+        self.sqs.send_message(
+            QueueUrl=self.dlq_url,
+            MessageBody=record.body,
+            MessageGroupId=group,
+            MessageDeduplicationId=record.message_id,
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason[:1000] or "unknown"},
+                "source_message_id": {"DataType": "String", "StringValue": record.message_id},
+            },
+        )
+
+
+# --------------------------------------------------------------------------- wiring
+
+_case_source_factory: Callable[[], CaseSource] | None = None
+
+
+def use_case_source(factory: Callable[[], CaseSource]) -> None:
+    """Wire the cases service's read model once per execution environment (see docs/crm.md)."""
+    global _case_source_factory
+    _case_source_factory = factory
+
+
+def default_service() -> CrmSync:
+    """The production CrmSync: adapter per SOCIALCARE_CRM_PROVIDER, StateTable token bucket,
+    Powertools idempotency guard, CasesTable record store."""
+    from socialcare.crm.base import NoGuard, Unlimited
+    from socialcare.crm.factory import build_adapter
+    from socialcare.crm.guard import PowertoolsGuard
+    from socialcare.crm.ratelimit import TokenBucket
+
+    if _case_source_factory is None:
+        raise Permanent("no CaseSource is wired: call socialcare.crm.sync.use_case_source(...)")
+    settings, tuning = get_settings(), CrmTuning()
+    provider = settings.crm_provider
+    limiter = (
+        TokenBucket(provider, table=settings.state_table, rate_per_second=tuning.rate_per_second, burst=tuning.burst)
+        if settings.state_table
+        else Unlimited()
+    )
+    guard: OnceGuard = PowertoolsGuard(settings.idempotency_table) if settings.idempotency_table else NoGuard()
+    adapter = build_adapter(provider, webhook_url=settings.crm_webhook_url, limiter=limiter, guard=guard, tuning=tuning)
+    return CrmSync(adapter, _case_source_factory(), CrmRecords(), guard)
+
+
+consumer = SyncConsumer(default_service)
+
+
+def handle_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """CrmSyncFunction's one call."""
+    return consumer.handle_batch(event, context)
