@@ -1,0 +1,14 @@
+"""XPollerFunction: scheduled poll of X mentions and DMs for tiers without webhooks."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from socialcare.channels.poller import run
+from socialcare.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return run()
