@@ -1,0 +1,81 @@
+"""Person names as evidence: token normalisation, agreement, and self-introductions.
+
+Names are weak evidence on their own (two Anna Bianchi exist) but they are what keeps a typed
+order number or phone from gluing two strangers together (ARCHITECTURE.md §4). Comparison is
+accent- and case-insensitive and token-based, so "Bianchi Anna", "anna bianchi" and
+"Anna Bianchì" agree, while "Anna Rossi" does not.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+# Tokens that decorate names without identifying anyone.
+_NOISE = frozenset({"dr", "dott", "dottssa", "dottoressa", "sig", "sigra", "signora", "signor", "mr", "mrs",
+                    "ms", "miss", "ing", "avv", "prof", "official", "the"})
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents ("Bianchì" -> "bianchi")."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def tokens(name: str | None) -> frozenset[str]:
+    """The identifying tokens of a name; initials and titles are dropped."""
+    if not name:
+        return frozenset()
+    found = (t.replace("’", "'") for t in _WORD.findall(fold(name)))
+    return frozenset(t for t in found if len(t) > 1 and t.replace("'", "") not in _NOISE)
+
+
+def _pair_agrees(a: frozenset[str], b: frozenset[str]) -> bool:
+    if not a or not b:
+        return False
+    smaller, larger = (a, b) if len(a) <= len(b) else (b, a)
+    if not smaller <= larger:
+        return False
+    # A single shared first name ("Anna" vs "Anna Bianchi") is not agreement: it would link every
+    # Anna who types the same order number. Two tokens, or two identical one-word names, are.
+    return len(smaller) >= 2 or len(larger) == 1
+
+
+def agree(candidates: Iterable[str | None], known: Iterable[str | None]) -> bool:
+    """True when some name the event gives agrees with some name the customer is known by."""
+    known_tokens = [t for t in (tokens(k) for k in known) if t]
+    return any(_pair_agrees(tokens(c), k) for c in candidates for k in known_tokens)
+
+
+def conflict(candidates: Iterable[str | None], known: Iterable[str | None]) -> bool:
+    """True when both sides have names and no event name shares a single token with any known one."""
+    event = [t for t in (tokens(c) for c in candidates) if t]
+    known_tokens = [t for t in (tokens(k) for k in known) if t]
+    if not event or not known_tokens:
+        return False
+    return not any(e & k for e in event for k in known_tokens)
+
+
+def self_introduction(text: str | None, triggers: Iterable[re.Pattern[str]], max_words: int = 3) -> str | None:
+    """The name in "sono Anna Bianchi", "my name is Anna Bianchi"..., or None.
+
+    A trigger pattern matches the words before the name; the name is the run of capitalised
+    words right after it. Requiring capitals is what tells "sono Anna" from "sono arrabbiata".
+    """
+    if not text:
+        return None
+    for trigger in triggers:
+        for match in trigger.finditer(text):
+            words: list[str] = []
+            for word in text[match.end():].split()[:max_words]:
+                clean = word.strip(".,;:!?()\"'“”")
+                if not clean or not clean[0].isupper() or not _WORD.fullmatch(clean):
+                    break
+                words.append(clean)
+                if clean != word:  # punctuation closes the name
+                    break
+            if words:
+                return " ".join(words)
+    return None

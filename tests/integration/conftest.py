@@ -1,0 +1,170 @@
+"""Integration tier: in-process moto, with resources built FROM template.yaml.
+
+The ``aws`` fixture creates every DynamoDB table (key schema, attribute definitions, GSIs,
+TTL), every SQS queue (FIFO attributes, redrive to its DLQ), bucket, topic and secret the
+template declares, under ``moto.mock_aws``, then sets every ``SOCIALCARE_*`` variable of the
+template's Globals to the created names - so a schema change in the template reaches these tests
+with no second list to update. ``AWS_ENDPOINT_URL`` is unset: with it set, mock_aws would not
+intercept and tests would talk to whatever listens there.
+
+Usage::
+
+    def test_something(aws: AwsStack) -> None:
+        aws.tables["ProfilesTable"]          # physical table name
+        aws.queue_urls["InboundQueue"]       # queue URL
+        aws.secret_values["ApiToken"]        # the value seeded into the secret
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+from socialcare import aws as aws_clients
+from socialcare.settings import get_settings
+from socialcare_infra.template import Resolver, load_template
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+STACK = "socialcare-test"
+REGION = "eu-west-1"
+
+# CloudFormation queue properties that SQS takes as attributes of the same name.
+_QUEUE_ATTRIBUTES = (
+    "ContentBasedDeduplication", "DeduplicationScope", "DelaySeconds", "FifoQueue", "FifoThroughputLimit",
+    "KmsDataKeyReusePeriodSeconds", "KmsMasterKeyId", "MaximumMessageSize", "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds", "SqsManagedSseEnabled", "VisibilityTimeout",
+)
+
+
+@dataclass
+class AwsStack:
+    """What the fixture created, by the template's logical ids."""
+
+    tables: dict[str, str] = field(default_factory=dict)
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)
+    secret_arns: dict[str, str] = field(default_factory=dict)
+    secret_values: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def profiles_table(self) -> str:
+        return self.tables["ProfilesTable"]
+
+    @property
+    def api_token(self) -> str:
+        return self.secret_values["ApiToken"]
+
+
+def _bool(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _create_table(client: Any, name: str, props: dict[str, Any]) -> None:
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props["KeySchema"],
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("LocalSecondaryIndexes"):
+        kwargs["LocalSecondaryIndexes"] = props["LocalSecondaryIndexes"]
+    if props.get("StreamSpecification"):
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    client.create_table(**kwargs)
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and str(ttl.get("Enabled")).lower() == "true":
+        client.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+        )
+
+
+def _create_queue(client: Any, name: str, props: dict[str, Any]) -> tuple[str, str]:
+    attributes = {k: _bool(props[k]) for k in _QUEUE_ATTRIBUTES if k in props}
+    if "RedrivePolicy" in props:
+        attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+    url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def build_stack(resolver: Resolver) -> AwsStack:
+    """Create the template's emulated resources in the active moto mock, in dependency order."""
+    stack = AwsStack()
+    clients: list[Any] = [
+        boto3.client(service, region_name=REGION)
+        for service in ("dynamodb", "sqs", "s3", "sns", "secretsmanager")
+    ]
+    ddb, sqs, s3, sns, sm = clients
+    wanted = [
+        lid for lid, res in resolver.resources.items()
+        if res.get("Type") in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::SNS::Topic",
+                               "AWS::SecretsManager::Secret")
+        and resolver.included(lid)
+    ]
+    for lid in resolver.creation_order(wanted):
+        resource = resolver.resource(lid)
+        rtype, name = resource["Type"], resolver.name(lid)
+        # Resolved only now: a queue's RedrivePolicy needs its DLQ's ARN, recorded just before.
+        props = resolver.resolve(resource.get("Properties") or {})
+        if rtype == "AWS::DynamoDB::Table":
+            _create_table(ddb, name, props)
+            stack.tables[lid] = name
+        elif rtype == "AWS::SQS::Queue":
+            url, arn = _create_queue(sqs, name, props)
+            resolver.set_ref(lid, url)
+            resolver.set_attr(lid, "Arn", arn)
+            stack.queue_urls[lid], stack.queue_arns[lid] = url, arn
+        elif rtype == "AWS::S3::Bucket":
+            s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+            stack.buckets[lid] = name
+        elif rtype == "AWS::SNS::Topic":
+            arn = sns.create_topic(Name=name)["TopicArn"]
+            resolver.set_ref(lid, arn)
+            stack.topics[lid] = arn
+        else:
+            value = f"test-{name}"
+            arn = sm.create_secret(Name=name, SecretString=value)["ARN"]
+            resolver.set_ref(lid, arn)
+            stack.secret_arns[lid], stack.secret_values[lid] = arn, value
+    variables = (resolver.template.get("Globals") or {}).get("Function", {}).get("Environment", {})
+    resolved = resolver.resolve(variables.get("Variables") or {})
+    stack.env = {k: str(v) for k, v in resolved.items() if k.startswith("SOCIALCARE_")}
+    return stack
+
+
+def _reset_caches() -> None:
+    aws_clients.reset()
+    get_settings.cache_clear()
+    parameters.clear_caches()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
+    """Every table, queue, bucket, topic and secret of template.yaml, in moto, with the
+    functions' SOCIALCARE_* environment pointing at them."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "SocialCare")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "socialcare")
+    with mock_aws():
+        _reset_caches()
+        stack = build_stack(Resolver(load_template(TEMPLATE), stack_name=STACK, region=REGION))
+        for name, value in stack.env.items():
+            monkeypatch.setenv(name, value)
+        _reset_caches()
+        yield stack
+    _reset_caches()
