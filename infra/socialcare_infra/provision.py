@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 
 from socialcare_infra.template import Resolver, TemplateError
 
@@ -91,6 +92,19 @@ def secret_env_names(resolver: Resolver) -> set[str]:
     }
 
 
+def local_session(region: str) -> boto3.session.Session:
+    """A boto3 session for moto that ignores the developer's AWS_PROFILE and credentials."""
+    # Not reading AWS_PROFILE: the profile a developer works with may not even exist here,
+    # and moto needs none. (instance var, env var, default, converter)
+    core = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    return boto3.session.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=region,
+        botocore_session=core,
+    )
+
+
 def _str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -121,11 +135,7 @@ class Provisioner:
         self.resolver = resolver
         self.environ = dict(os.environ if environ is None else environ)
         self.time_scale = time_scale
-        session = boto3.session.Session(
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name=resolver.region,
-        )
+        session = local_session(resolver.region)
         # Typed as Any: the request shapes come from the template, not from literals here.
         self.dynamodb: Any = session.client("dynamodb", endpoint_url=endpoint_url)
         self.sqs: Any = session.client("sqs", endpoint_url=endpoint_url)
@@ -357,6 +367,7 @@ __all__ = [
     "TemplateError",
     "local_env_of",
     "scale_seconds",
+    "local_session",
     "secret_env_names",
     "time_scale_from_env",
 ]

@@ -22,7 +22,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import boto3
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -32,6 +31,7 @@ from socialcare_infra.invoke import AsyncInvoker, FunctionRunner, FunctionSpec, 
 from socialcare_infra.provision import (
     Provisioned,
     Provisioner,
+    local_session,
     scale_seconds,
     secret_env_names,
     time_scale_from_env,
@@ -193,9 +193,7 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` pointed at this stack's moto."""
-        return boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=self.region
-        ).client(service, endpoint_url=self.moto_url)  # type: ignore[call-overload]
+        return local_session(self.region).client(service, endpoint_url=self.moto_url)  # type: ignore[call-overload]
 
     def __enter__(self) -> LocalStack:
         self.start()
@@ -224,6 +222,11 @@ class LocalStack:
             raise
 
     def _start_moto(self) -> None:
+        # moto runs in this process and builds plain boto3 Sessions internally, which fail on
+        # an AWS_PROFILE that does not exist here; a local stack has no use for a profile.
+        for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            if os.environ.pop(variable, None) is not None:
+                log.info("%s is ignored (and unset) in the local stack's process", variable)
         app = DomainDispatcherApplication(create_backend_app)
         self._servers["moto"] = _bind(app, self._ports["moto"], self._fallback, request_handler=MotoRequestHandler)
         self._servers["moto"].serve("local-moto")
