@@ -1,0 +1,242 @@
+"""/api/customers: lookup, customer 360, suggestions, merge and unmerge (issue 4 §5).
+
+The response field names here are a contract (issue 2 §4): ``customers``, ``id``, ``name``,
+``identities[{kind,value,verified}]``, ``timeline[{id,channel,direction,text,occurred_at,
+case_id}]``, ``cases``, ``suggestions`` are never renamed or nested; fields are only added.
+Each route calls one domain function; errors are domain exceptions mapped by socialcare.http.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, Field
+
+from socialcare import identity
+from socialcare.errors import BadRequest, NotFound
+from socialcare.models import IdentifierKind
+from socialcare.store.profiles import CustomerView, Profile, ProfilesRepository
+
+logger = Logger(child=True)
+router = Router()
+
+# Lookup keys: every identity kind (``?whatsapp=``, ``?messenger=``...), phones in any format.
+LOOKUP_KINDS = tuple(k.value for k in IdentifierKind)
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+Lookup = Annotated[str | None, Query(min_length=1, max_length=320)]
+
+
+class IdentityRef(BaseModel):
+    kind: IdentifierKind
+    value: str = Field(min_length=1, max_length=320)
+
+
+class MergeRequest(BaseModel):
+    source: str = Field(min_length=1, max_length=64, description="the customer merged away")
+    target: str = Field(min_length=1, max_length=64, description="the surviving customer")
+    force: bool = Field(default=False, description="merge despite different verified phones/e-mails")
+
+
+class UnmergeRequest(BaseModel):
+    identities: list[IdentityRef] = Field(min_length=1, max_length=50)
+
+
+# ---------------------------------------------------------------------------------- shapes
+def _summary(profile: Profile) -> dict[str, Any]:
+    counts = {c: n for c, n in sorted(profile.channel_counts.items()) if n > 0}
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "channels": list(counts),
+        "first_seen": profile.first_seen,
+        "last_seen": profile.last_seen,
+        "open_case_id": profile.open_case_id,
+    }
+
+
+def timeline_entry(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": item.get("id"),
+        "channel": item.get("channel"),
+        "kind": item.get("kind"),
+        "direction": item.get("direction"),
+        "text": item.get("text"),
+        "occurred_at": item.get("occurred_at"),
+        "case_id": item.get("case_id"),
+        "author_id": item.get("author_id"),
+        "author_name": item.get("author_name"),
+        "author_handle": item.get("author_handle"),
+        "language": item.get("language"),
+        "thread": item.get("thread") or {},
+        "attachments": item.get("attachments") or [],
+        "deleted": bool(item.get("deleted", False)),
+        "edited_at": item.get("edited_at"),
+        "delivery_status": item.get("delivery_status"),
+        "via": item.get("via"),
+    }
+
+
+def suggestion_entry(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "customer_id": item.get("other_customer_id"),
+        "reason": item.get("reason"),
+        "evidence": item.get("evidence") or [],
+        "interaction_id": item.get("interaction_id"),
+        "created_at": item.get("created_at"),
+    }
+
+
+def _cases(profile: Profile, timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The customer's cases from the cases store; without it, what the profile knows."""
+    try:
+        from socialcare.store.cases import CasesRepository  # lazy: the cases issue owns it
+    except ImportError:  # pragma: no cover - only before the cases issue lands
+        CasesRepository = None  # noqa: N806
+    if CasesRepository is not None:
+        try:
+            found = CasesRepository.default().customer_cases(profile.id)
+        except Exception:  # the 360 must not fail because the cases table does
+            logger.exception("could not read the customer's cases", extra={"customer_id": profile.id})
+        else:
+            return [
+                {"id": c.id, "status": str(c.status), "priority": str(c.priority), "team": str(c.team),
+                 "channels": c.channels, "opened_at": c.opened_at.isoformat(),
+                 "resolved_at": c.resolved_at.isoformat() if c.resolved_at else None, "open": c.is_open}
+                for c in found
+            ]
+    ids = [*([profile.open_case_id] if profile.open_case_id else []), *reversed(profile.previous_cases),
+           *(i["case_id"] for i in timeline if i.get("case_id"))]
+    return [{"id": cid, "open": cid == profile.open_case_id} for cid in dict.fromkeys(ids)]
+
+
+def customer_360(view: CustomerView, timeline: list[dict[str, Any]], timeline_cursor: str | None) -> dict[str, Any]:
+    profile = view.profile
+    counts = {c: n for c, n in sorted(profile.channel_counts.items()) if n > 0}
+    entries = [timeline_entry(i) for i in timeline]
+    return {
+        "id": profile.id,
+        "name": profile.name,
+        "known_names": profile.known_names,
+        "first_seen": profile.first_seen,
+        "last_seen": profile.last_seen,
+        "last_channel": profile.last_channel,
+        "channels": list(counts),
+        "channel_counts": counts,
+        "interaction_count": profile.interaction_count,
+        "open_case_id": profile.open_case_id,
+        "case_priority": profile.case_priority,
+        "last_sentiment": profile.last_sentiment,
+        "previous_cases": profile.previous_cases,
+        "tier": profile.tier,
+        "handles": profile.handles,
+        "merged_into": None,
+        "merged_from": profile.merged_from,
+        "identities": [
+            {"kind": i.kind, "value": i.value, "verified": i.verified, "source": i.source, "added_at": i.added_at}
+            for i in sorted(view.identities, key=lambda i: (i.kind, i.value))
+        ],
+        "timeline": entries,
+        "timeline_cursor": timeline_cursor,
+        "cases": _cases(profile, entries),
+        "suggestions": [suggestion_entry(s.model_dump()) for s in view.suggestions],
+        "merges": view.merges,
+    }
+
+
+# ---------------------------------------------------------------------------------- routes
+@router.get("/api/customers")
+def lookup_customers(
+    phone: Lookup = None,
+    email: Lookup = None,
+    x: Lookup = None,
+    facebook: Lookup = None,
+    messenger: Lookup = None,
+    instagram: Lookup = None,
+    whatsapp: Lookup = None,
+    chat: Lookup = None,
+    web: Lookup = None,
+    ref: Lookup = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """Customers holding any of the given identifiers (phones in any format)."""
+    given = {"phone": phone, "email": email, "x": x, "facebook": facebook, "messenger": messenger,
+             "instagram": instagram, "whatsapp": whatsapp, "chat": chat, "web": web, "ref": ref}
+    wanted = [(k, v) for k, v in given.items() if v]
+    if not wanted:
+        raise BadRequest("give one of: " + ", ".join(LOOKUP_KINDS))
+    repo = ProfilesRepository.default()
+    ids = [cid for k, v in wanted if (cid := identity.find_customer(k, v, repo)) is not None]
+    profiles = [p for cid in dict.fromkeys(ids) if (p := repo.get_profile(cid)) is not None]
+    unique = list({p.id: p for p in profiles}.values())
+    # A lookup matches a handful of customers at most; the cursor is an offset into them.
+    start = _offset(cursor)
+    page = unique[start : start + limit]
+    next_cursor = str(start + limit) if start + limit < len(unique) else None
+    return {"customers": [_summary(p) for p in page], "cursor": next_cursor}
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit():
+        raise BadRequest("invalid cursor")
+    return int(cursor)
+
+
+@router.get("/api/customers/<customer_id>")
+def get_customer(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+    """The flat customer 360; a merged id answers with its survivor's, saying so."""
+    repo = ProfilesRepository.default()
+    view = repo.customer_view(customer_id)
+    if view is None:
+        raise NotFound(f"no customer {customer_id}")
+    redirected = None
+    if view.profile.merged_into:
+        survivor = repo.get_profile(customer_id)
+        view = repo.customer_view(survivor.id) if survivor is not None else None
+        if view is None:
+            raise NotFound(f"customer {customer_id} was merged into a customer that no longer exists")
+        redirected = view.profile.id
+    page = repo.timeline(view.profile.id, limit=limit, cursor=cursor)
+    body = customer_360(view, page.items, page.cursor)
+    body["merged_into"] = redirected
+    body["requested_id"] = customer_id
+    return body
+
+
+@router.get("/api/customers/<customer_id>/timeline")
+def get_timeline(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+    repo = ProfilesRepository.default()
+    profile = repo.get_profile(customer_id)
+    if profile is None:
+        raise NotFound(f"no customer {customer_id}")
+    page = repo.timeline(profile.id, limit=limit, cursor=cursor)
+    return {"id": profile.id, "timeline": [timeline_entry(i) for i in page.items], "cursor": page.cursor}
+
+
+@router.get("/api/customers/<customer_id>/suggestions")
+def get_suggestions(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
+    """Customers an agent may want to merge with this one, and why."""
+    repo = ProfilesRepository.default()
+    profile = repo.get_profile(customer_id)
+    if profile is None:
+        raise NotFound(f"no customer {customer_id}")
+    page = repo.suggestions(profile.id, limit=limit, cursor=cursor)
+    return {"id": profile.id, "suggestions": [suggestion_entry(i) for i in page.items], "cursor": page.cursor}
+
+
+@router.post("/api/customers/merge")
+def merge_customers(request: MergeRequest) -> dict[str, Any]:
+    """Merge ``source`` into ``target``; 409 when they hold different verified identifiers."""
+    return identity.merge(request.source, request.target, actor="api", force=request.force)
+
+
+@router.post("/api/customers/<customer_id>/unmerge")
+def unmerge_customer(customer_id: str, request: UnmergeRequest) -> dict[str, Any]:
+    """Split the given identities, and the interactions that came through them, off a customer."""
+    return identity.unmerge(customer_id, [(i.kind.value, i.value) for i in request.identities], actor="api")
