@@ -1,0 +1,69 @@
+"""Name agreement is what keeps a typed reference from gluing two strangers together."""
+
+from __future__ import annotations
+
+import pytest
+
+from socialcare import names
+from socialcare.identity import load_rules
+
+
+@pytest.mark.parametrize(
+    ("event", "known"),
+    [
+        ("Anna Bianchi", "anna bianchi"),
+        ("Bianchi Anna", "Anna Bianchi"),
+        ("Anna Bianchì", "ANNA BIANCHI"),
+        ("Anna Maria Bianchi", "Anna Bianchi"),
+        ("Dott.ssa Anna Bianchi", "Anna Bianchi 🌸"),
+    ],
+)
+def test_the_same_person_written_differently_agrees(event: str, known: str) -> None:
+    assert names.agree([event], [known])
+
+
+@pytest.mark.parametrize(
+    ("event", "known"),
+    [
+        ("Marco Verdi", "Anna Bianchi"),
+        ("Anna Rossi", "Anna Bianchi"),
+        # one shared first name is not enough: every Anna would match the same order number
+        ("Anna", "Anna Bianchi"),
+        ("", "Anna Bianchi"),
+        ("Anna Bianchi", ""),
+    ],
+)
+def test_different_or_insufficient_names_do_not_agree(event: str, known: str) -> None:
+    assert not names.agree([event], [known])
+
+
+def test_any_known_name_of_the_customer_may_agree() -> None:
+    assert names.agree(["A. Bianchi", "Anna Bianchi"], ["AnnaB", "Anna Bianchi"])
+
+
+def test_conflict_means_no_token_in_common() -> None:
+    assert names.conflict(["Marco Verdi"], ["Anna Bianchi"])
+    assert not names.conflict(["Anna"], ["Anna Bianchi"])
+    assert not names.conflict([], ["Anna Bianchi"])  # no name is no evidence either way
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Buongiorno, sono Anna Bianchi e il mio ordine non arriva", "Anna Bianchi"),
+        ("mi chiamo Anna Bianchi, ordine 123456", "Anna Bianchi"),
+        ("Hi, my name is Anna Bianchi. Order 123456", "Anna Bianchi"),
+        ("I'm Anna Bianchi and I'm waiting", "Anna Bianchi"),
+        ("Sono la signora Bianchi", "Bianchi"),
+    ],
+)
+def test_self_introductions_give_the_writers_name(text: str, name: str) -> None:
+    assert names.self_introduction(text, load_rules().self_introductions) == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["sono arrabbiata, il pacco non arriva", "I'm very upset", "sono stato chiaro?", "", "my name is"],
+)
+def test_feelings_are_not_names(text: str) -> None:
+    assert names.self_introduction(text, load_rules().self_introductions) is None

@@ -1,0 +1,50 @@
+"""Every spelling of one phone number lands on one E.164 claim key."""
+
+from __future__ import annotations
+
+import pytest
+
+from socialcare import phones
+
+ANNA = "+393331112222"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["+39 333 111 2222", "0039 333 1112222", "393331112222", "3331112222", "+39-333-111-2222", "(+39) 333.111.2222"],
+)
+def test_every_spelling_of_an_italian_mobile_is_one_e164_number(spelling: str) -> None:
+    # Given a number as customers, Connect or an agent write it / When normalised
+    # Then it is the key the phone claim is stored under
+    assert phones.to_e164(spelling) == ANNA
+
+
+def test_national_numbers_are_read_in_the_configured_default_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    from socialcare.settings import get_settings
+
+    monkeypatch.setenv("SOCIALCARE_DEFAULT_REGION", "GB")
+    get_settings.cache_clear()
+    try:
+        assert phones.to_e164("020 7946 0018") == "+442079460018"
+    finally:
+        get_settings.cache_clear()
+    assert phones.to_e164("3331112222", region="IT") == ANNA
+
+
+@pytest.mark.parametrize("junk", ["", "   ", "hello", "123", "ORD-123456", "+39 1"])
+def test_things_that_are_not_phone_numbers_are_refused(junk: str) -> None:
+    assert phones.to_e164(junk) is None
+
+
+def test_whatsapp_wa_id_is_the_number_without_its_plus() -> None:
+    assert phones.from_wa_id("393331112222") == ANNA
+    assert phones.wa_id_of("+39 333 111 2222") == "393331112222"
+
+
+def test_numbers_typed_in_a_message_are_found_but_order_numbers_are_not() -> None:
+    text = "Ordine 123456 del 12/10/2026: chiamatemi al 333 111 2222 oppure allo 06 1234 5678, grazie"
+    assert phones.find_in_text(text) == [ANNA, "+390612345678"]
+
+
+def test_the_same_number_typed_twice_is_reported_once() -> None:
+    assert phones.find_in_text("+39 333 111 2222 ... ripeto 3331112222") == [ANNA]
