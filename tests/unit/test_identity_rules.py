@@ -11,7 +11,9 @@ from socialcare.store.profiles import Claim, Profile
 WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
-def message(channel: Channel, author: Author, text: str = "", identifiers: list[Identifier] | None = None) -> Interaction:
+def message(
+    channel: Channel, author: Author, text: str = "", identifiers: list[Identifier] | None = None
+) -> Interaction:
     return Interaction(
         id=f"{channel.value}:m1", channel=channel, kind=Kind.DIRECT_MESSAGE, platform_message_id="m1",
         author=author, text=text, occurred_at=WHEN, identifiers=identifiers or [],

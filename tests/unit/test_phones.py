@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from socialcare import phones
 
 ANNA = "+393331112222"
