@@ -465,15 +465,20 @@ def use_case_service(factory: Callable[[], CaseService], source: Callable[[], Ca
     _case_service_factory, _case_source_factory = factory, source
 
 
-def default_inbound() -> CrmInbound:
+def default_inbound(context: Any = None) -> CrmInbound:
     from socialcare.crm.guard import PowertoolsGuard
 
     table = get_settings().idempotency_table
+    guard: OnceGuard = NoGuard()
+    if table:
+        guard = powertools_guard = PowertoolsGuard(table)
+        if context is not None:
+            powertools_guard.register(context)
     return CrmInbound(
         records=CrmRecords(),
         case_service=_case_service_factory() if _case_service_factory else None,
         case_source=_case_source_factory() if _case_source_factory else None,
-        guard=PowertoolsGuard(table) if table else NoGuard(),
+        guard=guard,
     )
 
 
@@ -491,7 +496,7 @@ def _crm_webhook(provider: str) -> dict[str, Any]:
     events = verify_and_parse(
         provider, headers, raw_body(event), method="POST", uri=f"https://{host}{event.raw_path}{query}"
     )
-    counts = default_inbound().apply(events)
+    counts = default_inbound(app.lambda_context).apply(events)
     logger.info("crm webhook", extra={"provider": provider, **counts})
     return counts
 

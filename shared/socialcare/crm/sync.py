@@ -128,6 +128,9 @@ class SyncConsumer:
         self.tuning = tuning or CrmTuning()
         # skip_group_on_error: a failing case holds back only its own later messages.
         self.processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+        # A CRM outage fails every record of a batch; each already carries its own backoff, so
+        # report them as item failures rather than raising a function error per invocation.
+        self.processor.raise_on_entire_batch_failure = False
 
     @property
     def sqs(self) -> Any:
