@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from socialcare import ingest as durable
 from socialcare.errors import BadRequest
 from socialcare.models import InboundEvent
 from socialcare.observability import logger
+
+DEFAULT_NAMESPACE = "SocialCare"
 
 
 @dataclass
@@ -79,7 +82,10 @@ def from_epoch(value: int | float | str, *, millis: bool = False) -> datetime:
 def count(name: str, value: float = 1, **dimensions: str) -> None:
     """One EMF metric with its own dimensions (channel, reason), flushed immediately, so a
     metric per channel does not fight the function-wide dimension set of ``metrics``."""
-    with single_metric(name=name, unit=MetricUnit.Count, value=value) as metric:
+    # the template sets POWERTOOLS_METRICS_NAMESPACE; without it a metric must still not turn an
+    # accepted webhook into a 500 (and a platform retry), so fall back to the project's namespace
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=namespace) as metric:
         for key, dim in dimensions.items():
             metric.add_dimension(name=key, value=dim)
 

@@ -15,36 +15,36 @@ class _ConnectModel(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
-class Endpoint(_ConnectModel):
+class EndpointRef(_ConnectModel):
     Address: str | None = None
     Type: str | None = None
 
 
-class Queue(_ConnectModel):
+class QueueRef(_ConnectModel):
     Name: str | None = None
     ARN: str | None = None
 
 
-class ContactData(_ConnectModel):
+class ContactDataModel(_ConnectModel):
     ContactId: str
     InitialContactId: str | None = None
     Channel: str | None = None  # VOICE | CHAT | TASK
     InitiationMethod: str | None = None
     InstanceARN: str | None = None
-    CustomerEndpoint: Endpoint | None = None
-    SystemEndpoint: Endpoint | None = None
-    Queue: Queue | None = None
+    CustomerEndpoint: EndpointRef | None = None
+    SystemEndpoint: EndpointRef | None = None
+    Queue: QueueRef | None = None
     Attributes: dict[str, Any] = Field(default_factory=dict)
 
 
-class Details(_ConnectModel):
-    ContactData: ContactData
+class DetailsModel(_ConnectModel):
+    ContactData: ContactDataModel
     Parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 class ContactFlowEvent(_ConnectModel):
     Name: str = "ContactFlowEvent"
-    Details: Details
+    Details: DetailsModel
 
     @property
     def caller(self) -> str | None:

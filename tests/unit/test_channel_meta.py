@@ -1,0 +1,284 @@
+"""Meta webhooks: hub verification, X-Hub-Signature-256 over raw bytes, and the parsers for
+page feed, Messenger, Instagram and WhatsApp (messages of every type, contacts, statuses)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+from pydantic import ValidationError
+from socialcare import aws
+from socialcare.channels import meta
+from socialcare.errors import BadRequest, Forbidden, SecretUnavailable, Unauthorized
+from socialcare.models import Action, Channel, Identifier, IdentifierKind, Kind
+from socialcare.settings import get_settings
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "channels"
+PAGE = "104000000000001"
+APP_SECRET = "meta-app-secret"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def parse(name: str) -> Any:
+    return meta.parse(json.loads(fixture(name)))
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+@pytest.fixture
+def meta_secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, Any], None]]:
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="eu-west-1")
+        arns = {
+            "meta_app_secret": client.create_secret(Name="app", SecretString=APP_SECRET)["ARN"],
+            "meta_verify_token": client.create_secret(Name="verify", SecretString="verify-me")["ARN"],
+        }
+        for field, arn in arns.items():
+            monkeypatch.setenv(f"SOCIALCARE_{field.upper()}_ARN", arn)
+
+        def put(field: str, value: Any) -> None:
+            text = value if isinstance(value, str) else json.dumps(value)
+            client.put_secret_value(SecretId=arns[field], SecretString=text)
+            parameters.clear_caches()
+
+        aws.reset()
+        get_settings.cache_clear()
+        parameters.clear_caches()
+        yield put
+    aws.reset()
+    get_settings.cache_clear()
+    parameters.clear_caches()
+
+
+# ------------------------------------------------------------------ verification GET
+
+
+def test_verification_echoes_the_bare_challenge_when_the_token_matches(meta_secrets: Any) -> None:
+    params = {"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "1158201444"}
+    assert meta.verify_subscription(params) == "1158201444"
+
+
+def test_verification_with_the_wrong_token_is_forbidden(meta_secrets: Any) -> None:
+    with pytest.raises(Forbidden):
+        meta.verify_subscription({"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"})
+
+
+def test_verification_without_mode_or_challenge_is_a_bad_request(meta_secrets: Any) -> None:
+    with pytest.raises(BadRequest):
+        meta.verify_subscription({"hub.verify_token": "verify-me"})
+
+
+# ------------------------------------------------------------------ signatures
+
+
+def test_signature_is_checked_over_the_bytes_as_received_with_unicode_escapes(meta_secrets: Any) -> None:
+    body = fixture("meta_page_batch.json")
+    assert b"\\u00e8" in body  # Meta's \uXXXX escaping, as on the wire
+    meta.verify(body, {meta.SIGNATURE_HEADER: sign(APP_SECRET, body)})
+    reserialised = json.dumps(json.loads(body), ensure_ascii=False).encode()
+    with pytest.raises(Unauthorized):  # a signature over a re-serialisation must not verify
+        meta.verify(body, {meta.SIGNATURE_HEADER: sign(APP_SECRET, reserialised)})
+
+
+@pytest.mark.parametrize("header", [None, "", "sha256=00", "sha1=abc"], ids=["absent", "empty", "forged", "sha1"])
+def test_absent_or_invalid_signatures_are_unauthorized(meta_secrets: Any, header: str | None) -> None:
+    headers = {} if header is None else {meta.SIGNATURE_HEADER: header}
+    with pytest.raises(Unauthorized):
+        meta.verify(fixture("meta_page_batch.json"), headers)
+
+
+def test_each_app_secret_is_tried_when_several_apps_post_here(meta_secrets: Callable[[str, Any], None]) -> None:
+    meta_secrets("meta_app_secret", {"111": "secret-of-app-1", "222": "secret-of-app-2"})
+    body = fixture("meta_instagram.json")
+    meta.verify(body, {meta.SIGNATURE_HEADER: sign("secret-of-app-2", body)})
+    with pytest.raises(Unauthorized):
+        meta.verify(body, {meta.SIGNATURE_HEADER: sign(APP_SECRET, body)})
+
+
+def test_a_missing_app_secret_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCIALCARE_META_APP_SECRET_ARN", "")
+    get_settings.cache_clear()
+    body = b"{}"
+    try:
+        with pytest.raises(SecretUnavailable):
+            meta.verify(body, {meta.SIGNATURE_HEADER: sign("", body)})
+    finally:
+        get_settings.cache_clear()
+
+
+# ------------------------------------------------------------------ page: feed + Messenger
+
+
+def test_a_batched_page_post_splits_into_one_event_per_customer_message() -> None:
+    parsed = parse("meta_page_batch.json")
+    summary = [(e.action, e.interaction.channel if e.interaction else None, e.event_id) for e in parsed.events]
+    assert summary == [
+        (Action.CREATE, Channel.FACEBOOK, "900000000000001_1200000000000001"),
+        (Action.CREATE, Channel.FACEBOOK, f"{PAGE}_900000000000002"),
+        (Action.CREATE, Channel.MESSENGER, "m_AnnaMessenger0001"),
+        (Action.EDIT, Channel.FACEBOOK, "900000000000001_1200000000000001"),
+        (Action.DELETE, Channel.FACEBOOK, "900000000000001_1200000000000003"),
+    ]
+    assert parsed.ignored == {
+        "meta:page:own_comment": 1,
+        "meta:page:feed:reaction": 1,
+        "meta:page:echo": 1,
+        "meta:page:delivery": 1,
+        "meta:page:read": 1,
+        "meta:page:reaction": 1,
+    }
+
+
+def test_feed_comment_keeps_author_thread_and_non_ascii_text() -> None:
+    comment = parse("meta_page_batch.json").events[0].interaction
+    assert comment.id == "facebook:900000000000001_1200000000000001"
+    assert comment.kind is Kind.COMMENT and comment.account_id == PAGE
+    assert comment.author.id == "10158000000000001" and comment.author.name == "Anna Bianchi"
+    assert comment.text == "Ancora nessuna notizia dell'ordine ORD-123456. Perché? È inaccettabile — 订单"
+    assert comment.thread.post_id == f"{PAGE}_900000000000001"
+    assert comment.occurred_at.timestamp() == 1795327190
+    assert Identifier(kind=IdentifierKind.FACEBOOK, value="10158000000000001") in comment.identifiers
+
+
+def test_visitor_posts_are_public_posts() -> None:
+    post = parse("meta_page_batch.json").events[1].interaction
+    assert post.kind is Kind.PUBLIC_POST and post.id == f"facebook:{PAGE}_900000000000002"
+
+
+def test_messenger_message_uses_the_psid_and_keeps_its_attachment_link() -> None:
+    event = parse("meta_page_batch.json").events[2]
+    message = event.interaction
+    assert message.channel is Channel.MESSENGER and message.kind is Kind.DIRECT_MESSAGE
+    assert message.author.id == "6543210987654321" and event.group_id == "messenger:6543210987654321"
+    assert message.occurred_at.timestamp() == 1795327200.4  # messaging timestamps are milliseconds
+    assert message.attachments[0].type == "image" and message.attachments[0].url.startswith("https://scontent")
+    assert event.raw["messaging"]["message"]["mid"] == "m_AnnaMessenger0001"  # its own raw slice only
+
+
+def test_an_edit_targets_the_original_and_successive_edits_have_distinct_dedupe_ids() -> None:
+    body = json.loads(fixture("meta_page_batch.json"))
+    edit = meta.parse(body).events[3]
+    original = meta.parse(body).events[0]
+    assert edit.target_id == original.interaction.id
+    assert edit.dedupe_id != original.dedupe_id
+    body["entry"][2]["time"] += 60
+    body["entry"][2]["changes"][0]["value"]["message"] = "second edit"
+    assert meta.parse(body).events[3].dedupe_id != edit.dedupe_id
+    assert meta.parse(json.loads(fixture("meta_page_batch.json"))).events[3].dedupe_id == edit.dedupe_id
+
+
+def test_a_removed_comment_is_a_delete_of_the_stored_interaction() -> None:
+    removal = parse("meta_page_batch.json").events[4]
+    assert removal.target_id == "facebook:900000000000001_1200000000000003"
+    assert removal.interaction is not None and removal.interaction.text is None
+
+
+# ------------------------------------------------------------------ Instagram
+
+
+def test_instagram_comments_and_dms_skip_the_brands_own_and_echoes() -> None:
+    parsed = parse("meta_instagram.json")
+    creates = [e.interaction for e in parsed.events if e.action is Action.CREATE]
+    assert [(i.channel, i.kind, i.author.id) for i in creates] == [
+        (Channel.INSTAGRAM, Kind.COMMENT, "17841400000000001"),
+        (Channel.INSTAGRAM, Kind.DIRECT_MESSAGE, "1784140000000IGSID1"),
+    ]
+    assert creates[0].author.handle == "marco.rossi"
+    assert creates[0].text == "Adoro i vostri prodotti, servizio fantastico! Grazie mille ❤️"
+    assert creates[1].text == "Posso cambiare la taglia? ¿Y en español?"
+    deleted = [e for e in parsed.events if e.action is Action.DELETE]
+    assert [e.target_id for e in deleted] == ["instagram:aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQz"]
+    assert parsed.ignored == {"meta:instagram:own_comment": 1, "meta:instagram:mentions": 1, "meta:instagram:echo": 1}
+
+
+# ------------------------------------------------------------------ WhatsApp
+
+
+def test_whatsapp_messages_of_every_type_carry_the_contact_name_and_verified_phone() -> None:
+    parsed = parse("meta_whatsapp_messages.json")
+    assert parsed.ignored == {}
+    interactions = [e.interaction for e in parsed.events]
+    assert [i.metadata["type"] for i in interactions] == [
+        "text", "image", "audio", "document", "location", "interactive", "unsupported"
+    ]
+    first = interactions[0]
+    assert first.id == "whatsapp:wamid.HBgMMzkzMzMxMTEyMjIyFQIAEhgWQU5OQTAwMDE="
+    assert first.author.id == "393331112222" and first.author.name == "Anna Bianchi"
+    assert first.account_id == "109876543210"
+    assert first.text is not None and first.text.endswith("€49,90")
+    assert set(first.identifiers) == {
+        Identifier(kind=IdentifierKind.WHATSAPP, value="393331112222", verified=True),
+        Identifier(kind=IdentifierKind.PHONE, value="+393331112222", verified=True),
+    }
+    assert all(e.group_id == "whatsapp:393331112222" for e in parsed.events)
+
+
+def test_whatsapp_media_is_carried_as_media_ids_for_the_processor_to_fetch() -> None:
+    interactions = [e.interaction for e in parse("meta_whatsapp_messages.json").events]
+    image, audio, document = interactions[1], interactions[2], interactions[3]
+    assert (image.attachments[0].type, image.attachments[0].media_id) == ("image", "1234567890123456")
+    assert image.text == "Ecco la ricevuta"
+    assert audio.attachments[0].media_id == "2234567890123456"
+    assert document.attachments[0].filename == "fattura.pdf"
+    assert document.thread.parent_id == "wamid.OUTBOUND0001"
+    assert interactions[4].text == "Duomo Piazza del Duomo, Milano"
+    assert interactions[5].text == "Voglio il rimborso"
+
+
+def test_a_user_id_only_sender_is_not_assumed_to_be_a_phone() -> None:
+    (event,) = parse("meta_whatsapp_user_id.json").events
+    assert event.interaction.author.id == "US.13491208655302741918"
+    assert event.interaction.author.name == "Nadia K"
+    assert [i.kind for i in event.interaction.identifiers] == [IdentifierKind.WHATSAPP]
+
+
+def test_statuses_are_delivery_receipts_never_inbound_messages() -> None:
+    parsed = parse("meta_whatsapp_statuses.json")
+    assert all(e.action is Action.STATUS and e.interaction is None for e in parsed.events)
+    assert [(e.status.platform_message_id, e.status.status) for e in parsed.events] == [
+        ("wamid.OUTBOUND0001", "delivered"),
+        ("wamid.OUTBOUND0001", "read"),
+        ("wamid.OUTBOUND0002", "failed"),
+    ]
+    assert parsed.events[2].status.errors[0]["code"] == 131047
+    assert len({e.dedupe_id for e in parsed.events}) == 3  # delivered and read are not duplicates
+    assert parsed.ignored == {"whatsapp:message_template_status_update": 1}
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def test_an_unknown_object_is_ignored_and_counted() -> None:
+    parsed = meta.parse({"object": "permissions", "entry": [{"id": "1", "time": 1}]})
+    assert parsed.events == [] and parsed.ignored == {"meta:unknown_object:permissions": 1}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        {"entry": []},
+        {"object": "page", "entry": "nope"},
+        {"object": "page", "entry": [{"time": 1}]},
+        {"object": "page", "entry": [{"id": "1", "messaging": [{"message": {"mid": "m"}}]}]},
+        {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+                                                                                     "value": {"messages": []}}]}]},
+    ],
+    ids=["array", "no-object", "entry-not-list", "entry-without-id", "messaging-without-sender", "wa-no-metadata"],
+)
+def test_signed_json_of_the_wrong_shape_is_a_bad_request(payload: Any) -> None:
+    with pytest.raises((BadRequest, ValidationError)):
+        meta.parse(payload)
