@@ -21,6 +21,7 @@ and writes happen only when the event brings something new.
 
 from __future__ import annotations
 
+import importlib
 import re
 import uuid
 from collections.abc import Iterable
@@ -449,16 +450,22 @@ def _verified_conflicts(a: Profile, b: Profile) -> dict[str, list[str]]:
     return conflicts
 
 
-def _merge_cases(source: str, target: str) -> bool:
+def _merge_cases(source: str, target: str) -> dict[str, Any] | None:
+    """Merge the two customers' open cases with the cases issue's mechanism, when it exists."""
     try:
-        from socialcare import cases  # lazy: lands with the cases issue
+        cases = importlib.import_module("socialcare.cases")  # lazy: lands with the cases issue
     except ImportError:
-        return False
+        return None
     merge_customers = getattr(cases, "merge_customers", None)
     if merge_customers is None:
-        return False
-    merge_customers(source, target)
-    return True
+        return None
+    outcome = merge_customers(source, target)
+    survivor, merged = getattr(outcome, "survivor", None), getattr(outcome, "merged", None)
+    return {
+        "survivor": getattr(survivor, "id", None),
+        "merged": getattr(merged, "id", None),
+        "survivor_open": bool(getattr(survivor, "is_open", False)),
+    }
 
 
 def merge(source: str, target: str, *, actor: str = "agent", force: bool = False,
@@ -506,16 +513,18 @@ def merge(source: str, target: str, *, actor: str = "agent", force: bool = False
             repo.put_suggestion(target, suggestion.other_customer_id, suggestion.reason, suggestion.evidence,
                                 suggestion.interaction_id)
     cases_merged = _merge_cases(source, target)
+    if cases_merged and cases_merged["survivor"] and cases_merged["survivor_open"]:
+        repo.update_context(target, open_case_id=cases_merged["survivor"])
     record = {
         "action": "merge", "source": source, "target": target, "actor": actor, "forced": bool(conflicts),
         "identities": [{"kind": i.kind, "value": i.value} for i in identities],
-        "interactions": len(items), "cases_merged": cases_merged,
+        "interactions": len(items), "cases": cases_merged,
     }
     for cid in (source, target):
         repo.put_merge_record(cid, at, merge_id, record)
     logger.info("customers merged", extra={"source": source, "target": target, "merge_id": merge_id})
     return {"id": target, "merged": source, "merge_id": merge_id, "identities_moved": len(identities),
-            "interactions_moved": len(items), "cases_merged": cases_merged}
+            "interactions_moved": len(items), "cases": cases_merged}
 
 
 def unmerge(customer_id: str, identities: Iterable[tuple[str, str]], *, actor: str = "agent",

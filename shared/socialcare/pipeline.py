@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from socialcare import identity
@@ -21,8 +22,6 @@ from socialcare.ingest import decode_raw
 from socialcare.models import Action, InboundEvent
 from socialcare.observability import logger, metrics
 from socialcare.store.profiles import ProfilesRepository
-
-from aws_lambda_powertools.metrics import MetricUnit
 
 
 def handle_record(record: SQSRecord) -> None:
@@ -55,6 +54,9 @@ def process(event: InboundEvent) -> dict[str, Any]:
     stored = repo.record_interaction(recognition.customer_id, interaction, raw)
     if not stored.created:
         metrics.add_metric(name="DuplicateInteractions", unit=MetricUnit.Count, value=1)
+        if stored.deleted:
+            # Deleted by its author before we stored it (a tombstone): never thread or route it.
+            return {"status": "deleted", "customer_id": recognition.customer_id}
         if stored.case_id is not None:
             return {"status": "duplicate", "customer_id": recognition.customer_id}
     else:

@@ -755,9 +755,9 @@ class ProfilesRepository:
         try:
             self.client.update_item(
                 TableName=self.table, Key=_key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
-                UpdateExpression="SET deleted = :t, deleted_at = :now REMOVE #text, raw, attachments",
+                UpdateExpression="SET deleted = :t, deleted_at = :now REMOVE #text, #raw, attachments",
                 ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#text": "text"},
+                ExpressionAttributeNames={"#text": "text", "#raw": "raw"},
                 ExpressionAttributeValues={":t": {"BOOL": True}, ":now": {"S": at}},
             )
         except ClientError as exc:
@@ -788,7 +788,7 @@ class ProfilesRepository:
             values[":text"] = {"S": interaction.text}
         packed = compress_raw(raw)
         if packed is not None:
-            sets.append("raw = :raw")
+            sets.append("#raw = :raw")
             values[":raw"] = {"B": packed}
         expression = "SET " + ", ".join(sets) + " ADD edits :one" + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
@@ -796,7 +796,7 @@ class ProfilesRepository:
                 TableName=self.table, Key=_key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
                 UpdateExpression=expression,
                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(deleted) OR deleted <> :t)",
-                ExpressionAttributeNames={"#text": "text"},
+                ExpressionAttributeNames={"#text": "text", **({"#raw": "raw"} if packed is not None else {})},
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:

@@ -1,0 +1,295 @@
+"""ProfilesRepository and identity resolution against moto tables built from template.yaml."""
+
+from __future__ import annotations
+
+import sys
+import types
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from socialcare import aws as aws_clients
+from socialcare import identity
+from socialcare.errors import Conflict
+from socialcare.models import Author, Channel, DeliveryStatus, Direction, Interaction, Kind
+from socialcare.store.profiles import ProfilesRepository, customer_pk
+
+if TYPE_CHECKING:
+    from conftest import AwsStack
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def message(
+    channel: Channel, author_id: str, mid: str, text: str = "", *, name: str | None = None,
+    minutes: int = 0, direction: Direction = Direction.INBOUND,
+) -> Interaction:
+    return Interaction(
+        id=Interaction.make_id(channel, mid), channel=channel, kind=Kind.DIRECT_MESSAGE, direction=direction,
+        platform_message_id=mid, author=Author(id=author_id, name=name), text=text,
+        occurred_at=T0 + timedelta(minutes=minutes),
+    )
+
+
+@pytest.fixture
+def repo(aws: AwsStack) -> ProfilesRepository:
+    return ProfilesRepository.default()
+
+
+def store(repo: ProfilesRepository, event: Interaction, raw: Any = None) -> str:
+    recognition = identity.recognise(event, repo)
+    repo.record_interaction(recognition.customer_id, event, raw)
+    return recognition.customer_id
+
+
+def raw_item(aws: AwsStack, pk: str, sk: str) -> dict[str, Any]:
+    table = boto3.resource("dynamodb").Table(aws.profiles_table)
+    return dict(table.get_item(Key={"pk": pk, "sk": sk}).get("Item") or {})
+
+
+def profile_items(aws: AwsStack) -> list[dict[str, Any]]:
+    table = boto3.resource("dynamodb").Table(aws.profiles_table)
+    return [i for i in table.scan()["Items"] if i["sk"] == "PROFILE"]
+
+
+# ---------------------------------------------------------------------------------- dedupe
+def test_a_redelivered_message_is_stored_once_and_returns_its_case(repo: ProfilesRepository) -> None:
+    event = message(Channel.X, "111", "t1", "dov'è il mio pacco?", name="Anna Bianchi")
+    customer = identity.recognise(event, repo).customer_id
+
+    first = repo.record_interaction(customer, event, {"id": "t1"})
+    again = repo.record_interaction(customer, event, {"id": "t1"})
+    assert first.created and not again.created
+    assert again.case_id is None  # downstream never finished: the caller resumes it
+
+    assert repo.set_interaction_case(event.id, "SC-2026-000001")
+    days_later = repo.record_interaction(customer, event, {"id": "t1"})
+    assert (days_later.created, days_later.case_id) == (False, "SC-2026-000001")
+
+    timeline = repo.timeline(customer).items
+    assert [(i["id"], i["case_id"]) for i in timeline] == [(event.id, "SC-2026-000001")]
+    profile = repo.get_profile(customer)
+    assert profile is not None and profile.channel_counts == {"x": 1} and profile.interaction_count == 1
+
+
+def test_the_raw_slice_is_kept_compressed_on_the_interaction(aws: AwsStack, repo: ProfilesRepository) -> None:
+    raw = {"tweet_create_events": [{"id_str": "t1", "text": "pacco " * 500}]}
+    event = message(Channel.X, "111", "t1", "pacco", name="Anna Bianchi")
+    customer = store(repo, event, raw)
+
+    item = raw_item(aws, customer_pk(customer), repo.guard(event.id)["timeline_sk"])  # type: ignore[index]
+    blob = item["raw"].value
+    assert len(blob) < 1000  # 3 KB of JSON, compressed
+    assert zlib.decompress(blob).startswith(b'{"tweet_create_events"')
+    stored = repo.interaction(event.id)
+    assert stored is not None and stored["raw"] == raw
+
+
+# ---------------------------------------------------------------------------------- delete/edit/status
+def test_a_deleted_message_keeps_its_record_but_loses_text_and_raw(repo: ProfilesRepository) -> None:
+    event = message(Channel.X, "111", "t1", "testo da cancellare", name="Anna Bianchi")
+    customer = store(repo, event, {"raw": True})
+
+    assert repo.mark_deleted(event.id)
+    (entry,) = repo.timeline(customer).items
+    assert entry["deleted"] is True and "text" not in entry and "raw" not in entry
+    # an edit arriving after the delete must not bring the text back
+    assert repo.apply_edit(message(Channel.X, "111", "t1", "testo nuovo"), None)
+    (entry,) = repo.timeline(customer).items
+    assert "text" not in entry
+
+
+def test_a_delete_that_overtakes_its_message_prevents_storing_it(repo: ProfilesRepository) -> None:
+    event = message(Channel.X, "111", "t9", "scritto e cancellato", name="Anna Bianchi")
+    assert repo.mark_deleted(event.id) is False  # never seen...
+    customer = identity.recognise(event, repo).customer_id
+    result = repo.record_interaction(customer, event, None)  # ...and now it arrives late
+    assert (result.created, result.deleted) == (False, True)
+    assert repo.timeline(customer).items == []
+
+
+def test_edits_replace_the_text_of_messages_we_hold_only(repo: ProfilesRepository) -> None:
+    event = message(Channel.X, "111", "t1", "ordine 12345", name="Anna Bianchi")
+    customer = store(repo, event)
+    assert repo.apply_edit(message(Channel.X, "111", "t1", "ordine 123456"), {"edit": 1})
+    assert repo.timeline(customer).items[0]["text"] == "ordine 123456"
+    assert repo.apply_edit(message(Channel.X, "111", "never-seen", "x"), None) is False
+
+
+def test_delivery_receipts_move_forward_only(repo: ProfilesRepository) -> None:
+    reply = message(Channel.WHATSAPP, "393331112222", "wamid.OUT1", "Le scriviamo subito", direction=Direction.OUTBOUND)
+    customer = store(repo, reply)
+    for status in ("sent", "read", "delivered"):  # delivered arrives after read
+        repo.record_status(DeliveryStatus(channel=Channel.WHATSAPP, platform_message_id="wamid.OUT1", status=status,
+                                          recipient_id="393331112222", occurred_at=T0))
+    assert repo.timeline(customer).items[0]["delivery_status"] == "read"
+    assert sorted(s["status"] for s in repo.statuses(reply.id)) == ["delivered", "read", "sent"]
+    profile = repo.get_profile(customer)
+    assert profile is not None and profile.interaction_count == 0  # our replies are not customer contacts
+
+
+# ---------------------------------------------------------------------------------- context
+def test_context_carries_what_routing_and_the_screen_pop_need(repo: ProfilesRepository) -> None:
+    customer = store(repo, message(Channel.X, "111", "t1", "ciao", name="Anna Bianchi"))
+    store(repo, message(Channel.WHATSAPP, "393331112222", "w1", "sono Anna Bianchi, ordine 123456", minutes=5))
+    repo.update_context(customer, open_case_id="SC-2026-000007", case_priority="high", last_sentiment="negative",
+                        add_previous_case="SC-2026-000002")
+
+    returning = identity.recognise(message(Channel.X, "111", "t2", "ancora io", name="Anna Bianchi"), repo)
+    context = returning.context
+    assert returning.customer_id == customer and not returning.created
+    assert context["first_seen"] == "2026-11-02T09:00:00.000000Z"
+    assert context["channel_counts"] == {"x": 1}  # the WhatsApp message had no link to her yet
+    assert (context["open_case_id"], context["case_priority"], context["last_sentiment"]) == (
+        "SC-2026-000007", "high", "negative")
+    assert context["previous_cases"] == ["SC-2026-000002"]
+    assert identity.context_for(customer, repo)["name"] == "Anna Bianchi"
+    assert identity.context_for("cus_nobody", repo) == {}
+
+    repo.update_context(customer, open_case_id=None)
+    assert identity.context_for(customer, repo)["open_case_id"] is None
+
+
+# ---------------------------------------------------------------------------------- round trips
+@pytest.fixture
+def dynamodb_calls() -> Iterator[list[str]]:
+    calls: list[str] = []
+    client = aws_clients.dynamodb()
+
+    def count(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    client.meta.events.register("before-call.dynamodb", count)
+    yield calls
+    client.meta.events.unregister("before-call.dynamodb", count)
+
+
+def test_a_returning_customer_is_recognised_in_two_round_trips(
+    repo: ProfilesRepository, dynamodb_calls: list[str]
+) -> None:
+    customer = store(repo, message(Channel.X, "111", "t1", "Il mio ordine ORD-123456", name="Anna Bianchi"))
+    dynamodb_calls.clear()
+
+    # a new message that also mentions her (known) order number and her name
+    again = identity.recognise(message(Channel.X, "111", "t2", "sono Anna Bianchi, ORD-123456?",
+                                       name="Anna Bianchi"), repo)
+    assert again.customer_id == customer
+    assert dynamodb_calls == ["BatchGetItem", "BatchGetItem"]
+
+
+def test_a_lookup_by_phone_for_the_screen_pop_is_two_reads(repo: ProfilesRepository, dynamodb_calls: list[str]) -> None:
+    customer = store(repo, message(Channel.PHONE, "+393331112222", "call-1"))
+    dynamodb_calls.clear()
+    assert identity.find_customer("phone", "0039 333 111 2222", repo) == customer
+    assert identity.context_for(customer, repo)["customer_id"] == customer
+    assert dynamodb_calls == ["GetItem", "GetItem"]
+
+
+# ---------------------------------------------------------------------------------- merge / unmerge
+def _two_customers(repo: ProfilesRepository) -> tuple[str, str]:
+    anna_x = store(repo, message(Channel.X, "111", "t1", "il pacco?", name="Anna Bianchi"))
+    anna_fb = store(repo, message(Channel.FACEBOOK, "fb-7", "c1", "ancora niente", name="Anna B.", minutes=10))
+    assert anna_x != anna_fb  # nothing linked them
+    return anna_x, anna_fb
+
+
+def test_a_merge_puts_both_timelines_in_one_partition_and_rewrites_claims(repo: ProfilesRepository) -> None:
+    anna_x, anna_fb = _two_customers(repo)
+    repo.update_context(anna_fb, add_previous_case="SC-2026-000003")
+
+    result = identity.merge(anna_fb, anna_x, actor="agent-7", repo=repo)
+    assert result["interactions_moved"] == 1
+
+    assert [i["id"] for i in repo.timeline(anna_x).items] == ["facebook:c1", "x:t1"]
+    assert repo.timeline(anna_fb).items == []
+    assert identity.find_customer("facebook", "fb-7", repo) == anna_x
+    # the merged id is an alias: context and writes land on the survivor
+    assert identity.context_for(anna_fb, repo)["customer_id"] == anna_x
+    late = repo.record_interaction(anna_fb, message(Channel.FACEBOOK, "fb-7", "c2", "?", minutes=20), None)
+    assert late.customer_id == anna_x
+    survivor = repo.get_profile(anna_x)
+    assert survivor is not None
+    assert survivor.channel_counts == {"x": 1, "facebook": 2}
+    assert survivor.previous_cases == ["SC-2026-000003"] and survivor.merged_from == [anna_fb]
+    for cid in (anna_x, anna_fb):
+        view = repo.customer_view(cid)
+        assert view is not None and [(m["action"], m["actor"]) for m in view.merges] == [("merge", "agent-7")]
+
+
+def test_a_merge_of_customers_with_different_verified_phones_is_refused(repo: ProfilesRepository) -> None:
+    anna = store(repo, message(Channel.PHONE, "+393331112222", "call-1"))
+    other = store(repo, message(Channel.PHONE, "+393339998888", "call-2"))
+    with pytest.raises(Conflict) as refused:
+        identity.merge(other, anna, repo=repo)
+    assert refused.value.details["conflicts"] == {"phone": ["+393331112222", "+393339998888"]}
+    assert identity.find_customer("phone", "+393339998888", repo) == other  # nothing moved
+    assert identity.merge(other, anna, force=True, repo=repo)["id"] == anna
+
+
+def test_a_merge_merges_the_customers_cases_when_the_cases_module_offers_it(
+    repo: ProfilesRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, str]] = []
+    fake = types.ModuleType("socialcare.cases")
+
+    def merge_customers(source: str, target: str) -> Any:
+        calls.append((source, target))
+        return types.SimpleNamespace(survivor=types.SimpleNamespace(id="SC-2026-000001", is_open=True),
+                                     merged=types.SimpleNamespace(id="SC-2026-000002", is_open=False))
+
+    fake.merge_customers = merge_customers  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "socialcare.cases", fake)
+    anna_x, anna_fb = _two_customers(repo)
+    result = identity.merge(anna_fb, anna_x, repo=repo)
+    assert calls == [(anna_fb, anna_x)]
+    assert result["cases"] == {"survivor": "SC-2026-000001", "merged": "SC-2026-000002", "survivor_open": True}
+    assert identity.context_for(anna_x, repo)["open_case_id"] == "SC-2026-000001"
+    view = repo.customer_view(anna_fb)
+    assert view is not None and view.merges[0]["cases"]["merged"] == "SC-2026-000002"
+
+
+def test_unmerge_gives_the_identities_and_their_messages_back(repo: ProfilesRepository) -> None:
+    anna_x, anna_fb = _two_customers(repo)
+    identity.merge(anna_fb, anna_x, repo=repo)
+
+    result = identity.unmerge(anna_x, [("facebook", "fb-7")], actor="agent-7", repo=repo)
+    assert (result["split_into"], result["restored"]) == (anna_fb, True)
+
+    assert [i["id"] for i in repo.timeline(anna_x).items] == ["x:t1"]
+    assert [i["id"] for i in repo.timeline(anna_fb).items] == ["facebook:c1"]
+    assert identity.find_customer("facebook", "fb-7", repo) == anna_fb
+    restored = repo.get_profile(anna_fb, follow=False)
+    assert restored is not None and restored.merged_into is None and restored.channel_counts == {"facebook": 1}
+    survivor = repo.get_profile(anna_x)
+    assert survivor is not None and survivor.channel_counts == {"x": 1} and survivor.merged_from == []
+    # later messages from that Facebook id go to the restored customer again
+    assert identity.recognise(message(Channel.FACEBOOK, "fb-7", "c3", "?"), repo).customer_id == anna_fb
+
+
+def test_unmerge_refuses_identities_the_customer_does_not_hold_or_all_of_them(repo: ProfilesRepository) -> None:
+    anna_x, _ = _two_customers(repo)
+    with pytest.raises(Conflict):
+        identity.unmerge(anna_x, [("facebook", "fb-7")], repo=repo)
+    with pytest.raises(Conflict):
+        identity.unmerge(anna_x, [("x", "111")], repo=repo)
+
+
+def test_unmerge_of_identities_that_were_never_merged_makes_a_new_customer(repo: ProfilesRepository) -> None:
+    # the X account and a WhatsApp number linked by a typed phone turn out to be two people
+    anna = store(repo, message(Channel.X, "111", "t1", "sono Anna Bianchi, chiamatemi al 333 111 2222",
+                               name="Anna Bianchi"))
+    assert store(repo, message(Channel.WHATSAPP, "393331112222", "w1", "ciao", name="Anna", minutes=3)) == anna
+    result = identity.unmerge(anna, [("whatsapp", "393331112222"), ("phone", "+39 333 111 2222")], repo=repo)
+    assert result["restored"] is False and result["split_into"] != anna
+    assert identity.find_customer("phone", "3331112222", repo) == result["split_into"]
+    assert [i["id"] for i in repo.timeline(result["split_into"]).items] == ["whatsapp:w1"]
+    assert [i["id"] for i in repo.timeline(anna).items] == ["x:t1"]
+    assert len(profile_items_of(repo)) == 2
+
+
+def profile_items_of(repo: ProfilesRepository) -> list[dict[str, Any]]:
+    table = boto3.resource("dynamodb").Table(repo.table)
+    return [i for i in table.scan()["Items"] if i["sk"] == "PROFILE" and "merged_into" not in i]
