@@ -1,0 +1,110 @@
+"""Self-service suggestions: the FAQ knowledge base (``config/faq.yaml``, Italian and English)
+matched offline against the customer's text with TF-IDF cosine similarity.
+
+Both sides are reduced to crude stems (accents stripped, the first six letters), so
+"rimborso"/"rimborsare" or "refund"/"refunded" meet, and stop words are dropped, so what is
+left is what the message is about. No network, no model: the index is built once per
+execution environment from the YAML.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pydantic import BaseModel
+
+from socialcare import config
+from socialcare.sentiment import guess_language, tokens
+
+_STOP = frozenset(
+    """il lo la i gli le un uno una di a da in con su per tra fra e o ma che non mi ti si ci vi
+    del della dei delle al alla ai nel nella sono sei ho hai ha abbiamo avete hanno era mio mia
+    miei vostro vostra come dove quando perche cosa chi questo questa quello ancora gia piu
+    the a an and or but of to in on at for with is are was were be been my your our you we i it
+    this that these those do does did have has had not no how what where when why can could will
+    would please hi hello ciao salve buongiorno""".split()
+)
+_STEM = 6
+
+
+def _terms(text: str) -> list[str]:
+    return [t[:_STEM] for t in tokens(text) if t.isalpha() and len(t) > 1 and t not in _STOP]
+
+
+class FaqMatch(BaseModel):
+    id: str
+    answer: str
+    link: str | None = None
+    language: str
+    score: float
+
+
+@dataclass(frozen=True)
+class _Entry:
+    id: str
+    lang: str
+    answer: str
+    link: str | None
+    vector: dict[str, float]
+
+
+@lru_cache(maxsize=1)
+def _index() -> tuple[float, dict[str, float], list[_Entry]]:
+    data = config.load("faq.yaml")
+    raw = data.get("entries") or []
+    documents = [
+        Counter(_terms(f"{e.get('question', '')} {' '.join(str(k) for k in e.get('keywords') or [])}")) for e in raw
+    ]
+    df: Counter[str] = Counter()
+    for doc in documents:
+        df.update(set(doc))
+    n = len(documents)
+    idf = {term: math.log((1 + n) / (1 + count)) + 1 for term, count in df.items()}
+    entries = [
+        _Entry(
+            id=str(e["id"]),
+            lang=str(e.get("lang", "en")),
+            answer=str(e["answer"]).strip(),
+            link=e.get("link"),
+            vector=_normalised({t: c * idf[t] for t, c in doc.items()}),
+        )
+        for e, doc in zip(raw, documents, strict=True)
+    ]
+    return float(data.get("min_score", 0.12)), idf, entries
+
+
+def _normalised(vector: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vector.values()))
+    return {t: v / norm for t, v in vector.items()} if norm else {}
+
+
+def reset() -> None:
+    _index.cache_clear()
+
+
+def suggest(text: str | None, language: str | None = None) -> FaqMatch | None:
+    """The best FAQ answer for ``text`` or None when nothing is close enough.
+
+    Entries in the text's language win ties and near-ties: an Italian customer should get the
+    Italian answer even when the English entry shares a loanword ("tracking", "refund").
+    """
+    if not text:
+        return None
+    min_score, idf, entries = _index()
+    query = _normalised({t: c * idf[t] for t, c in Counter(_terms(text)).items() if t in idf})
+    if not query:
+        return None
+    lang = (language or "").split("-")[0].lower() or guess_language(text)
+    best: tuple[float, _Entry] | None = None
+    for entry in entries:
+        score = sum(weight * entry.vector.get(term, 0.0) for term, weight in query.items())
+        ranked = score * (1.15 if entry.lang == lang else 1.0)
+        if best is None or ranked > best[0]:
+            best = (ranked, entry)
+    if best is None or best[0] < min_score:
+        return None
+    entry = best[1]
+    return FaqMatch(id=entry.id, answer=entry.answer, link=entry.link, language=entry.lang, score=round(best[0], 4))

@@ -1,0 +1,365 @@
+"""Work items: what the social team and the call centre receive, how they get it.
+
+A ``WorkItem`` is the message schema of ``social-team.fifo`` and ``callcentre-team.fifo``
+(version ``WORKITEM_SCHEMA_VERSION``; JSON Schema in ``config/workitem.schema.json``, generated
+from this model and checked by the unit tests). It carries everything an agent needs without
+opening another tool: the case, the returning-customer context, a timeline summary, a suggested
+answer and why it was routed here.
+
+Messages are grouped by case id (one case's items stay in order) and deduplicated by
+``item_id``, a hash of what caused the item, so a redelivered event or a re-run of the SLA
+monitor produces the same id and SQS drops the copy.
+
+``deliver`` is the TeamDispatcher's job: post to the team's chat webhook (Slack or Teams),
+hand to the CRM adapter, or hold the item on the case for agents who pull (``/claim``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import requests
+from aws_lambda_powertools import Logger
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from socialcare import aws
+from socialcare.config import CONFIG_DIR, case_settings
+from socialcare.errors import EnqueueFailed
+from socialcare.faq import FaqMatch
+from socialcare.routing import Team
+from socialcare.settings import get_settings
+from socialcare.sla import Sla
+from socialcare.store.cases import MAX_PENDING_ITEMS, Case, CasesRepository, Handoff, InteractionRef
+from socialcare.triage import Priority
+
+logger = Logger(child=True)
+
+WORKITEM_SCHEMA_VERSION = 1
+SCHEMA_PATH = CONFIG_DIR / "workitem.schema.json"
+
+
+class WorkItemKind(StrEnum):
+    RESPOND = "respond"  # answer the customer
+    ENGAGE = "engage"  # praise: thank and amplify
+    CALL_FOLLOWUP = "call_followup"  # a phone call joined the case
+    CALLBACK = "callback"  # the customer asked to be called
+    ESCALATION = "escalation"  # SLA breached
+    HANDOFF = "handoff"  # an agent moved the case to this team
+    CLOSE_LOOP = "close_loop"  # call centre resolved a case that began in public: say so in public
+    INCIDENT = "incident"  # a flood of mentions of one post, grouped
+
+
+class CaseSnapshot(BaseModel):
+    id: str
+    kind: str
+    status: str
+    is_open: bool
+    priority: Priority
+    team: Team
+    channels: list[str]
+    public: bool
+    began_public: bool
+    sla: Sla
+    first_response_at: datetime | None = None
+    opened_at: datetime
+    customer_id: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    sentiment: str | None = None
+    priority_reasons: list[str] = Field(default_factory=list)
+    handoffs: list[Handoff] = Field(default_factory=list)
+    interaction_count: int = 0
+    incident_post_id: str | None = None
+    version: int
+
+    @classmethod
+    def of(cls, case: Case) -> CaseSnapshot:
+        return cls.model_validate(case.model_dump(exclude={"interactions", "recent", "pending_items"}))
+
+
+class CustomerContext(BaseModel):
+    """Returning-customer context, as the recognition step provides it (unknown keys ignored)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    customer_id: str | None = None
+    name: str | None = Field(default=None, validation_alias=AliasChoices("name", "display_name"))
+    tier: str | None = None
+    returning: bool = Field(default=False, validation_alias=AliasChoices("returning", "is_returning"))
+    first_seen: datetime | None = Field(default=None, validation_alias=AliasChoices("first_seen", "first_seen_at"))
+    channels: list[str] = Field(default_factory=list, validation_alias=AliasChoices("channels", "channels_used"))
+    previous_cases: list[str] = Field(
+        default_factory=list, validation_alias=AliasChoices("previous_cases", "previous_case_ids")
+    )
+    last_sentiment: str | None = None
+    open_case_id: str | None = None
+    interaction_count: int | None = None
+
+
+class RoutingInfo(BaseModel):
+    rule: str
+    version: int
+    reason: str
+
+
+class WorkItem(BaseModel):
+    """One unit of work for a team (schema version 1)."""
+
+    model_config = ConfigDict(json_schema_extra={"$id": "https://socialcare/schemas/workitem.v1.json"})
+
+    schema_version: Literal[1] = WORKITEM_SCHEMA_VERSION
+    item_id: str = Field(description="stable id: the SQS dedupe id; the same cause gives the same id")
+    kind: WorkItemKind
+    team: Team
+    created_at: datetime
+    case: CaseSnapshot
+    customer: CustomerContext | None = None
+    trigger: InteractionRef | None = Field(default=None, description="the interaction that caused the item")
+    timeline: list[InteractionRef] = Field(default_factory=list, description="latest interactions, oldest first")
+    timeline_summary: str
+    suggested_answer: FaqMatch | None = None
+    routing: RoutingInfo
+    note: str | None = Field(default=None, description="agent note (hand-off) or escalation detail")
+
+    @property
+    def group_id(self) -> str:
+        return self.case.id
+
+
+def item_id(case_id: str, kind: WorkItemKind | str, team: Team | str, cause: str) -> str:
+    return hashlib.sha256(f"{case_id}|{WorkItemKind(kind).value}|{Team(team).value}|{cause}".encode()).hexdigest()
+
+
+def timeline_summary(case: Case) -> str:
+    """One line an agent reads before anything else."""
+    channels = ", ".join(case.channels) or "no channel"
+    parts = [
+        f"{case.interaction_count} interaction(s) on {channels} since {case.opened_at:%Y-%m-%d %H:%M} UTC",
+        f"priority {case.priority.value}",
+    ]
+    if case.sentiment:
+        parts.append(f"sentiment {case.sentiment}")
+    if case.categories:
+        parts.append("about " + ", ".join(c.replace("_", " ") for c in case.categories))
+    if case.handoffs:
+        last = case.handoffs[-1]
+        parts.append(f"handed {last.from_team.value if last.from_team else '?'}->{last.to_team.value}")
+    if case.recent:
+        last_ref = case.recent[-1]
+        parts.append(f'last ({last_ref.channel}): "{last_ref.summary[:120]}"')
+    return "; ".join(parts)
+
+
+def build(
+    kind: WorkItemKind,
+    team: Team,
+    case: Case,
+    *,
+    cause: str,
+    routing: RoutingInfo,
+    customer: CustomerContext | None = None,
+    trigger: InteractionRef | None = None,
+    suggestion: FaqMatch | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> WorkItem:
+    return WorkItem(
+        item_id=item_id(case.id, kind, team, cause),
+        kind=kind,
+        team=team,
+        created_at=now or datetime.now(UTC),
+        case=CaseSnapshot.of(case),
+        customer=customer,
+        trigger=trigger,
+        timeline=list(case.recent),
+        timeline_summary=timeline_summary(case),
+        suggested_answer=suggestion,
+        routing=routing,
+        note=note,
+    )
+
+
+def json_schema() -> dict[str, Any]:
+    schema = WorkItem.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema
+
+
+def write_schema(path: Path = SCHEMA_PATH) -> None:
+    path.write_text(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# ---------------------------------------------------------------- enqueue
+def queue_url(team: Team) -> str:
+    settings = get_settings()
+    url = settings.social_team_queue_url if team is Team.SOCIAL else settings.callcentre_team_queue_url
+    if not url:
+        raise EnqueueFailed(f"queue of team {team.value} is not configured")
+    return url
+
+
+def send(items: Sequence[WorkItem]) -> None:
+    """Enqueue work items on their teams' FIFO queues (raises EnqueueFailed if any is not)."""
+    by_team: dict[Team, list[WorkItem]] = {}
+    for item in items:
+        by_team.setdefault(item.team, []).append(item)
+    for team, team_items in by_team.items():
+        url = queue_url(team)
+        for start in range(0, len(team_items), 10):
+            chunk = team_items[start : start + 10]
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": item.model_dump_json(),
+                    "MessageGroupId": item.group_id,
+                    "MessageDeduplicationId": item.item_id[:128],
+                }
+                for i, item in enumerate(chunk)
+            ]
+            result = aws.sqs().send_message_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
+            if result.get("Failed"):
+                raise EnqueueFailed(
+                    f"{len(result['Failed'])} work item(s) not enqueued for {team.value}",
+                    failed=[f.get("Code") for f in result["Failed"]],
+                )
+
+
+# ---------------------------------------------------------------- deliver (TeamDispatcher)
+def destination(team: Team) -> str:
+    settings = case_settings()
+    value = settings.social_destination if team is Team.SOCIAL else settings.callcentre_destination
+    return (value or "pull").lower()
+
+
+def chat_payload(item: WorkItem, fmt: str) -> dict[str, Any]:
+    case = item.case
+    console = case_settings().console_url.rstrip("/")
+    link = f"{console}/cases/{case.id}" if console else case.id
+    title = f"[{case.priority.value.upper()}] {item.kind.value.replace('_', ' ')} - {case.id}"
+    lines = [
+        item.timeline_summary,
+        f"First response due {case.sla.first_response_due:%Y-%m-%d %H:%M} UTC; routed: {item.routing.reason}",
+    ]
+    if item.note:
+        lines.append(f"Note: {item.note}")
+    if item.suggested_answer:
+        answer = item.suggested_answer
+        lines.append(f"Suggested answer: {answer.answer}" + (f" ({answer.link})" if answer.link else ""))
+    text = "\n".join(lines)
+    if fmt == "teams":
+        # Office 365 connector card, which Teams incoming webhooks (and Workflows) accept.
+        return {
+            "@type": "MessageCard",
+            "@context": "https://schema.org/extensions",
+            "summary": title,
+            "title": title,
+            "text": text.replace("\n", "\n\n"),
+            "potentialAction": [{"@type": "OpenUri", "name": "Open case", "targets": [{"os": "default", "uri": link}]}]
+            if console
+            else [],
+        }
+    return {
+        "text": f"{title}\n{text}",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"case <{link}|{case.id}>" if console else case.id}]},
+        ],
+    }
+
+
+def _post_chat(item: WorkItem, team: Team) -> None:
+    settings = case_settings()
+    url = settings.social_chat_webhook_url if team is Team.SOCIAL else settings.callcentre_chat_webhook_url
+    fmt = settings.social_chat_format if team is Team.SOCIAL else settings.callcentre_chat_format
+    if not url:
+        raise RuntimeError(f"team {team.value} delivers to chat but SOCIALCARE_{team.value.upper()}_CHAT_WEBHOOK_URL is empty")
+    response = requests.post(url, json=chat_payload(item, fmt.lower()), timeout=5)
+    # 4xx (a revoked webhook) and 5xx both fail the record: it is retried, then kept in the DLQ.
+    response.raise_for_status()
+
+
+@lru_cache(maxsize=1)
+def _once() -> Callable[..., Any]:
+    """Chat posts are side effects SQS may repeat (partial batch retries): guard them with
+    Powertools idempotency on the item id when the IdempotencyTable is configured."""
+    table = get_settings().idempotency_table
+    if not table:
+        return lambda item, team: _post_chat(WorkItem.model_validate(item), Team(team))
+
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=aws.dynamodb())
+    config = IdempotencyConfig(event_key_jmespath="item_id", expires_after_seconds=7 * 24 * 3600)
+
+    @idempotent_function(data_keyword_argument="item", persistence_store=persistence, config=config)
+    def post(*, item: dict[str, Any], team: str) -> dict[str, str]:
+        _post_chat(WorkItem.model_validate(item), Team(team))
+        return {"posted": item["item_id"]}
+
+    return post
+
+
+def hold_for_pull(item: WorkItem, repo: CasesRepository | None = None) -> Case:
+    """Keep the item on its case: the claim endpoint hands it to the agent who takes the case."""
+    repo = repo or CasesRepository.default()
+    summary = {
+        "item_id": item.item_id,
+        "kind": item.kind.value,
+        "team": item.team.value,
+        "created_at": item.created_at.isoformat(),
+        "reason": item.routing.reason,
+        "note": item.note,
+        "suggested_answer": item.suggested_answer.model_dump() if item.suggested_answer else None,
+    }
+
+    def change(case: Case) -> bool:
+        if any(p.get("item_id") == item.item_id for p in case.pending_items):
+            return False  # a redelivery: already held
+        case.pending_items = [*case.pending_items, summary][-MAX_PENDING_ITEMS:]
+        return True
+
+    return repo.update(item.case.id, change)
+
+
+def deliver(item: WorkItem, team: Team) -> str:
+    """Deliver one item to ``team``'s configured destination; returns the destination used."""
+    if item.team is not team:
+        # A message on the wrong queue is a producer bug; delivering it anyway beats losing it.
+        logger.warning("work item on another team's queue", extra={"item_team": item.team, "queue_team": team})
+    where = destination(team)
+    if where == "chat":
+        _once()(item=item.model_dump(mode="json"), team=team.value)
+        return "chat"
+    if where == "crm":
+        try:
+            from socialcare.crm import deliver_work_item  # type: ignore[attr-defined]
+        except ImportError:
+            # The CRM destination arrives with the CRM adapter; until it does the item is not
+            # dropped but held on the case for pull.
+            logger.error("CRM destination configured but socialcare.crm has no deliver_work_item; holding")
+        else:
+            deliver_work_item(item)
+            return "crm"
+    hold_for_pull(item)
+    return "pull"
+
+
+def deliver_record(body: str) -> str:
+    """TeamDispatcher's record handler: parse one queue message and deliver it to the team
+    named by SOCIALCARE_TEAM. A body that is not a valid work item raises (retried, then DLQ)."""
+    team = Team(case_settings().team or "social")
+    item = WorkItem.model_validate_json(body)
+    where = deliver(item, team)
+    logger.info("work item delivered", extra={"item_id": item.item_id, "case_id": item.case.id, "to": where})
+    return where

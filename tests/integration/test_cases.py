@@ -1,0 +1,502 @@
+"""Cases end to end on moto (tables and queues built from template.yaml by the ``aws`` fixture):
+threading across channels, ids, idempotency, reopen window, optimistic locking, merges, the
+case API (list/claim/release/hand-off/resolve) and the team dispatcher."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from socialcare import cases, config, listening, workitems
+from socialcare.errors import Conflict
+from socialcare.models import Author, Channel, Direction, Interaction, Kind, ThreadRef
+from socialcare.routing import Team
+from socialcare.store.cases import CasesRepository, CaseStatus, VersionConflict
+
+
+AwsStack = Any  # tests/integration/conftest.py's fixture type
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, both teams open
+
+
+@pytest.fixture
+def stack(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
+    monkeypatch.setenv("SOCIALCARE_CASE_ID_BLOCK", "5")
+    config.reset()
+    cases.reset()
+    listening.reset()
+    workitems._once.cache_clear()
+    yield aws
+    config.reset()
+    cases.reset()
+    listening.reset()
+
+
+def load_handler(name: str) -> Any:
+    """functions/<name>/app.py is module "app" in its own Lambda: load it by path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "functions" / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_app", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def msg(
+    n: int,
+    channel: Channel,
+    kind: Kind,
+    text: str,
+    *,
+    author: str = "u-anna",
+    followers: int | None = None,
+    at: datetime = NOW,
+    direction: Direction = Direction.INBOUND,
+    post: str | None = None,
+) -> Interaction:
+    return Interaction(
+        id=f"{channel.value}:{author}-{n}",
+        channel=channel,
+        kind=kind,
+        direction=direction,
+        account_id="brand",
+        platform_message_id=f"{author}-{n}",
+        author=Author(id=author, handle=f"@{author}", followers=followers),
+        text=text,
+        occurred_at=at,
+        thread=ThreadRef(post_id=post),
+    )
+
+
+def drain(aws: AwsStack, queue: str) -> list[dict[str, Any]]:
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    found: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(
+            QueueUrl=aws.queue_urls[queue], MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not got:
+            return found
+        for m in got:
+            found.append({"body": json.loads(m["Body"]), "attributes": m["Attributes"]})
+            sqs.delete_message(QueueUrl=aws.queue_urls[queue], ReceiptHandle=m["ReceiptHandle"])
+
+
+def story(at: datetime = NOW) -> list[Interaction]:
+    return [
+        msg(1, Channel.X, Kind.PUBLIC_POST, "Vergogna! Il pacco non è mai arrivato, pessimo servizio", followers=25_000, at=at),
+        msg(2, Channel.FACEBOOK, Kind.COMMENT, "Ancora nessuna risposta, non funziona niente", at=at + timedelta(minutes=5)),
+        msg(3, Channel.MESSENGER, Kind.DIRECT_MESSAGE, "Chiedo il rimborso, subito", at=at + timedelta(minutes=9)),
+        msg(4, Channel.WHATSAPP, Kind.DIRECT_MESSAGE, "Sto ancora aspettando il rimborso", at=at + timedelta(minutes=15)),
+    ]
+
+
+def call(at: datetime) -> Interaction:
+    return msg(5, Channel.PHONE, Kind.CALL, "", at=at)
+
+
+# ---------------------------------------------------------------- threading and triage
+def test_one_case_follows_the_customer_across_channels_and_onto_the_phone(stack: AwsStack) -> None:
+    outcomes = [cases.on_interaction(i, "cust-anna", {"tier": "gold"}, now=i.occurred_at) for i in story()]
+    ids = {o.case.id for o in outcomes if o.case}
+    assert len(ids) == 1, "every channel must join the same case"
+    first = outcomes[0]
+    assert first.created and first.case is not None
+    assert first.case.id.startswith("SC-2026-")
+    assert first.case.priority.value in ("high", "urgent")
+    assert first.case.sla.first_response_due == NOW + timedelta(minutes=30 if first.case.priority.value == "urgent" else 60)
+    assert first.work_items[0].team is Team.SOCIAL and first.work_items[0].kind.value == "respond"
+    assert first.work_items[0].suggested_answer is not None  # a FAQ suggestion rides along
+
+    after_call = cases.on_interaction(call(NOW + timedelta(minutes=30)), "cust-anna", {}, now=NOW + timedelta(minutes=30))
+    case = after_call.case
+    assert case is not None and case.id in ids
+    assert case.team is Team.CALLCENTRE
+    # the private refund demand (Messenger) needed account access: the call centre took it then
+    assert [(h.to_team, h.by) for h in case.handoffs] == [(Team.CALLCENTRE, "routing:account-access-private")]
+    assert after_call.work_items[0].team is Team.CALLCENTRE
+    assert after_call.work_items[0].kind.value == "call_followup"
+    # the call centre's item carries the story so far
+    assert "x" in after_call.work_items[0].timeline_summary and len(after_call.work_items[0].timeline) == 5
+
+    full = cases.get_case(case.id)
+    assert full.is_open and full.status in (CaseStatus.NEW, CaseStatus.OPEN)
+    assert {i.channel for i in full.interactions} == {"x", "facebook", "messenger", "whatsapp", "phone"}
+    assert full.priority.value in ("high", "urgent")
+    assert "refund_demand" in full.categories
+    assert cases.open_case_for("cust-anna").id == case.id  # type: ignore[union-attr]
+    summary = cases.connect_summary("cust-anna")
+    assert summary == {
+        "openCaseId": case.id,
+        "casePriority": full.priority.value,
+        "channelCount": "5",
+        "sentiment": full.sentiment,
+    }
+
+
+def test_a_call_moves_a_social_case_to_the_call_centre(stack: AwsStack) -> None:
+    post = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW).case
+    assert post is not None and post.team is Team.SOCIAL
+    after = cases.on_interaction(call(NOW + timedelta(minutes=8)), "cust-anna", {}, now=NOW + timedelta(minutes=8))
+    assert after.case is not None and after.case.id == post.id and after.case.team is Team.CALLCENTRE
+    assert after.case.handoffs[-1].by == "routing:phone-call"
+    # a later public post still reaches the social team (a public answer), the case stays put
+    tweet = cases.on_interaction(msg(6, Channel.X, Kind.PUBLIC_POST, "ancora niente!!"), "cust-anna", {},
+                                 now=NOW + timedelta(minutes=20))
+    assert tweet.case is not None and tweet.case.team is Team.CALLCENTRE
+    assert tweet.work_items[0].team is Team.SOCIAL
+
+
+def test_unrelated_praise_is_its_own_low_priority_engage_case(stack: AwsStack) -> None:
+    for i in story():
+        cases.on_interaction(i, "cust-anna", {}, now=i.occurred_at)
+    praise = msg(1, Channel.INSTAGRAM, Kind.COMMENT, "Grazie mille, servizio fantastico! 😍", author="u-bea", followers=300)
+    outcome = cases.on_interaction(praise, "cust-bea", {}, now=NOW)
+    anna = cases.open_case_for("cust-anna")
+    assert outcome.case is not None and anna is not None and outcome.case.id != anna.id
+    assert outcome.case.priority.value == "low"
+    assert outcome.work_items[0].kind.value == "engage" and outcome.work_items[0].team is Team.SOCIAL
+    assert all(i.id != praise.id for i in cases.get_case(anna.id).interactions)
+
+
+def test_case_ids_come_from_blocks_per_environment(stack: AwsStack) -> None:
+    import boto3
+
+    ddb = boto3.client("dynamodb", region_name="eu-west-1")
+    first = [cases.new_case_id(NOW) for _ in range(7)]  # block of 5 -> two reservations
+    cases.reset()  # a second execution environment
+    second = cases.new_case_id(NOW)
+    numbers = [int(i.rsplit("-", 1)[1]) for i in first]
+    assert numbers == list(range(1, 8))
+    assert int(second.rsplit("-", 1)[1]) == 11, "a new environment must take a fresh block, never reuse ids"
+    item = ddb.get_item(TableName=stack.tables["StateTable"], Key={"pk": {"S": "SEQ#CASE#2026"}, "sk": {"S": "SEQ"}})
+    assert item["Item"]["reserved"]["N"] == "15"  # three reservations of 5, not one write per case
+    assert cases.new_case_id(datetime(2027, 1, 1, tzinfo=UTC)) == "SC-2027-000001"
+
+
+def test_redelivered_interaction_is_not_counted_twice(stack: AwsStack) -> None:
+    first = story()[0]
+    one = cases.on_interaction(first, "cust-anna", {}, now=NOW)
+    two = cases.on_interaction(first, "cust-anna", {}, now=NOW + timedelta(seconds=30))
+    assert two.duplicate and two.case is not None and one.case is not None
+    assert two.case.interaction_count == 1 and two.case.version == one.case.version
+    # the pipeline may resend the item after a crash: same item id, so SQS drops the copy
+    assert [w.item_id for w in two.work_items] == [w.item_id for w in one.work_items]
+
+
+def test_reopen_window_then_new_case(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCIALCARE_REOPEN_WINDOW_HOURS", "48")
+    config.reset()
+    opened = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW).case
+    assert opened is not None
+    cases.resolve(opened.id, now=NOW + timedelta(hours=1))
+    later = NOW + timedelta(hours=20)
+    back = cases.on_interaction(msg(7, Channel.X, Kind.DIRECT_MESSAGE, "di nuovo rotto", at=later), "cust-anna", {}, now=later)
+    assert back.reopened and back.case is not None and back.case.id == opened.id
+    assert back.case.status is CaseStatus.OPEN and back.case.reopen_count == 1
+    assert back.case.sla.first_response_due > later  # a fresh clock from the reopening
+    cases.resolve(opened.id, now=later + timedelta(hours=1))
+    much_later = later + timedelta(days=5)
+    fresh = cases.on_interaction(msg(8, Channel.X, Kind.DIRECT_MESSAGE, "altro problema", at=much_later), "cust-anna", {},
+                                 now=much_later)
+    assert fresh.created and fresh.case is not None and fresh.case.id != opened.id
+
+
+def test_stale_write_is_refused_and_concurrent_processors_lose_nothing(stack: AwsStack) -> None:
+    repo = CasesRepository.default()
+    case = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW).case
+    assert case is not None
+    stale = repo.get(case.id)
+    cases.record_first_response(case.id, NOW + timedelta(minutes=3))
+    assert stale is not None
+    stale.priority = stale.priority.raised()
+    stale.version += 1
+    with pytest.raises(VersionConflict):
+        repo.save(stale, stale.version - 1)
+
+    # Another processor commits between this one's read and its write: the write is refused on
+    # the version, re-read and re-applied, and both interactions are on the case.
+    final = _with_interleaved_writer(
+        repo,
+        first=msg(101, Channel.WHATSAPP, Kind.DIRECT_MESSAGE, "primo"),
+        racer=msg(102, Channel.MESSENGER, Kind.DIRECT_MESSAGE, "secondo"),
+        customer="cust-anna",
+    )
+    assert final.interaction_count == 3 and {i.id for i in final.interactions} >= {"whatsapp:u-anna-101",
+                                                                                      "messenger:u-anna-102"}
+    assert final.first_response_at == NOW + timedelta(minutes=3), "the retry must not undo the other write"
+    assert set(final.channels) == {"x", "whatsapp", "messenger"}
+
+
+def _with_interleaved_writer(repo: CasesRepository, *, first: Interaction, racer: Interaction, customer: str) -> Any:
+    original = CasesRepository.transact
+    raced = {"done": False}
+
+    def transact(self: CasesRepository, ops: Any) -> None:
+        if not raced["done"]:
+            raced["done"] = True
+            cases.on_interaction(racer, customer, {}, now=NOW)  # commits first
+        original(self, ops)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(CasesRepository, "transact", transact)
+        cases.on_interaction(first, customer, {}, now=NOW)
+    found = cases.open_case_for(customer)
+    assert found is not None
+    return cases.get_case(found.id)
+
+
+def test_racing_first_messages_open_one_case(stack: AwsStack) -> None:
+    # Two first messages of a new customer on different channels (different FIFO groups), the
+    # second committing while the first is about to: one case, holding both.
+    final = _with_interleaved_writer(
+        CasesRepository.default(),
+        first=msg(1, Channel.X, Kind.DIRECT_MESSAGE, "ciao, ho un problema"),
+        racer=msg(2, Channel.WHATSAPP, Kind.DIRECT_MESSAGE, "ciao, ho un problema"),
+        customer="cust-zed",
+    )
+    assert final.interaction_count == 2
+    assert len(CasesRepository.default().customer_cases("cust-zed")) == 1
+
+
+def test_outbound_reply_stops_the_first_response_clock(stack: AwsStack) -> None:
+    case = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW).case
+    assert case is not None
+    reply = msg(50, Channel.X, Kind.PUBLIC_REPLY, "Ci dispiace, ti scriviamo in DM", author="brand",
+                direction=Direction.OUTBOUND, at=NOW + timedelta(minutes=12))
+    out = cases.on_interaction(reply, "cust-anna", {}, now=NOW + timedelta(minutes=12))
+    assert out.work_items == [] and out.case is not None
+    assert out.case.first_response_at == NOW + timedelta(minutes=12) and out.case.status is CaseStatus.OPEN
+    later = cases.record_first_response(case.id, NOW + timedelta(minutes=40))
+    assert later.first_response_at == NOW + timedelta(minutes=12), "a later reply must not move the first response"
+
+
+def test_merge_customers_keeps_the_older_case(stack: AwsStack) -> None:
+    older = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW).case
+    newer = cases.on_interaction(
+        msg(1, Channel.WHATSAPP, Kind.DIRECT_MESSAGE, "voglio il rimborso", author="u-anna-wa"),
+        "cust-anna-2", {}, now=NOW + timedelta(hours=1),
+    ).case
+    assert older is not None and newer is not None
+    result = cases.merge_customers("cust-anna-2", "cust-anna", now=NOW + timedelta(hours=2))
+    assert result.survivor is not None and result.merged is not None
+    assert result.survivor.id == older.id and result.merged.id == newer.id
+    merged = cases.get_case(newer.id)
+    survivor = cases.get_case(older.id)
+    assert merged.status is CaseStatus.MERGED and not merged.is_open and merged.merged_into == older.id
+    assert survivor.merged_from == [newer.id] and set(survivor.channels) == {"x", "whatsapp"}
+    assert {i.channel for i in survivor.interactions} == {"x", "whatsapp"}
+    # a late message for either customer lands in the survivor
+    late = cases.on_interaction(msg(9, Channel.WHATSAPP, Kind.DIRECT_MESSAGE, "allora?", author="u-anna-wa"),
+                                "cust-anna-2", {}, now=NOW + timedelta(hours=3))
+    assert late.case is not None and late.case.id == older.id
+    again = cases.merge_customers("cust-anna-2", "cust-anna", now=NOW + timedelta(hours=4))
+    assert again.merged is None and again.survivor is not None and again.survivor.id == older.id
+
+
+# ---------------------------------------------------------------- API
+def _api(method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
+         agent: str | None = None) -> tuple[int, Any]:
+    from socialcare.api import cases as routes
+    from socialcare.http import make_resolver
+
+    app = make_resolver(enable_validation=True)
+    app.include_router(routes.router)
+    headers = {"content-type": "application/json"}
+    if agent:
+        headers["x-socialcare-agent"] = agent
+    event = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        "queryStringParameters": query,
+        "headers": headers,
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+            "requestId": "r", "routeKey": "$default", "stage": "$default", "domainName": "localhost",
+            "accountId": "123456789012", "apiId": "api", "time": "x", "timeEpoch": 0,
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+    response = app.resolve(event, None)
+    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+
+
+def _open_three(now: datetime) -> list[str]:
+    ids = []
+    for n, (text, followers) in enumerate(
+        [("una domanda sul prodotto", None), ("Vergogna, pessimo servizio, avvocato!", 50_000), ("non funziona", None)]
+    ):
+        out = cases.on_interaction(
+            msg(n, Channel.X, Kind.PUBLIC_POST, text, author=f"u{n}", followers=followers), f"c{n}", {}, now=now
+        )
+        assert out.case is not None
+        ids.append(out.case.id)
+    return ids
+
+
+def test_api_lists_by_sla_due_with_a_cursor_and_get_changes_nothing(stack: AwsStack) -> None:
+    ids = _open_three(NOW)
+    status, page1 = _api("GET", "/api/cases", query={"team": "social", "status": "new", "limit": "2"})
+    assert status == 200 and len(page1["cases"]) == 2 and page1["cursor"]
+    status, page2 = _api("GET", "/api/cases", query={"team": "social", "status": "new", "limit": "2",
+                                                     "cursor": page1["cursor"]})
+    assert status == 200
+    listed = [c["id"] for c in page1["cases"] + page2["cases"]]
+    assert sorted(listed) == sorted(ids)
+    dues = [c["sla"]["due"] for c in page1["cases"] + page2["cases"]]
+    assert dues == sorted(dues) and listed[0] == ids[1], "the urgent public complaint comes first"
+    before = cases.get_case(ids[0]).version
+    status, one = _api("GET", f"/api/cases/{ids[0]}")
+    assert status == 200 and one["id"] == ids[0] and one["interactions"][0]["channel"] == "x" and one["is_open"]
+    assert cases.get_case(ids[0]).version == before
+    assert _api("GET", "/api/cases/SC-2026-999999")[0] == 404
+    assert _api("GET", "/api/cases", query={"team": "marketing"})[0] == 422
+    assert _api("GET", "/api/cases", query={"team": "social", "cursor": "bm9wZQ"})[0] == 400
+
+
+def test_api_claim_leases_the_most_urgent_and_release_frees_it(stack: AwsStack) -> None:
+    ids = _open_three(NOW)
+    s1, first = _api("POST", "/api/teams/social/claim", {"agent": "marta"})
+    s2, second = _api("POST", "/api/teams/social/claim", agent="luca")
+    assert s1 == s2 == 200
+    assert first["case"]["id"] == ids[1] and first["case"]["lease_owner"] == "marta"
+    assert second["case"]["id"] != ids[1] and second["case"]["lease_owner"] == "luca"
+    assert _api("POST", f"/api/cases/{ids[1]}/release", agent="luca")[0] == 409  # not luca's lease
+    status, released = _api("POST", f"/api/cases/{ids[1]}/release", agent="marta")
+    assert status == 200 and released["lease_owner"] is None
+    _, third = _api("POST", "/api/teams/social/claim", agent="sara")
+    assert third["case"]["id"] == ids[1], "a released case is claimable again"
+    # leases expire: after the lease the case is claimable by someone else
+    later = cases.claim(Team.SOCIAL, "nina", now=datetime.now(UTC) + timedelta(hours=1))
+    assert later is not None
+    assert _api("POST", "/api/teams/marketing/claim")[0] == 400
+    for _ in range(3):
+        cases.claim(Team.SOCIAL, "x", now=datetime.now(UTC) + timedelta(hours=1))
+    assert _api("POST", "/api/teams/callcentre/claim")[1] == {"case": None, "items": []}
+
+
+def test_api_handoff_resolve_and_close_the_loop(stack: AwsStack) -> None:
+    case = cases.on_interaction(story()[0], "cust-anna", {"tier": "gold", "returning": True}, now=NOW).case
+    assert case is not None
+    drain(stack, "SocialTeamQueue")
+    assert _api("POST", f"/api/cases/{case.id}/handoff", {"to": "sales"})[0] == 422
+    assert _api("POST", f"/api/cases/{case.id}/handoff", {"to": "callcentre", "bogus": 1})[0] == 422
+    status, moved = _api("POST", f"/api/cases/{case.id}/handoff", {"to": "callcentre", "note": "vuole parlare"},
+                         agent="marta")
+    assert status == 200 and moved["team"] == "callcentre" and moved["handoffs"][-1]["note"] == "vuole parlare"
+    items = drain(stack, "CallcentreTeamQueue")
+    assert len(items) == 1 and items[0]["body"]["kind"] == "handoff" and items[0]["body"]["note"] == "vuole parlare"
+    assert items[0]["attributes"]["MessageGroupId"] == case.id
+    assert items[0]["body"]["case"]["id"] == case.id and items[0]["body"]["timeline"]
+    assert _api("POST", f"/api/cases/{case.id}/handoff", {"to": "callcentre"}, agent="luca")[0] == 409
+
+    status, resolved = _api("POST", f"/api/cases/{case.id}/resolve", {"note": "rimborsato"})
+    assert status == 200 and resolved["status"] == "resolved" and resolved["is_open"] is False
+    loop = drain(stack, "SocialTeamQueue")
+    assert [i["body"]["kind"] for i in loop] == ["close_loop"]
+    assert loop[0]["body"]["trigger"]["channel"] == "x"
+    status, reopened = _api("POST", f"/api/cases/{case.id}/reopen")
+    assert status == 200 and reopened["status"] == "open" and reopened["is_open"]
+    assert _api("POST", f"/api/cases/{case.id}/reopen")[0] == 409
+    assert _api("POST", "/api/cases/SC-2026-424242/resolve")[0] == 404
+    assert _api("POST", f"/api/cases/{case.id}/resolve", {"note": 5})[0] == 400
+
+
+# ---------------------------------------------------------------- team dispatcher
+def test_dispatcher_holds_items_for_pull_and_reports_partial_failures(stack: AwsStack,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    out = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW)
+    assert out.case is not None
+    workitems.send(out.work_items)
+    messages = drain(stack, "SocialTeamQueue")
+    monkeypatch.setenv("SOCIALCARE_TEAM", "social")
+    config.reset()
+    app = load_handler("team_dispatcher")
+    records = [
+        {"messageId": "m1", "receiptHandle": "h1", "body": json.dumps(messages[0]["body"]), "attributes": {
+            "MessageGroupId": out.case.id, "MessageDeduplicationId": "d1", "ApproximateReceiveCount": "1",
+            "SentTimestamp": "0", "SenderId": "s", "ApproximateFirstReceiveTimestamp": "0"},
+         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": "eu-west-1"},
+        {"messageId": "m2", "receiptHandle": "h2", "body": "{not json", "attributes": {
+            "MessageGroupId": "other", "MessageDeduplicationId": "d2", "ApproximateReceiveCount": "1",
+            "SentTimestamp": "0", "SenderId": "s", "ApproximateFirstReceiveTimestamp": "0"},
+         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": "eu-west-1"},
+    ]
+    result = app.handler({"Records": records}, _context())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
+    app.handler({"Records": records[:1]}, _context())  # redelivery: held once
+    held = cases.get_case(out.case.id).pending_items
+    assert [h["item_id"] for h in held] == [out.work_items[0].item_id]
+    claimed = _api("POST", "/api/teams/social/claim", agent="marta")[1]
+    assert claimed["items"][0]["kind"] == "respond"
+
+
+def test_dispatcher_posts_to_the_team_chat_once(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    import responses
+
+    out = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW)
+    item = out.work_items[0]
+    monkeypatch.setenv("SOCIALCARE_SOCIAL_DESTINATION", "chat")
+    monkeypatch.setenv("SOCIALCARE_SOCIAL_CHAT_WEBHOOK_URL", "https://hooks.slack.test/services/T/B/X")
+    config.reset()
+    workitems._once.cache_clear()
+    with responses.RequestsMock() as mocked:
+        mocked.post("https://hooks.slack.test/services/T/B/X", json={"ok": True})
+        assert workitems.deliver(item, Team.SOCIAL) == "chat"
+        assert workitems.deliver(item, Team.SOCIAL) == "chat"  # SQS redelivery
+        assert len(mocked.calls) == 1, "the idempotency table must stop a second post"
+        posted = json.loads(mocked.calls[0].request.body)
+    assert item.case.id in posted["text"] and "Suggested answer" in posted["text"]
+    assert cases.get_case(item.case.id).pending_items == []
+
+
+def test_dispatcher_chat_failure_is_retried(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    import requests
+    import responses
+
+    out = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW)
+    monkeypatch.setenv("SOCIALCARE_SOCIAL_DESTINATION", "chat")
+    monkeypatch.setenv("SOCIALCARE_SOCIAL_CHAT_WEBHOOK_URL", "https://hooks.slack.test/x")
+    monkeypatch.setenv("SOCIALCARE_IDEMPOTENCY_TABLE", "")
+    from socialcare.settings import get_settings
+
+    get_settings.cache_clear()
+    config.reset()
+    workitems._once.cache_clear()
+    with responses.RequestsMock() as mocked:
+        mocked.post("https://hooks.slack.test/x", status=500)
+        with pytest.raises(requests.HTTPError):
+            workitems.deliver(out.work_items[0], Team.SOCIAL)
+
+
+def _context() -> Any:
+    class Ctx:
+        function_name = "TeamDispatcher"
+        memory_limit_in_mb = 128
+        invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:TeamDispatcher"
+        aws_request_id = "req"
+
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return 30_000
+
+    return Ctx()
+
+
+def test_resolved_case_cannot_be_handed_off(stack: AwsStack) -> None:
+    case = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW).case
+    assert case is not None
+    cases.resolve(case.id, now=NOW)
+    with pytest.raises(Conflict):
+        cases.handoff(case.id, Team.CALLCENTRE, now=NOW)
