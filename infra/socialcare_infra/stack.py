@@ -193,7 +193,7 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         """A boto3 client for ``service`` pointed at this stack's moto."""
-        return local_session(self.region).client(service, endpoint_url=self.moto_url)  # type: ignore[call-overload]
+        return local_session(self.region).client(service, endpoint_url=self.moto_url)
 
     def __enter__(self) -> LocalStack:
         self.start()

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,27 @@ def start_stack() -> Iterator[Callable[..., LocalProcess]]:
     yield start
     for local in started:
         local.stop(signal.SIGKILL if local.proc.poll() is None else signal.SIGTERM)
+
+
+@pytest.fixture(scope="session")
+def local_stack_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., AbstractContextManager[LocalProcess]]]:
+    """``with local_stack_factory({"SOCIALCARE_...": "..."}) as stack:`` - the real template.
+
+    Runs ``socialcare local`` on template.yaml (stack ``socialcare-local``) on free ports with
+    the given variables added to its environment; stops it (SIGTERM) when the block ends.
+    """
+
+    @contextmanager
+    def factory(env: Mapping[str, str] | None = None, stack: str = "socialcare-local") -> Iterator[LocalProcess]:
+        local = start_local(ROOT / "template.yaml", tmp_path_factory.mktemp("local-stack"), stack=stack, env=env)
+        try:
+            yield local
+        finally:
+            local.stop()
+
+    yield factory
 
 
 @pytest.fixture(scope="session")
