@@ -1,0 +1,124 @@
+"""Listening on moto: sharded mention counters, one spike alert per episode, a flood of
+mentions of one post grouped into one incident case, and spam that opens no case."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from socialcare import cases, config, listening
+from socialcare.models import Author, Channel, Interaction, Kind, ThreadRef
+from socialcare.sentiment import analyse
+
+AwsStack = Any  # tests/integration/conftest.py's fixture type
+NOW = datetime(2026, 11, 23, 10, 2, tzinfo=UTC)
+
+
+@pytest.fixture
+def stack(aws: AwsStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
+    shipped = yaml.safe_load((config.CONFIG_DIR / "listening.yaml").read_text())
+    shipped.update(shards=3)
+    shipped["spike"].update(baseline_buckets=3, multiple=3.0, min_mentions=12, min_baseline=2.0, check_every=1,
+                            episode_minutes=30)
+    shipped["incident"].update(threshold=6)
+    (tmp_path / "listening.yaml").write_text(yaml.safe_dump(shipped))
+    monkeypatch.setenv("SOCIALCARE_CONFIG_DIR", str(tmp_path))
+    config.reset()
+    listening.reset()
+    cases.reset()
+    yield aws
+    config.reset()
+    listening.reset()
+
+
+def inbox(aws: AwsStack) -> str:
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("sns", region_name="eu-west-1").subscribe(
+        TopicArn=aws.topics["AlertsTopic"], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+    )
+    return str(url)
+
+
+def alerts(url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    out = []
+    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for m in got:
+            out.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return out
+
+
+def mention(n: int, text: str, *, post: str | None = None, followers: int | None = 150, **meta: Any) -> Interaction:
+    return Interaction(
+        id=f"x:m{n}", channel=Channel.X, kind=Kind.PUBLIC_REPLY if post else Kind.PUBLIC_POST,
+        account_id="brand-it", platform_message_id=f"m{n}",
+        author=Author(id=f"fan{n}", handle=f"@fan{n}", followers=followers), text=text, occurred_at=NOW,
+        thread=ThreadRef(post_id=post), metadata=meta,
+    )
+
+
+def test_counts_are_sharded_and_summed(stack: AwsStack) -> None:
+    for n in range(7):
+        text = "pessimo servizio, vergogna" if n < 3 else "ciao brand, una domanda sul modello nuovo"
+        result = listening.record(mention(n, text), analyse(text), now=NOW)
+        assert result.counted and not result.spam
+    assert listening.mention_counts("brand-it", NOW) == (7, 3)
+    items = boto3.client("dynamodb", region_name="eu-west-1").scan(TableName=stack.tables["StateTable"])["Items"]
+    shards = {i["pk"]["S"] for i in items if i["pk"]["S"].startswith("MENTIONS#brand-it#")}
+    assert 1 < len(shards) <= 3, "increments spread over several shard keys"
+
+
+def test_spike_alerts_once_per_episode(stack: AwsStack) -> None:
+    url = inbox(stack)
+    # a quiet baseline: 2 mentions per bucket in the previous 15 minutes
+    for k in range(1, 4):
+        for j in range(2):
+            listening.record(mention(100 * k + j, "ciao"), analyse("ciao"), now=NOW - timedelta(minutes=5 * k))
+    listening.reset()  # baselines are cached per bucket; start from the table
+    sent = [listening.record(mention(n, "non funziona!"), analyse("non funziona!"), now=NOW).spike for n in range(20)]
+    assert sent.count(True) == 1 and sent.index(True) == 11, "alert when 12 >= 3 x baseline, then never again"
+    messages = alerts(url)
+    assert len(messages) == 1 and messages[0]["type"] == "mention_spike" and messages[0]["brand"] == "brand-it"
+    assert messages[0]["mentions"] == 12 and messages[0]["negative"] == 12
+    # still spiking in the next bucket: same episode, no new alert
+    later = NOW + timedelta(minutes=5)
+    assert not any(listening.record(mention(500 + n, "non funziona"), analyse("non funziona"), now=later).spike
+                   for n in range(40))
+    assert alerts(url) == []
+
+
+def test_flood_of_mentions_of_one_post_is_one_incident(stack: AwsStack) -> None:
+    outcomes = [
+        cases.on_interaction(mention(n, "anche a me non funziona l'app!", post="viral-1"), f"fan-{n}", {}, now=NOW)
+        for n in range(40)
+    ]
+    case_ids = {o.case.id for o in outcomes if o.case}
+    incident_ids = {o.case.id for o in outcomes if o.incident and o.case}
+    assert len(incident_ids) == 1
+    assert len(case_ids) <= 7, "after the threshold every mention joins the incident instead of opening a case"
+    incident = cases.get_case(incident_ids.pop())
+    assert incident.kind == "incident" and incident.incident_post_id == "x:viral-1"
+    assert incident.priority.value in ("high", "urgent")
+    assert len(incident.interactions) >= 34
+    assert sum(1 for o in outcomes if o.work_items and o.incident) == 1, "one incident item, not one per mention"
+
+
+def test_spam_opens_no_case_but_a_known_customer_is_never_dropped(stack: AwsStack) -> None:
+    bot = mention(1, "https://spam.example/win", followers=0, author_created_at=(NOW - timedelta(days=1)).isoformat())
+    out = cases.on_interaction(bot, "stranger", {}, now=NOW)
+    assert out.spam and out.case is None and "link_only" in out.spam_reasons
+    copies = [cases.on_interaction(mention(10 + n, "Guadagna 500 euro al giorno, scrivimi!", followers=3), f"b{n}", {},
+                                   now=NOW) for n in range(4)]
+    assert copies[-1].spam and "repeated_text" in copies[-1].spam_reasons
+    known = cases.on_interaction(mention(99, "https://imgur.example/foto-del-pacco-rotto", followers=0), "anna",
+                                 {"returning": True}, now=NOW)
+    assert not known.spam and known.case is not None
