@@ -1,0 +1,325 @@
+"""The real webhook handlers (X, Meta, inbound gateway) driven with HTTP API 2.0 events against
+moto resources built from template.yaml: what reaches inbound.fifo, and what each caller hears."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import importlib.util
+import json
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+from conftest import AwsStack
+from socialcare.models import Action, InboundEvent
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "channels"
+pytestmark = pytest.mark.integration
+
+
+def load_handler(function_dir: str) -> ModuleType:
+    """functions/<dir>/app.py as its own module (every function's module is called ``app``)."""
+    spec = importlib.util.spec_from_file_location(f"{function_dir}_app", ROOT / "functions" / function_dir / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+WEBHOOK_X = load_handler("webhook_x")
+WEBHOOK_META = load_handler("webhook_meta")
+WEBHOOK_INBOUND = load_handler("webhook_inbound")
+
+
+class Context:
+    function_name = "test-function"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
+    aws_request_id = "req-0001"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def http_event(
+    method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None, base64_body: bool = False,
+) -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": urlencode(query or {}),
+        "queryStringParameters": query,
+        "headers": {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example", "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9",
+                     "userAgent": "platform"},
+            "requestId": "req-0001", "routeKey": "$default", "stage": "$default",
+            "time": "22/Nov/2026:07:00:00 +0000", "timeEpoch": 1795330800000,
+        },
+        "body": base64.b64encode(body).decode() if base64_body else body.decode("utf-8"),
+        "isBase64Encoded": base64_body,
+    }
+
+
+def call(module: ModuleType, event: dict[str, Any]) -> tuple[int, Any]:
+    response = module.handler(event, Context())
+    body = response.get("body") or ""
+    try:
+        return response["statusCode"], json.loads(body)
+    except ValueError:
+        return response["statusCode"], body
+
+
+def drain(aws: AwsStack) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    url = aws.queue_urls["InboundQueue"]
+    got: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+        if not batch:
+            return got
+        for message in batch:
+            got.append(message)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def events_of(messages: list[dict[str, Any]]) -> list[InboundEvent]:
+    return [InboundEvent.model_validate_json(m["Body"]) for m in messages]
+
+
+def x_sign(secret: str, body: bytes) -> str:
+    return "sha256=" + base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def meta_sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def x_post(aws: AwsStack, body: bytes, secret: str | None = None) -> tuple[int, Any]:
+    key = aws.secret_values["XConsumerSecret"] if secret is None else secret
+    return call(WEBHOOK_X, http_event("POST", "/webhooks/x", body, {"x-twitter-webhooks-signature": x_sign(key, body)}))
+
+
+def meta_post(aws: AwsStack, body: bytes, **kw: Any) -> tuple[int, Any]:
+    headers = {"x-hub-signature-256": meta_sign(aws.secret_values["MetaAppSecret"], body)}
+    return call(WEBHOOK_META, http_event("POST", "/webhooks/meta", body, headers, **kw))
+
+
+# ------------------------------------------------------------------ X
+
+
+def test_x_crc_answers_with_the_consumer_secret(aws: AwsStack) -> None:
+    status, body = call(WEBHOOK_X, http_event("GET", "/webhooks/x", query={"crc_token": "crc-abc"}))
+    assert status == 200
+    assert body == {"response_token": x_sign(aws.secret_values["XConsumerSecret"], b"crc-abc")}
+
+
+def test_x_mentions_are_enqueued_in_their_authors_group_with_their_dedupe_id(aws: AwsStack) -> None:
+    raw = (FIXTURES / "x_tweet_create_events.json").read_bytes()
+    status, body = x_post(aws, raw)
+    assert (status, body) == (200, {"received": 3, "ignored": 2})
+    messages = drain(aws)
+    events = {e.event_id: (e, m) for e, m in zip(events_of(messages), messages, strict=True)}
+    assert set(events) == {"1860000000000000001", "1860000000000000002", "1860000000000000003"}
+    event, message = events["1860000000000000001"]
+    assert message["Attributes"]["MessageGroupId"] == "x:2244994945"
+    assert message["Attributes"]["MessageDeduplicationId"] == event.dedupe_id
+    assert event.interaction is not None and event.interaction.text is not None
+    assert event.interaction.text.endswith("chiedo il rimborso subito \U0001f621")
+    assert event.raw["id_str"] == "1860000000000000001"  # the event's own slice travels with it
+
+
+def test_x_redelivery_of_the_same_post_is_not_enqueued_twice(aws: AwsStack) -> None:
+    raw = (FIXTURES / "x_direct_message_events.json").read_bytes()
+    assert x_post(aws, raw) == (200, {"received": 1, "ignored": 1})
+    assert x_post(aws, raw) == (200, {"received": 1, "ignored": 1})  # the platform's retry
+    # same dedupe id inside SQS's window: the retry is absorbed (moto dedupes against queued messages)
+    messages = drain(aws)
+    assert [e.interaction.author.name for e in events_of(messages) if e.interaction] == ["Anna Bianchi"]
+
+
+def test_x_tweet_delete_reaches_the_queue_as_a_delete(aws: AwsStack) -> None:
+    assert x_post(aws, (FIXTURES / "x_tweet_delete_events.json").read_bytes())[0] == 200
+    (event,) = events_of(drain(aws))
+    assert (event.action, event.target_id) == (Action.DELETE, "x:1860000000000000001")
+
+
+def test_x_likes_and_follows_are_acknowledged_but_not_enqueued(aws: AwsStack) -> None:
+    assert x_post(aws, (FIXTURES / "x_engagement_events.json").read_bytes()) == (200, {"received": 0, "ignored": 2})
+    assert drain(aws) == []
+
+
+@pytest.mark.parametrize("secret", ["forged-secret", ""], ids=["forged", "empty-key"])
+def test_x_forged_signatures_are_refused_and_nothing_is_enqueued(aws: AwsStack, secret: str) -> None:
+    status, body = x_post(aws, (FIXTURES / "x_tweet_create_events.json").read_bytes(), secret=secret)
+    assert status == 401 and body["error"] == "unauthorized"
+    assert drain(aws) == []
+
+
+def test_x_unsigned_post_is_refused(aws: AwsStack) -> None:
+    raw = (FIXTURES / "x_tweet_create_events.json").read_bytes()
+    status, body = call(WEBHOOK_X, http_event("POST", "/webhooks/x", raw))
+    assert status == 401 and "missing" in body["reason"]
+
+
+def test_x_signed_malformed_json_is_a_400_with_a_json_reason(aws: AwsStack) -> None:
+    status, body = x_post(aws, b'{"for_user_id": "1", "tweet_create_events": [')
+    assert status == 400 and body == {"error": "bad_request", "reason": "body is not valid JSON"}
+
+
+def test_x_signed_json_of_the_wrong_shape_is_a_400_not_a_500(aws: AwsStack) -> None:
+    status, body = x_post(aws, b'{"for_user_id": "1", "tweet_create_events": [{"text": "no id"}]}')
+    assert status == 400 and body["error"] == "bad_request"
+    assert drain(aws) == []
+
+
+def test_x_body_over_the_limit_is_413(aws: AwsStack) -> None:
+    huge = b'{"for_user_id": "1", "pad": "' + b"x" * (4 * 1024 * 1024) + b'"}'
+    assert x_post(aws, huge)[0] == 413
+
+
+def test_x_missing_secret_is_a_500_and_nothing_is_processed(aws: AwsStack) -> None:
+    boto3.client("secretsmanager").delete_secret(
+        SecretId=aws.secret_arns["XConsumerSecret"], ForceDeleteWithoutRecovery=True
+    )
+    raw = (FIXTURES / "x_tweet_create_events.json").read_bytes()
+    status, body = x_post(aws, raw)
+    assert status == 500 and body["error"] == "secret_unavailable"
+    assert drain(aws) == []
+    status, _ = call(WEBHOOK_X, http_event("GET", "/webhooks/x", query={"crc_token": "t"}))
+    assert status == 500
+
+
+def test_x_enqueue_failure_is_a_503_so_the_platform_retries(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from socialcare.settings import get_settings
+
+    monkeypatch.setenv("SOCIALCARE_INBOUND_QUEUE_URL", aws.queue_urls["InboundQueue"].replace("inbound", "gone"))
+    get_settings.cache_clear()
+    status, body = x_post(aws, (FIXTURES / "x_tweet_create_events.json").read_bytes())
+    assert status == 503 and body["error"] == "enqueue_failed"
+
+
+# ------------------------------------------------------------------ Meta
+
+
+def test_meta_verification_returns_the_bare_challenge(aws: AwsStack) -> None:
+    query = {"hub.mode": "subscribe", "hub.verify_token": aws.secret_values["MetaVerifyToken"],
+             "hub.challenge": "1158201444"}
+    response = WEBHOOK_META.handler(http_event("GET", "/webhooks/meta", query=query), Context())
+    assert (response["statusCode"], response["body"]) == (200, "1158201444")
+    assert response["headers"]["Content-Type"].startswith("text/plain")
+
+
+def test_meta_verification_with_a_wrong_token_is_403(aws: AwsStack) -> None:
+    query = {"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"}
+    assert call(WEBHOOK_META, http_event("GET", "/webhooks/meta", query=query))[0] == 403
+
+
+def test_a_batched_meta_post_enqueues_one_message_per_event_and_no_echo(aws: AwsStack) -> None:
+    raw = (FIXTURES / "meta_page_batch.json").read_bytes()
+    status, body = meta_post(aws, raw)
+    assert (status, body) == (200, {"received": 5, "ignored": 6})
+    messages = drain(aws)
+    events = events_of(messages)
+    assert sorted(e.event_id for e in events) == sorted([
+        "900000000000001_1200000000000001", "104000000000001_900000000000002", "m_AnnaMessenger0001",
+        "900000000000001_1200000000000001", "900000000000001_1200000000000003",
+    ])
+    assert "m_PageEcho0001" not in {e.event_id for e in events}
+    groups = {m["Attributes"]["MessageGroupId"] for m in messages}
+    assert "messenger:6543210987654321" in groups and "facebook:10158000000000001" in groups
+    comment = next(e for e in events if e.action is Action.CREATE and e.event_id.endswith("1200000000000001"))
+    assert comment.interaction is not None and comment.interaction.text is not None
+    assert comment.interaction.text.endswith("È inaccettabile — 订单")
+
+
+def test_a_base64_encoded_body_is_verified_over_its_decoded_bytes(aws: AwsStack) -> None:
+    raw = (FIXTURES / "meta_instagram.json").read_bytes()
+    assert meta_post(aws, raw, base64_body=True) == (200, {"received": 3, "ignored": 3})
+
+
+def test_whatsapp_statuses_are_enqueued_as_status_events_not_messages(aws: AwsStack) -> None:
+    assert meta_post(aws, (FIXTURES / "meta_whatsapp_statuses.json").read_bytes())[0] == 200
+    events = events_of(drain(aws))
+    assert {e.action for e in events} == {Action.STATUS}
+    assert all(e.interaction is None for e in events)
+
+
+def test_meta_redelivery_is_deduplicated(aws: AwsStack) -> None:
+    raw = (FIXTURES / "meta_whatsapp_messages.json").read_bytes()
+    assert meta_post(aws, raw) == (200, {"received": 7, "ignored": 0})
+    assert meta_post(aws, raw) == (200, {"received": 7, "ignored": 0})
+    assert len(drain(aws)) == 7
+
+
+def test_meta_unknown_object_is_200_and_ignored(aws: AwsStack) -> None:
+    assert meta_post(aws, b'{"object": "user", "entry": [{"id": "1", "time": 1}]}') == (
+        200, {"received": 0, "ignored": 1}
+    )
+    assert drain(aws) == []
+
+
+@pytest.mark.parametrize("headers", [{}, {"x-hub-signature-256": "sha256=" + "0" * 64}], ids=["absent", "forged"])
+def test_meta_absent_or_invalid_signature_is_401(aws: AwsStack, headers: dict[str, str]) -> None:
+    raw = (FIXTURES / "meta_page_batch.json").read_bytes()
+    status, _ = call(WEBHOOK_META, http_event("POST", "/webhooks/meta", raw, headers))
+    assert status == 401
+    assert drain(aws) == []
+
+
+def test_meta_signed_garbage_is_400(aws: AwsStack) -> None:
+    status, body = meta_post(aws, b'{"object": "page", "entry": [ this is not json')
+    assert status == 400 and body["reason"] == "body is not valid JSON"
+
+
+def test_more_than_ten_meta_events_go_out_in_several_batches(aws: AwsStack) -> None:
+    payload = json.loads((FIXTURES / "meta_whatsapp_messages.json").read_bytes())
+    value = payload["entry"][0]["changes"][0]["value"]
+    template = value["messages"][0]
+    value["messages"] = [{**template, "id": f"wamid.BULK{n:04d}"} for n in range(23)]
+    raw = json.dumps(payload).encode()
+    assert meta_post(aws, raw) == (200, {"received": 23, "ignored": 0})
+    assert sorted(e.event_id for e in events_of(drain(aws))) == [f"wamid.BULK{n:04d}" for n in range(23)]
+
+
+# ------------------------------------------------------------------ inbound gateway
+
+
+def inbound_headers(aws: AwsStack, body: bytes, ts: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if ts is None else ts)
+    mac = hmac.new(aws.secret_values["InboundSecret"].encode(), stamp.encode() + b"." + body, hashlib.sha256)
+    return {"x-socialcare-timestamp": stamp, "x-socialcare-signature": "sha256=" + mac.hexdigest()}
+
+
+def test_a_signed_gateway_email_is_enqueued(aws: AwsStack) -> None:
+    raw = (FIXTURES / "gateway_email.json").read_bytes()
+    status, body = call(WEBHOOK_INBOUND, http_event("POST", "/webhooks/inbound", raw, inbound_headers(aws, raw)))
+    assert (status, body) == (200, {"received": 1, "ignored": 0})
+    (event,) = events_of(drain(aws))
+    assert event.interaction is not None and event.interaction.channel.value == "email"
+    assert event.group_id == "email:anna.bianchi@example.com"
+
+
+def test_a_stale_gateway_request_is_401_with_its_reason(aws: AwsStack) -> None:
+    raw = (FIXTURES / "gateway_batch.json").read_bytes()
+    headers = inbound_headers(aws, raw, ts=int(time.time()) - 600)
+    status, body = call(WEBHOOK_INBOUND, http_event("POST", "/webhooks/inbound", raw, headers))
+    assert status == 401 and "older than 5 minutes" in body["reason"]
+    assert drain(aws) == []
+
+
+def test_a_gateway_body_outside_the_schema_is_400(aws: AwsStack) -> None:
+    raw = b'{"channel": "fax", "message_id": "1"}'
+    status, body = call(WEBHOOK_INBOUND, http_event("POST", "/webhooks/inbound", raw, inbound_headers(aws, raw)))
+    assert status == 400 and body["error"] == "bad_request"
