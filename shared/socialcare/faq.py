@@ -45,6 +45,7 @@ class FaqMatch(BaseModel):
 @dataclass(frozen=True)
 class _Entry:
     id: str
+    topic: str
     lang: str
     answer: str
     link: str | None
@@ -66,6 +67,8 @@ def _index() -> tuple[float, dict[str, float], list[_Entry]]:
     entries = [
         _Entry(
             id=str(e["id"]),
+            # Translations of one answer share a topic (explicit, else the id without "-<lang>").
+            topic=str(e.get("topic") or str(e["id"]).removesuffix(f"-{e.get('lang', 'en')}")),
             lang=str(e.get("lang", "en")),
             answer=str(e["answer"]).strip(),
             link=e.get("link"),
@@ -88,8 +91,9 @@ def reset() -> None:
 def suggest(text: str | None, language: str | None = None) -> FaqMatch | None:
     """The best FAQ answer for ``text`` or None when nothing is close enough.
 
-    Entries in the text's language win ties and near-ties: an Italian customer should get the
-    Italian answer even when the English entry shares a loanword ("tracking", "refund").
+    Entries in the text's language win near-ties, and when the best match is in another
+    language its translation is answered instead: an Italian customer who writes a loanword
+    ("refund", "tracking") still gets the Italian answer.
     """
     if not text:
         return None
@@ -107,4 +111,6 @@ def suggest(text: str | None, language: str | None = None) -> FaqMatch | None:
     if best is None or best[0] < min_score:
         return None
     entry = best[1]
+    if entry.lang != lang:
+        entry = next((e for e in entries if e.topic == entry.topic and e.lang == lang), entry)
     return FaqMatch(id=entry.id, answer=entry.answer, link=entry.link, language=entry.lang, score=round(best[0], 4))
