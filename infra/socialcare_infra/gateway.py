@@ -16,6 +16,7 @@ import base64
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -110,7 +111,10 @@ class Gateway:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
         request.max_content_length = MAX_BODY_BYTES
+        started = time.monotonic()
         response = self.handle(request)
+        log.info("%s %s -> %d (%.0f ms)", request.method, request.full_path.rstrip("?"), response.status_code,
+                 (time.monotonic() - started) * 1000)
         return response(environ, start_response)
 
     def handle(self, request: Request) -> Response:

@@ -106,7 +106,8 @@ def serve(code_dir: str, handler_spec: str) -> int:
     except Exception as exc:  # noqa: BLE001 - any import failure is the function's init error
         traceback.print_exc()
         init_error = error_payload(exc)
-        init_error["errorType"] = f"Runtime.ImportModuleError: {init_error['errorType']}"
+        init_error.update(errorType="Runtime.ImportModuleError",
+                          errorMessage=f"Unable to import module '{module_name}': {exc}")
         write_frame(proto_out, {"init_error": init_error})
         return 1
     write_frame(proto_out, {"ready": True})
@@ -115,21 +116,34 @@ def serve(code_dir: str, handler_spec: str) -> int:
         if request is None:
             return 0  # parent closed the pipe (stopped or died): leave no orphan behind
         context = LambdaContext(request["context"])
-        try:
-            result = handler(request["event"], context)
-            reply: dict[str, Any] = {"result": result}
-            data = json.dumps(reply)
-        except Exception as exc:  # noqa: BLE001 - the runtime reports every handler failure
-            traceback.print_exc()
-            failure = error_payload(exc)
-            failure["requestId"] = context.aws_request_id
-            data = json.dumps({"error": failure})
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
+        data = _invoke(handler, request["event"], context)
         encoded = data.encode("utf-8")
         proto_out.write(_HEADER.pack(len(encoded)) + encoded)
         proto_out.flush()
+
+
+def _invoke(handler: Any, event: Any, context: LambdaContext) -> str:
+    """Run the handler once; the reply frame's JSON text."""
+    try:
+        result = handler(event, context)
+    except Exception as exc:  # noqa: BLE001 - the runtime reports every handler failure
+        traceback.print_exc()
+        failure = error_payload(exc)
+        failure["requestId"] = context.aws_request_id
+        return json.dumps({"error": failure})
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    try:
+        return json.dumps({"result": result})
+    except (TypeError, ValueError) as exc:
+        # What the Python runtime answers for a result it cannot serialise.
+        return json.dumps({"error": {
+            "errorMessage": f"Unable to marshal response: {exc}",
+            "errorType": "Runtime.MarshalError",
+            "requestId": context.aws_request_id,
+            "stackTrace": [],
+        }})
 
 
 def main() -> None:
