@@ -2,14 +2,13 @@
 
 ``play(stack)`` runs ``SCENARIO``, a list of steps, against a running ``LocalStack`` over HTTP
 only, exactly as X, Meta, the inbound gateway and an agent would talk to it. To grow the story,
-add steps (or new ``Step`` classes using ``DemoClient``'s signing helpers) to the list.
+add steps to the list: new ``Step`` classes using ``DemoClient``'s signing helpers
+(``x_post``, ``meta_post``, ``inbound_post``, ``api_get``), or prebuilt requests such as
+``[Send.of(s) for s in scenario.story(scenario.Secrets.from_env())]``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,31 +18,22 @@ from typing import Any, Protocol
 
 import requests
 
-BRAND_X_ID = "1500000000000000001"
+from socialcare_infra import scenario
+
+BRAND_X_ID = scenario.BRAND_X_ID
 BRAND_X_HANDLE = "socialcare_demo"
 
 
 # ---------------------------------------------------------------------- signing
-def x_signature(consumer_secret: str, body: bytes) -> str:
-    """``x-twitter-webhooks-signature``: sha256=base64(HMAC-SHA256(consumer secret, raw body))."""
-    digest = hmac.new(consumer_secret.encode(), body, hashlib.sha256).digest()
-    return "sha256=" + base64.b64encode(digest).decode()
-
-
-def x_crc_response(consumer_secret: str, crc_token: str) -> str:
-    """The ``response_token`` X expects back for a CRC challenge."""
-    return x_signature(consumer_secret, crc_token.encode())
-
-
-def meta_signature(app_secret: str, body: bytes) -> str:
-    """``X-Hub-Signature-256``: sha256=hex(HMAC-SHA256(app secret, raw body))."""
-    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+# One place per platform's scheme: the acceptance story's helpers (scenario.py) are the ones.
+x_signature = scenario.x_signature  # sha256=base64(HMAC-SHA256(consumer secret, raw body))
+x_crc_response = scenario.x_crc_response  # the response_token X expects for a CRC challenge
+meta_signature = scenario.meta_signature  # sha256=hex(HMAC-SHA256(app secret, raw body))
 
 
 def inbound_signature(secret: str, timestamp: str, body: bytes) -> str:
     """``X-Socialcare-Signature``: sha256=hex(HMAC-SHA256(secret, f"{timestamp}.{body}"))."""
-    message = timestamp.encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return scenario.inbound_headers(secret, body, int(timestamp))["x-socialcare-signature"]
 
 
 def _plain_secret(value: str, key: str | None = None) -> str:
@@ -140,6 +130,29 @@ class Step(Protocol):
     title: str
 
     def run(self, ctx: DemoContext) -> None: ...
+
+
+@dataclass
+class Send:
+    """A prebuilt (already signed) request, e.g. one of ``scenario.story()``'s steps."""
+
+    method: str
+    path: str
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    expect_status: int = 200
+    title: str = "send a request"
+
+    @classmethod
+    def of(cls, step: scenario.Step) -> Send:
+        return cls(step.method, step.path, step.body, dict(step.headers), step.expect_status, step.name)
+
+    def run(self, ctx: DemoContext) -> None:
+        response = ctx.client.request(self.method, self.path, body=self.body or None, headers=self.headers)
+        if response.status_code != self.expect_status:
+            raise StepFailed(f"{self.method} {self.path} answered {response.status_code}, "
+                             f"expected {self.expect_status}: {response.text[:200]}")
+        ctx.out(f"  {self.method} {self.path.split('?')[0]} -> {response.status_code}")
 
 
 @dataclass
