@@ -36,11 +36,10 @@ from socialcare.routing import Route, Team
 from socialcare.sentiment import Sentiment, analyse
 from socialcare.settings import get_settings
 from socialcare.store.cases import (
-    OPEN_STATUSES,
     RECENT_INTERACTIONS,
     Case,
-    CaseStatus,
     CasesRepository,
+    CaseStatus,
     CustomerRace,
     DuplicateInteraction,
     Handoff,
@@ -295,7 +294,7 @@ def _thread(
     ]
     if created:
         ops.append(repo.pointer_op(customer_id, case.id, pointer))
-    repo.transact(ops)  # type: ignore[arg-type]
+    repo.transact(ops)
     return CaseOutcome(
         case=case,
         work_items=_items_for(case, route, ref, interaction, ctx, now),
@@ -365,7 +364,9 @@ def _incident(
         items = []
         case = repo.get(case_id) or case
     logger.debug("mention joined incident", extra={"case_id": case_id, "post_id": post_id, "won": won})
-    return CaseOutcome(case=case, work_items=items, crm_sync=bool(items), created=bool(items), incident=True, triage=result)
+    return CaseOutcome(
+        case=case, work_items=items, crm_sync=bool(items), created=bool(items), incident=True, triage=result
+    )
 
 
 def _outbound(repo: CasesRepository, interaction: Interaction, customer_id: str, now: datetime) -> CaseOutcome:
@@ -398,8 +399,14 @@ def _outbound(repo: CasesRepository, interaction: Interaction, customer_id: str,
     raise VersionConflict("the case kept changing concurrently", case_id=case.id)
 
 
-def _duplicate(repo: CasesRepository, interaction: Interaction, case_id: str | None, route: dict[str, Any] | None,
-               ctx: CustomerContext, now: datetime) -> CaseOutcome:
+def _duplicate(
+    repo: CasesRepository,
+    interaction: Interaction,
+    case_id: str | None,
+    route: dict[str, Any] | None,
+    ctx: CustomerContext,
+    now: datetime,
+) -> CaseOutcome:
     """A redelivery: nothing is written again, but the work item is rebuilt with the same id,
     so a pipeline that crashed before enqueueing it can finish (SQS drops a second copy)."""
     case = repo.get(case_id) if case_id else None
@@ -458,7 +465,9 @@ def get_case(case_id: str, *, with_interactions: bool = True) -> Case:
     return case
 
 
-def list_cases(team: Team, status: CaseStatus, *, limit: int = 25, cursor: str | None = None) -> tuple[list[Case], str | None]:
+def list_cases(
+    team: Team, status: CaseStatus, *, limit: int = 25, cursor: str | None = None
+) -> tuple[list[Case], str | None]:
     return _repo().list_queue(team, status, limit=limit, cursor=cursor)
 
 
@@ -574,7 +583,9 @@ def reopen(case_id: str, *, by: str = "agent", now: datetime | None = None) -> C
     return CaseOutcome(case=case, crm_sync=True, reopened=True)
 
 
-def handoff(case_id: str, to: Team, *, note: str | None = None, by: str = "agent", now: datetime | None = None) -> CaseOutcome:
+def handoff(
+    case_id: str, to: Team, *, note: str | None = None, by: str = "agent", now: datetime | None = None
+) -> CaseOutcome:
     """Move the case to the other team, with a hand-off item carrying its full context."""
     now = _now(now)
     to = Team(to)
@@ -586,7 +597,9 @@ def handoff(case_id: str, to: Team, *, note: str | None = None, by: str = "agent
         _require_open(case)
         if case.team is to:
             raise Conflict(f"case {case.id} is already with {to.value}", case_id=case.id)
-        case.handoffs.append(Handoff(from_team=case.team, to_team=to, at=now, by=by, reason="agent hand-off", note=note))
+        case.handoffs.append(
+            Handoff(from_team=case.team, to_team=to, at=now, by=by, reason="agent hand-off", note=note)
+        )
         case.team = to
         case.lease_owner = case.lease_until = None
         case.sla = sla.tighten(case.sla, now, public=case.public, priority=case.priority, team=to.value)
@@ -619,10 +632,8 @@ def claim(team: Team, agent: str, *, now: datetime | None = None) -> Case | None
     lease = timedelta(seconds=case_settings().claim_lease_seconds)
     candidates: list[Case] = []
     for status in (CaseStatus.ESCALATED, CaseStatus.NEW, CaseStatus.OPEN):
-        found = 0
-        for case in repo.iter_queue(team, status, unleased_at=now, limit=25):
+        for found, case in enumerate(repo.iter_queue(team, status, unleased_at=now, limit=25), start=1):
             candidates.append(case)
-            found += 1
             if found >= 5:  # the few most urgent per status are enough to survive races
                 break
     candidates.sort(key=lambda c: (c.running_due, -c.priority.rank))
@@ -692,8 +703,9 @@ def merge_customers(source_customer_id: str, target_customer_id: str, *, now: da
     raise VersionConflict("cases kept changing during the merge; try again")
 
 
-def _rehome(repo: CasesRepository, case: Case, source: str, target: str, src_ptr: str | None, dst_ptr: str | None,
-            now: datetime) -> MergeOutcome:
+def _rehome(
+    repo: CasesRepository, case: Case, source: str, target: str, src_ptr: str | None, dst_ptr: str | None, now: datetime
+) -> MergeOutcome:
     expected = case.version
     changed = case.customer_id != target
     if changed:
@@ -712,8 +724,16 @@ def _rehome(repo: CasesRepository, case: Case, source: str, target: str, src_ptr
     return MergeOutcome(survivor=case, merged=None)
 
 
-def _merge_pair(repo: CasesRepository, survivor: Case, loser: Case, source: str, target: str,
-                src_ptr: str | None, dst_ptr: str | None, now: datetime) -> MergeOutcome:
+def _merge_pair(
+    repo: CasesRepository,
+    survivor: Case,
+    loser: Case,
+    source: str,
+    target: str,
+    src_ptr: str | None,
+    dst_ptr: str | None,
+    now: datetime,
+) -> MergeOutcome:
     s_expected, l_expected = survivor.version, loser.version
     for customer in (survivor.customer_id, loser.customer_id):
         if customer and customer != target and customer not in survivor.former_customer_ids:

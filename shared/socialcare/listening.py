@@ -130,8 +130,9 @@ def _sum(pks: list[str], field: str) -> dict[str, int]:
     found: dict[str, int] = dict.fromkeys(pks, 0)
     for start in range(0, len(pks), 100):
         keys = [{"pk": {"S": pk}, "sk": {"S": "COUNT"}} for pk in pks[start : start + 100]]
-        request: dict[str, Any] = {_table(): {"Keys": keys, "ProjectionExpression": "pk, #f",
-                                              "ExpressionAttributeNames": {"#f": field}}}
+        request: dict[str, Any] = {
+            _table(): {"Keys": keys, "ProjectionExpression": "pk, #f", "ExpressionAttributeNames": {"#f": field}}
+        }
         for _ in range(8):
             result = aws.dynamodb().batch_get_item(RequestItems=request)
             for item in result.get("Responses", {}).get(_table(), []):
@@ -289,9 +290,13 @@ def incident_case_id(post_id: str) -> str | None:
     with _lock:
         if post_id in _incidents:
             return _incidents[post_id]
-    found = aws.dynamodb().get_item(
-        TableName=_table(), Key={"pk": {"S": f"INCIDENT#{post_id}"}, "sk": {"S": "INCIDENT"}}, ConsistentRead=True
-    ).get("Item")
+    found = (
+        aws.dynamodb()
+        .get_item(
+            TableName=_table(), Key={"pk": {"S": f"INCIDENT#{post_id}"}, "sk": {"S": "INCIDENT"}}, ConsistentRead=True
+        )
+        .get("Item")
+    )
     if not found:
         return None
     case_id = found["case_id"]["S"]

@@ -108,9 +108,7 @@ def _sentiment_points(rules: dict[str, Any], sentiment: Sentiment) -> tuple[floa
     return 0.0, None
 
 
-def triage(
-    interaction: Interaction, *, tier: str | None = None, sentiment: Sentiment | None = None
-) -> Triage:
+def triage(interaction: Interaction, *, tier: str | None = None, sentiment: Sentiment | None = None) -> Triage:
     """Triage one inbound interaction. ``tier`` is the customer's (from the profile context)."""
     version, _, rules = _rules()
     text = interaction.text or ""

@@ -17,6 +17,7 @@ hand to the CRM adapter, or hold the item on the case for agents who pull (``/cl
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ from socialcare.triage import Priority
 
 logger = Logger(child=True)
 
-WORKITEM_SCHEMA_VERSION = 1
+WORKITEM_SCHEMA_VERSION: Literal[1] = 1
 SCHEMA_PATH = CONFIG_DIR / "workitem.schema.json"
 
 
@@ -222,7 +223,7 @@ def send(items: Sequence[WorkItem]) -> None:
                 }
                 for i, item in enumerate(chunk)
             ]
-            result = aws.sqs().send_message_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
+            result = aws.sqs().send_message_batch(QueueUrl=url, Entries=entries)
             if result.get("Failed"):
                 raise EnqueueFailed(
                     f"{len(result['Failed'])} work item(s) not enqueued for {team.value}",
@@ -269,7 +270,10 @@ def chat_payload(item: WorkItem, fmt: str) -> dict[str, Any]:
         "blocks": [
             {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
             {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"case <{link}|{case.id}>" if console else case.id}]},
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"case <{link}|{case.id}>" if console else case.id}],
+            },
         ],
     }
 
@@ -279,7 +283,9 @@ def _post_chat(item: WorkItem, team: Team) -> None:
     url = settings.social_chat_webhook_url if team is Team.SOCIAL else settings.callcentre_chat_webhook_url
     fmt = settings.social_chat_format if team is Team.SOCIAL else settings.callcentre_chat_format
     if not url:
-        raise RuntimeError(f"team {team.value} delivers to chat but SOCIALCARE_{team.value.upper()}_CHAT_WEBHOOK_URL is empty")
+        raise RuntimeError(
+            f"team {team.value} delivers to chat but SOCIALCARE_{team.value.upper()}_CHAT_WEBHOOK_URL is empty"
+        )
     response = requests.post(url, json=chat_payload(item, fmt.lower()), timeout=5)
     # 4xx (a revoked webhook) and 5xx both fail the record: it is retried, then kept in the DLQ.
     response.raise_for_status()
@@ -342,14 +348,13 @@ def deliver(item: WorkItem, team: Team) -> str:
         _once()(item=item.model_dump(mode="json"), team=team.value)
         return "chat"
     if where == "crm":
-        try:
-            from socialcare.crm import deliver_work_item  # type: ignore[attr-defined]
-        except ImportError:
-            # The CRM destination arrives with the CRM adapter; until it does the item is not
-            # dropped but held on the case for pull.
+        # Looked up at run time: the CRM adapter may not offer work item delivery yet, and until
+        # it does the item is not dropped but held on the case for pull.
+        crm_deliver = getattr(importlib.import_module("socialcare.crm"), "deliver_work_item", None)
+        if crm_deliver is None:
             logger.error("CRM destination configured but socialcare.crm has no deliver_work_item; holding")
         else:
-            deliver_work_item(item)
+            crm_deliver(item)
             return "crm"
     hold_for_pull(item)
     return "pull"

@@ -16,7 +16,6 @@ from socialcare.models import Author, Channel, Direction, Interaction, Kind, Thr
 from socialcare.routing import Team
 from socialcare.store.cases import CasesRepository, CaseStatus, VersionConflict
 
-
 AwsStack = Any  # tests/integration/conftest.py's fixture type
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, both teams open
@@ -92,10 +91,25 @@ def drain(aws: AwsStack, queue: str) -> list[dict[str, Any]]:
 
 def story(at: datetime = NOW) -> list[Interaction]:
     return [
-        msg(1, Channel.X, Kind.PUBLIC_POST, "Vergogna! Il pacco non è mai arrivato, pessimo servizio", followers=25_000, at=at),
-        msg(2, Channel.FACEBOOK, Kind.COMMENT, "Ancora nessuna risposta, non funziona niente", at=at + timedelta(minutes=5)),
+        msg(
+            1,
+            Channel.X,
+            Kind.PUBLIC_POST,
+            "Vergogna! Il pacco non è mai arrivato, pessimo servizio",
+            followers=25_000,
+            at=at,
+        ),
+        msg(
+            2,
+            Channel.FACEBOOK,
+            Kind.COMMENT,
+            "Ancora nessuna risposta, non funziona niente",
+            at=at + timedelta(minutes=5),
+        ),
         msg(3, Channel.MESSENGER, Kind.DIRECT_MESSAGE, "Chiedo il rimborso, subito", at=at + timedelta(minutes=9)),
-        msg(4, Channel.WHATSAPP, Kind.DIRECT_MESSAGE, "Sto ancora aspettando il rimborso", at=at + timedelta(minutes=15)),
+        msg(
+            4, Channel.WHATSAPP, Kind.DIRECT_MESSAGE, "Sto ancora aspettando il rimborso", at=at + timedelta(minutes=15)
+        ),
     ]
 
 
@@ -112,11 +126,15 @@ def test_one_case_follows_the_customer_across_channels_and_onto_the_phone(stack:
     assert first.created and first.case is not None
     assert first.case.id.startswith("SC-2026-")
     assert first.case.priority.value in ("high", "urgent")
-    assert first.case.sla.first_response_due == NOW + timedelta(minutes=30 if first.case.priority.value == "urgent" else 60)
+    assert first.case.sla.first_response_due == NOW + timedelta(
+        minutes=30 if first.case.priority.value == "urgent" else 60
+    )
     assert first.work_items[0].team is Team.SOCIAL and first.work_items[0].kind.value == "respond"
     assert first.work_items[0].suggested_answer is not None  # a FAQ suggestion rides along
 
-    after_call = cases.on_interaction(call(NOW + timedelta(minutes=30)), "cust-anna", {}, now=NOW + timedelta(minutes=30))
+    after_call = cases.on_interaction(
+        call(NOW + timedelta(minutes=30)), "cust-anna", {}, now=NOW + timedelta(minutes=30)
+    )
     case = after_call.case
     assert case is not None and case.id in ids
     assert case.team is Team.CALLCENTRE
@@ -132,7 +150,8 @@ def test_one_case_follows_the_customer_across_channels_and_onto_the_phone(stack:
     assert {i.channel for i in full.interactions} == {"x", "facebook", "messenger", "whatsapp", "phone"}
     assert full.priority.value in ("high", "urgent")
     assert "refund_demand" in full.categories
-    assert cases.open_case_for("cust-anna").id == case.id  # type: ignore[union-attr]
+    current = cases.open_case_for("cust-anna")
+    assert current is not None and current.id == case.id
     summary = cases.connect_summary("cust-anna")
     assert summary == {
         "openCaseId": case.id,
@@ -149,8 +168,9 @@ def test_a_call_moves_a_social_case_to_the_call_centre(stack: AwsStack) -> None:
     assert after.case is not None and after.case.id == post.id and after.case.team is Team.CALLCENTRE
     assert after.case.handoffs[-1].by == "routing:phone-call"
     # a later public post still reaches the social team (a public answer), the case stays put
-    tweet = cases.on_interaction(msg(6, Channel.X, Kind.PUBLIC_POST, "ancora niente!!"), "cust-anna", {},
-                                 now=NOW + timedelta(minutes=20))
+    tweet = cases.on_interaction(
+        msg(6, Channel.X, Kind.PUBLIC_POST, "ancora niente!!"), "cust-anna", {}, now=NOW + timedelta(minutes=20)
+    )
     assert tweet.case is not None and tweet.case.team is Team.CALLCENTRE
     assert tweet.work_items[0].team is Team.SOCIAL
 
@@ -158,7 +178,9 @@ def test_a_call_moves_a_social_case_to_the_call_centre(stack: AwsStack) -> None:
 def test_unrelated_praise_is_its_own_low_priority_engage_case(stack: AwsStack) -> None:
     for i in story():
         cases.on_interaction(i, "cust-anna", {}, now=i.occurred_at)
-    praise = msg(1, Channel.INSTAGRAM, Kind.COMMENT, "Grazie mille, servizio fantastico! 😍", author="u-bea", followers=300)
+    praise = msg(
+        1, Channel.INSTAGRAM, Kind.COMMENT, "Grazie mille, servizio fantastico! 😍", author="u-bea", followers=300
+    )
     outcome = cases.on_interaction(praise, "cust-bea", {}, now=NOW)
     anna = cases.open_case_for("cust-anna")
     assert outcome.case is not None and anna is not None and outcome.case.id != anna.id
@@ -199,14 +221,17 @@ def test_reopen_window_then_new_case(stack: AwsStack, monkeypatch: pytest.Monkey
     assert opened is not None
     cases.resolve(opened.id, now=NOW + timedelta(hours=1))
     later = NOW + timedelta(hours=20)
-    back = cases.on_interaction(msg(7, Channel.X, Kind.DIRECT_MESSAGE, "di nuovo rotto", at=later), "cust-anna", {}, now=later)
+    back = cases.on_interaction(
+        msg(7, Channel.X, Kind.DIRECT_MESSAGE, "di nuovo rotto", at=later), "cust-anna", {}, now=later
+    )
     assert back.reopened and back.case is not None and back.case.id == opened.id
     assert back.case.status is CaseStatus.OPEN and back.case.reopen_count == 1
     assert back.case.sla.first_response_due > later  # a fresh clock from the reopening
     cases.resolve(opened.id, now=later + timedelta(hours=1))
     much_later = later + timedelta(days=5)
-    fresh = cases.on_interaction(msg(8, Channel.X, Kind.DIRECT_MESSAGE, "altro problema", at=much_later), "cust-anna", {},
-                                 now=much_later)
+    fresh = cases.on_interaction(
+        msg(8, Channel.X, Kind.DIRECT_MESSAGE, "altro problema", at=much_later), "cust-anna", {}, now=much_later
+    )
     assert fresh.created and fresh.case is not None and fresh.case.id != opened.id
 
 
@@ -230,8 +255,10 @@ def test_stale_write_is_refused_and_concurrent_processors_lose_nothing(stack: Aw
         racer=msg(102, Channel.MESSENGER, Kind.DIRECT_MESSAGE, "secondo"),
         customer="cust-anna",
     )
-    assert final.interaction_count == 3 and {i.id for i in final.interactions} >= {"whatsapp:u-anna-101",
-                                                                                      "messenger:u-anna-102"}
+    assert final.interaction_count == 3 and {i.id for i in final.interactions} >= {
+        "whatsapp:u-anna-101",
+        "messenger:u-anna-102",
+    }
     assert final.first_response_at == NOW + timedelta(minutes=3), "the retry must not undo the other write"
     assert set(final.channels) == {"x", "whatsapp", "messenger"}
 
@@ -270,8 +297,15 @@ def test_racing_first_messages_open_one_case(stack: AwsStack) -> None:
 def test_outbound_reply_stops_the_first_response_clock(stack: AwsStack) -> None:
     case = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW).case
     assert case is not None
-    reply = msg(50, Channel.X, Kind.PUBLIC_REPLY, "Ci dispiace, ti scriviamo in DM", author="brand",
-                direction=Direction.OUTBOUND, at=NOW + timedelta(minutes=12))
+    reply = msg(
+        50,
+        Channel.X,
+        Kind.PUBLIC_REPLY,
+        "Ci dispiace, ti scriviamo in DM",
+        author="brand",
+        direction=Direction.OUTBOUND,
+        at=NOW + timedelta(minutes=12),
+    )
     out = cases.on_interaction(reply, "cust-anna", {}, now=NOW + timedelta(minutes=12))
     assert out.work_items == [] and out.case is not None
     assert out.case.first_response_at == NOW + timedelta(minutes=12) and out.case.status is CaseStatus.OPEN
@@ -283,7 +317,9 @@ def test_merge_customers_keeps_the_older_case(stack: AwsStack) -> None:
     older = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW).case
     newer = cases.on_interaction(
         msg(1, Channel.WHATSAPP, Kind.DIRECT_MESSAGE, "voglio il rimborso", author="u-anna-wa"),
-        "cust-anna-2", {}, now=NOW + timedelta(hours=1),
+        "cust-anna-2",
+        {},
+        now=NOW + timedelta(hours=1),
     ).case
     assert older is not None and newer is not None
     result = cases.merge_customers("cust-anna-2", "cust-anna", now=NOW + timedelta(hours=2))
@@ -295,16 +331,21 @@ def test_merge_customers_keeps_the_older_case(stack: AwsStack) -> None:
     assert survivor.merged_from == [newer.id] and set(survivor.channels) == {"x", "whatsapp"}
     assert {i.channel for i in survivor.interactions} == {"x", "whatsapp"}
     # a late message for either customer lands in the survivor
-    late = cases.on_interaction(msg(9, Channel.WHATSAPP, Kind.DIRECT_MESSAGE, "allora?", author="u-anna-wa"),
-                                "cust-anna-2", {}, now=NOW + timedelta(hours=3))
+    late = cases.on_interaction(
+        msg(9, Channel.WHATSAPP, Kind.DIRECT_MESSAGE, "allora?", author="u-anna-wa"),
+        "cust-anna-2",
+        {},
+        now=NOW + timedelta(hours=3),
+    )
     assert late.case is not None and late.case.id == older.id
     again = cases.merge_customers("cust-anna-2", "cust-anna", now=NOW + timedelta(hours=4))
     assert again.merged is None and again.survivor is not None and again.survivor.id == older.id
 
 
 # ---------------------------------------------------------------- API
-def _api(method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
-         agent: str | None = None) -> tuple[int, Any]:
+def _api(
+    method: str, path: str, body: Any = None, query: dict[str, str] | None = None, agent: str | None = None
+) -> tuple[int, Any]:
     from socialcare.api import cases as routes
     from socialcare.http import make_resolver
 
@@ -322,8 +363,14 @@ def _api(method: str, path: str, body: Any = None, query: dict[str, str] | None 
         "headers": headers,
         "requestContext": {
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
-            "requestId": "r", "routeKey": "$default", "stage": "$default", "domainName": "localhost",
-            "accountId": "123456789012", "apiId": "api", "time": "x", "timeEpoch": 0,
+            "requestId": "r",
+            "routeKey": "$default",
+            "stage": "$default",
+            "domainName": "localhost",
+            "accountId": "123456789012",
+            "apiId": "api",
+            "time": "x",
+            "timeEpoch": 0,
         },
         "body": json.dumps(body) if body is not None else None,
         "isBase64Encoded": False,
@@ -349,8 +396,9 @@ def test_api_lists_by_sla_due_with_a_cursor_and_get_changes_nothing(stack: AwsSt
     ids = _open_three(NOW)
     status, page1 = _api("GET", "/api/cases", query={"team": "social", "status": "new", "limit": "2"})
     assert status == 200 and len(page1["cases"]) == 2 and page1["cursor"]
-    status, page2 = _api("GET", "/api/cases", query={"team": "social", "status": "new", "limit": "2",
-                                                     "cursor": page1["cursor"]})
+    status, page2 = _api(
+        "GET", "/api/cases", query={"team": "social", "status": "new", "limit": "2", "cursor": page1["cursor"]}
+    )
     assert status == 200
     listed = [c["id"] for c in page1["cases"] + page2["cases"]]
     assert sorted(listed) == sorted(ids)
@@ -392,8 +440,9 @@ def test_api_handoff_resolve_and_close_the_loop(stack: AwsStack) -> None:
     drain(stack, "SocialTeamQueue")
     assert _api("POST", f"/api/cases/{case.id}/handoff", {"to": "sales"})[0] == 422
     assert _api("POST", f"/api/cases/{case.id}/handoff", {"to": "callcentre", "bogus": 1})[0] == 422
-    status, moved = _api("POST", f"/api/cases/{case.id}/handoff", {"to": "callcentre", "note": "vuole parlare"},
-                         agent="marta")
+    status, moved = _api(
+        "POST", f"/api/cases/{case.id}/handoff", {"to": "callcentre", "note": "vuole parlare"}, agent="marta"
+    )
     assert status == 200 and moved["team"] == "callcentre" and moved["handoffs"][-1]["note"] == "vuole parlare"
     items = drain(stack, "CallcentreTeamQueue")
     assert len(items) == 1 and items[0]["body"]["kind"] == "handoff" and items[0]["body"]["note"] == "vuole parlare"
@@ -414,8 +463,9 @@ def test_api_handoff_resolve_and_close_the_loop(stack: AwsStack) -> None:
 
 
 # ---------------------------------------------------------------- team dispatcher
-def test_dispatcher_holds_items_for_pull_and_reports_partial_failures(stack: AwsStack,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dispatcher_holds_items_for_pull_and_reports_partial_failures(
+    stack: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW)
     assert out.case is not None
     workitems.send(out.work_items)
@@ -424,14 +474,42 @@ def test_dispatcher_holds_items_for_pull_and_reports_partial_failures(stack: Aws
     config.reset()
     app = load_handler("team_dispatcher")
     records = [
-        {"messageId": "m1", "receiptHandle": "h1", "body": json.dumps(messages[0]["body"]), "attributes": {
-            "MessageGroupId": out.case.id, "MessageDeduplicationId": "d1", "ApproximateReceiveCount": "1",
-            "SentTimestamp": "0", "SenderId": "s", "ApproximateFirstReceiveTimestamp": "0"},
-         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": "eu-west-1"},
-        {"messageId": "m2", "receiptHandle": "h2", "body": "{not json", "attributes": {
-            "MessageGroupId": "other", "MessageDeduplicationId": "d2", "ApproximateReceiveCount": "1",
-            "SentTimestamp": "0", "SenderId": "s", "ApproximateFirstReceiveTimestamp": "0"},
-         "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": "arn", "awsRegion": "eu-west-1"},
+        {
+            "messageId": "m1",
+            "receiptHandle": "h1",
+            "body": json.dumps(messages[0]["body"]),
+            "attributes": {
+                "MessageGroupId": out.case.id,
+                "MessageDeduplicationId": "d1",
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "0",
+                "SenderId": "s",
+                "ApproximateFirstReceiveTimestamp": "0",
+            },
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn",
+            "awsRegion": "eu-west-1",
+        },
+        {
+            "messageId": "m2",
+            "receiptHandle": "h2",
+            "body": "{not json",
+            "attributes": {
+                "MessageGroupId": "other",
+                "MessageDeduplicationId": "d2",
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "0",
+                "SenderId": "s",
+                "ApproximateFirstReceiveTimestamp": "0",
+            },
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn",
+            "awsRegion": "eu-west-1",
+        },
     ]
     result = app.handler({"Records": records}, _context())
     assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
@@ -456,7 +534,7 @@ def test_dispatcher_posts_to_the_team_chat_once(stack: AwsStack, monkeypatch: py
         assert workitems.deliver(item, Team.SOCIAL) == "chat"
         assert workitems.deliver(item, Team.SOCIAL) == "chat"  # SQS redelivery
         assert len(mocked.calls) == 1, "the idempotency table must stop a second post"
-        posted = json.loads(mocked.calls[0].request.body)
+        posted = json.loads(mocked.calls[0].request.body or b"{}")
     assert item.case.id in posted["text"] and "Suggested answer" in posted["text"]
     assert cases.get_case(item.case.id).pending_items == []
 

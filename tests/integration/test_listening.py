@@ -24,8 +24,9 @@ NOW = datetime(2026, 11, 23, 10, 2, tzinfo=UTC)
 def stack(aws: AwsStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
     shipped = yaml.safe_load((config.CONFIG_DIR / "listening.yaml").read_text())
     shipped.update(shards=3)
-    shipped["spike"].update(baseline_buckets=3, multiple=3.0, min_mentions=12, min_baseline=2.0, check_every=1,
-                            episode_minutes=30)
+    shipped["spike"].update(
+        baseline_buckets=3, multiple=3.0, min_mentions=12, min_baseline=2.0, check_every=1, episode_minutes=30
+    )
     shipped["incident"].update(threshold=6)
     (tmp_path / "listening.yaml").write_text(yaml.safe_dump(shipped))
     monkeypatch.setenv("SOCIALCARE_CONFIG_DIR", str(tmp_path))
@@ -59,10 +60,16 @@ def alerts(url: str) -> list[dict[str, Any]]:
 
 def mention(n: int, text: str, *, post: str | None = None, followers: int | None = 150, **meta: Any) -> Interaction:
     return Interaction(
-        id=f"x:m{n}", channel=Channel.X, kind=Kind.PUBLIC_REPLY if post else Kind.PUBLIC_POST,
-        account_id="brand-it", platform_message_id=f"m{n}",
-        author=Author(id=f"fan{n}", handle=f"@fan{n}", followers=followers), text=text, occurred_at=NOW,
-        thread=ThreadRef(post_id=post), metadata=meta,
+        id=f"x:m{n}",
+        channel=Channel.X,
+        kind=Kind.PUBLIC_REPLY if post else Kind.PUBLIC_POST,
+        account_id="brand-it",
+        platform_message_id=f"m{n}",
+        author=Author(id=f"fan{n}", handle=f"@fan{n}", followers=followers),
+        text=text,
+        occurred_at=NOW,
+        thread=ThreadRef(post_id=post),
+        metadata=meta,
     )
 
 
@@ -91,8 +98,9 @@ def test_spike_alerts_once_per_episode(stack: AwsStack) -> None:
     assert messages[0]["mentions"] == 12 and messages[0]["negative"] == 12
     # still spiking in the next bucket: same episode, no new alert
     later = NOW + timedelta(minutes=5)
-    assert not any(listening.record(mention(500 + n, "non funziona"), analyse("non funziona"), now=later).spike
-                   for n in range(40))
+    assert not any(
+        listening.record(mention(500 + n, "non funziona"), analyse("non funziona"), now=later).spike for n in range(40)
+    )
     assert alerts(url) == []
 
 
@@ -116,9 +124,14 @@ def test_spam_opens_no_case_but_a_known_customer_is_never_dropped(stack: AwsStac
     bot = mention(1, "https://spam.example/win", followers=0, author_created_at=(NOW - timedelta(days=1)).isoformat())
     out = cases.on_interaction(bot, "stranger", {}, now=NOW)
     assert out.spam and out.case is None and "link_only" in out.spam_reasons
-    copies = [cases.on_interaction(mention(10 + n, "Guadagna 500 euro al giorno, scrivimi!", followers=3), f"b{n}", {},
-                                   now=NOW) for n in range(4)]
+    copies = [
+        cases.on_interaction(
+            mention(10 + n, "Guadagna 500 euro al giorno, scrivimi!", followers=3), f"b{n}", {}, now=NOW
+        )
+        for n in range(4)
+    ]
     assert copies[-1].spam and "repeated_text" in copies[-1].spam_reasons
-    known = cases.on_interaction(mention(99, "https://imgur.example/foto-del-pacco-rotto", followers=0), "anna",
-                                 {"returning": True}, now=NOW)
+    known = cases.on_interaction(
+        mention(99, "https://imgur.example/foto-del-pacco-rotto", followers=0), "anna", {"returning": True}, now=NOW
+    )
     assert not known.spam and known.case is not None

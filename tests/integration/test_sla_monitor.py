@@ -40,7 +40,7 @@ def alerts_inbox(aws: AwsStack) -> str:
 
 def receive(url: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", region_name="eu-west-1")
-    out = []
+    out: list[dict[str, Any]] = []
     while True:
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not got:
@@ -52,8 +52,13 @@ def receive(url: str) -> list[dict[str, Any]]:
 
 def post(n: int, text: str, *, kind: Kind = Kind.PUBLIC_POST, channel: Channel = Channel.X) -> Interaction:
     return Interaction(
-        id=f"{channel.value}:p{n}", channel=channel, kind=kind, platform_message_id=f"p{n}",
-        author=Author(id=f"a{n}", handle=f"@a{n}", followers=100), text=text, occurred_at=NOW,
+        id=f"{channel.value}:p{n}",
+        channel=channel,
+        kind=kind,
+        platform_message_id=f"p{n}",
+        author=Author(id=f"a{n}", handle=f"@a{n}", followers=100),
+        text=text,
+        occurred_at=NOW,
     )
 
 
@@ -77,8 +82,10 @@ def test_breach_escalates_once(stack: AwsStack) -> None:
     assert escalated.priority.rank == late.priority.rank + 1
     assert escalated.sla_breaches == ["first_response#0"]
 
-    items = [json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=team_queue, MaxNumberOfMessages=10)
-             .get("Messages", [])]
+    items = [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=team_queue, MaxNumberOfMessages=10).get("Messages", [])
+    ]
     assert [(i["kind"], i["case"]["id"], i["team"]) for i in items] == [("escalation", late.id, "social")]
     assert items[0]["case"]["priority"] == escalated.priority.value
     alerts = receive(inbox)

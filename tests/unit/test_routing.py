@@ -21,10 +21,17 @@ def _fresh() -> Any:
     routing.reset()
 
 
-def decide(text: str, channel: Channel = Channel.X, kind: Kind = Kind.PUBLIC_POST, case_team: Team | None = None) -> routing.Route:
+def decide(
+    text: str, channel: Channel = Channel.X, kind: Kind = Kind.PUBLIC_POST, case_team: Team | None = None
+) -> routing.Route:
     interaction = Interaction(
-        id=f"{channel.value}:1", channel=channel, kind=kind, platform_message_id="1", author=Author(id="a"),
-        text=text, occurred_at=datetime(2026, 11, 23, 10, tzinfo=UTC),
+        id=f"{channel.value}:1",
+        channel=channel,
+        kind=kind,
+        platform_message_id="1",
+        author=Author(id="a"),
+        text=text,
+        occurred_at=datetime(2026, 11, 23, 10, tzinfo=UTC),
     )
     return routing.route(interaction, triage.triage(interaction), case_team)
 

@@ -20,8 +20,8 @@ def _fresh() -> Any:
     sla.reset()
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_durations() -> None:
@@ -86,8 +86,9 @@ def test_team_without_calendar_runs_around_the_clock() -> None:
 
 
 def test_calendar_parsing_and_24h_days() -> None:
-    cal = Calendar.from_config("x", {"timezone": "UTC", "hours": {"mon": [["00:00", "24:00"]]},
-                                     "holidays": ["2026-11-30"]})
+    cal = Calendar.from_config(
+        "x", {"timezone": "UTC", "hours": {"mon": [["00:00", "24:00"]]}, "holidays": ["2026-11-30"]}
+    )
     assert cal.add(utc(2026, 11, 23, 23, 0), timedelta(hours=2)) == utc(2026, 12, 7, 1, 0)
     assert date(2026, 11, 30) in cal.holidays
 

@@ -24,19 +24,35 @@ def _fresh(monkeypatch: pytest.MonkeyPatch) -> Any:
     aws.reset()
 
 
-def post(text: str, *, kind: Kind = Kind.PUBLIC_POST, followers: int | None = None, lang: str | None = None) -> Interaction:
+def post(
+    text: str, *, kind: Kind = Kind.PUBLIC_POST, followers: int | None = None, lang: str | None = None
+) -> Interaction:
     return Interaction(
-        id="x:1", channel=Channel.X, kind=kind, platform_message_id="1",
-        author=Author(id="a", followers=followers), text=text, language=lang,
+        id="x:1",
+        channel=Channel.X,
+        kind=kind,
+        platform_message_id="1",
+        author=Author(id="a", followers=followers),
+        text=text,
+        language=lang,
         occurred_at=datetime(2026, 11, 23, 10, tzinfo=UTC),
     )
 
 
 @pytest.mark.parametrize(
     "text",
-    ["Il mio router non funziona", "Vergogna!", "pessimo servizio", "chiedo il rimborso", "Terrible support",
-     "still waiting for my parcel", "I do not love it", "Ordine arrivato, grazie, ma il pacco era danneggiato",
-     "Sono molto deluso 😡", "This is NOT good"],
+    [
+        "Il mio router non funziona",
+        "Vergogna!",
+        "pessimo servizio",
+        "chiedo il rimborso",
+        "Terrible support",
+        "still waiting for my parcel",
+        "I do not love it",
+        "Ordine arrivato, grazie, ma il pacco era danneggiato",
+        "Sono molto deluso 😡",
+        "This is NOT good",
+    ],
 )
 def test_complaints_are_negative(text: str) -> None:
     assert analyse_offline(text).label == "negative", text

@@ -51,7 +51,7 @@ def _body(model: type[_Body]) -> Any:
     if not raw:
         return model()
     try:
-        data = json.loads(router.current_event.decoded_body)
+        data = json.loads(router.current_event.decoded_body or "")
     except ValueError as exc:
         raise BadRequest("body is not JSON") from exc
     if not isinstance(data, dict):

@@ -9,7 +9,7 @@ shipped ones of the same name (a stage-specific routing.yaml, say) without a cod
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def case_settings() -> CaseSettings:
     return CaseSettings()
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str) -> dict[str, Any]:
     """A config file by name (``routing.yaml``), from SOCIALCARE_CONFIG_DIR if it has one."""
     override = os.environ.get("SOCIALCARE_CONFIG_DIR", "")

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -42,9 +42,6 @@ from socialcare.routing import Team
 from socialcare.settings import get_settings
 from socialcare.sla import Sla
 from socialcare.triage import Priority
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 QUEUE_INDEX = "QueueIndex"
 CUSTOMER_INDEX = "CustomerIndex"
@@ -371,7 +368,7 @@ class CasesRepository:
                 return
 
     # ------------------------------------------------------------ write operations
-    def put_case_op(self, case: Case, expected_version: int | None) -> TransactWriteItemTypeDef:
+    def put_case_op(self, case: Case, expected_version: int | None) -> dict[str, Any]:
         """A transaction Put of ``case`` (its version already bumped) guarded by the version read."""
         op: dict[str, Any] = {"TableName": self.table, "Item": case_item(case)}
         if expected_version is None:
@@ -379,9 +376,9 @@ class CasesRepository:
         else:
             op["ConditionExpression"] = "version = :v"
             op["ExpressionAttributeValues"] = {":v": {"N": str(expected_version)}}
-        return {"Put": op}  # type: ignore[typeddict-item]
+        return {"Put": op}
 
-    def pointer_op(self, customer_id: str, case_id: str, previous: str | None) -> TransactWriteItemTypeDef:
+    def pointer_op(self, customer_id: str, case_id: str, previous: str | None) -> dict[str, Any]:
         op: dict[str, Any] = {
             "TableName": self.table,
             "Item": _to_item(
@@ -393,9 +390,9 @@ class CasesRepository:
         else:
             op["ConditionExpression"] = "case_id = :prev"
             op["ExpressionAttributeValues"] = {":prev": {"S": previous}}
-        return {"Put": op}  # type: ignore[typeddict-item]
+        return {"Put": op}
 
-    def marker_op(self, interaction_id: str, case_id: str, route: dict[str, Any] | None) -> TransactWriteItemTypeDef:
+    def marker_op(self, interaction_id: str, case_id: str, route: dict[str, Any] | None) -> dict[str, Any]:
         item = {"pk": f"INTERACTION#{interaction_id}", "sk": "CASE", "case_id": case_id, "route": route}
         return {
             "Put": {
@@ -410,16 +407,16 @@ class CasesRepository:
         data.update(pk=f"CASE#{case_id}", sk=f"INT#{iso(ref.occurred_at)}#{ref.id}", entity="interaction")
         return {"TableName": self.table, "Item": _to_item(data)}
 
-    def transact(self, ops: list[TransactWriteItemTypeDef]) -> None:
+    def transact(self, ops: list[dict[str, Any]]) -> None:
         """Run a transaction, translating each kind of condition failure to its exception."""
         try:
             self.client.transact_write_items(TransactItems=ops)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
-            reasons = exc.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
+            reasons = exc.response.get("CancellationReasons") or []
             failed = [
-                ops[i]["Put"]["Item"]["pk"]["S"]  # type: ignore[typeddict-item]
+                ops[i]["Put"]["Item"]["pk"]["S"]
                 for i, reason in enumerate(reasons)
                 if reason.get("Code") == "ConditionalCheckFailed" and "Put" in ops[i]
             ]
