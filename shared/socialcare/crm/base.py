@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol
 from urllib.parse import urlparse
 
 import requests
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from socialcare.crm.schema import CaseUpserted
@@ -63,6 +64,9 @@ class CrmTuning(BaseSettings):
     rate_per_second: float = 5.0  # token bucket refill, shared by every invocation
     burst: float = 10.0  # token bucket capacity
     api_version: str = "v61.0"  # Salesforce REST API version
+    # The local stack's time scale (docs: ARCHITECTURE.md §6) shrinks our own backoff the way it
+    # shrinks queue timeouts; a CRM's Retry-After is always honoured as given.
+    time_scale: float = Field(default=1.0, gt=0, validation_alias="SOCIALCARE_LOCAL_TIME_SCALE")
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def sample_view(
         case=CaseSnapshot(
             id=case_id,
             version=version,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             is_open=status not in {"resolved", "merged"},
             priority="high",
             team="social",

@@ -102,6 +102,7 @@ def retry_delay(
         delay = retry_after
     else:
         ceiling = min(tuning.retry_max_seconds, tuning.retry_base_seconds * 2 ** max(0, receive_count - 1))
+        ceiling *= tuning.time_scale
         delay = ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
     return int(min(_MAX_VISIBILITY, max(1, math.ceil(delay))))
 
@@ -122,10 +123,10 @@ class SyncConsumer:
         self._service_factory = service_factory
         self._service: CrmSync | None = None
         self._context: Any = None
-        self.queue_url = queue_url or get_settings().crm_sync_queue_url
+        self._queue_url = queue_url
         self._dlq_url = dlq_url
         self._sqs = sqs
-        self.tuning = tuning or CrmTuning()
+        self._tuning = tuning
         # skip_group_on_error: a failing case holds back only its own later messages.
         self.processor = SqsFifoPartialProcessor(skip_group_on_error=True)
         # A CRM outage fails every record of a batch; each already carries its own backoff, so
@@ -135,6 +136,18 @@ class SyncConsumer:
     @property
     def sqs(self) -> Any:
         return self._sqs or aws.sqs()
+
+    # Read lazily: the module-level consumer is built at import, before a test (or the local
+    # stack's worker) has settled the environment.
+    @property
+    def queue_url(self) -> str:
+        return self._queue_url or get_settings().crm_sync_queue_url
+
+    @property
+    def tuning(self) -> CrmTuning:
+        if self._tuning is None:
+            self._tuning = CrmTuning()
+        return self._tuning
 
     @property
     def service(self) -> CrmSync:

@@ -1,0 +1,104 @@
+"""The shared token bucket in StateTable, and the CRM attributes on the case item (moto)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from socialcare.crm.ratelimit import TokenBucket
+from socialcare.crm.records import CrmRecords, CrmState
+from socialcare_infra.provision import Provisioner
+from socialcare_infra.template import Resolver, load_template
+
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def tables() -> Iterator[dict[str, str]]:
+    with mock_aws():
+        made = Provisioner(Resolver(load_template(TEMPLATE), stack_name="t"), endpoint_url=None, environ={}).provision()  # type: ignore[arg-type]
+        yield made.names
+
+
+def _bucket(tables: dict[str, str], clock: Clock, *, rate: float = 2.0, burst: float = 3.0, **kw: Any) -> TokenBucket:
+    return TokenBucket("zendesk", table=tables["StateTable"], rate_per_second=rate, burst=burst, clock=clock, **kw)
+
+
+def test_burst_then_wait_then_refill(tables: dict[str, str]) -> None:
+    clock = Clock()
+    bucket = _bucket(tables, clock)
+    assert [bucket.take() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take() == pytest.approx(0.5)  # empty: one token per 0.5 s
+    clock.now += 0.5
+    assert bucket.take() == 0.0
+    clock.now += 100  # never refills beyond the burst
+    assert [bucket.take() for _ in range(4)][-1] > 0
+
+
+def test_two_invocations_share_one_bucket(tables: dict[str, str]) -> None:
+    clock = Clock()
+    first, second = _bucket(tables, clock), _bucket(tables, clock)
+    assert first.take() == 0.0 and second.take() == 0.0 and first.take() == 0.0
+    assert second.take() > 0
+
+
+def test_concurrent_takers_never_overspend(tables: dict[str, str]) -> None:
+    clock = Clock()
+    granted: list[float] = []
+    client = boto3.client("dynamodb")
+
+    def worker() -> None:
+        bucket = _bucket(tables, clock, burst=5.0, client=client)
+        for _ in range(4):
+            granted.append(bucket.take())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(1 for wait in granted if wait == 0.0) <= 5
+
+
+def test_a_429_holds_everyone_until_retry_after(tables: dict[str, str]) -> None:
+    clock = Clock()
+    bucket, other = _bucket(tables, clock), _bucket(tables, clock)
+    bucket.hold(30)
+    assert other.take() == pytest.approx(30.5)
+    bucket.hold(5)  # a shorter hold never shortens a longer one
+    clock.now += 31
+    assert other.take() == 0.0
+
+
+def test_crm_state_only_moves_forward_and_needs_the_case(tables: dict[str, str]) -> None:
+    client = boto3.client("dynamodb")
+    client.put_item(
+        TableName=tables["CasesTable"], Item={"pk": {"S": "CASE#SC-2026-1"}, "sk": {"S": "CASE"}, "version": {"N": "3"}}
+    )
+    records = CrmRecords(tables["CasesTable"], client)
+    assert records.state("SC-2026-1") == CrmState()
+    assert records.record("SC-2026-1", provider="zendesk", record_id="77", version=3)
+    assert not records.record("SC-2026-1", provider="zendesk", record_id="77", version=2)  # late, older sync
+    assert records.state("SC-2026-1") == CrmState("77", "zendesk", 3)
+    assert records.case_for_record("77") == "SC-2026-1"
+    assert records.state("SC-2026-404") is None
+    assert not records.record("SC-2026-404", provider="zendesk", record_id="1", version=1)  # no phantom case
+    assert (
+        client.get_item(TableName=tables["CasesTable"], Key={"pk": {"S": "CASE#SC-2026-404"}, "sk": {"S": "CASE"}}).get(
+            "Item"
+        )
+        is None
+    )
