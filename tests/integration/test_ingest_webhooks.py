@@ -11,13 +11,15 @@ import json
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import boto3
 import pytest
-from conftest import AwsStack
 from socialcare.models import Action, InboundEvent
+
+if TYPE_CHECKING:
+    from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "channels"

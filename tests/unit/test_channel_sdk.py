@@ -61,3 +61,18 @@ def test_default_base_urls_are_the_real_hosts(monkeypatch: pytest.MonkeyPatch) -
     assert isinstance(x_adapter, sdk.RewriteBaseURLAdapter) and x_adapter.base_url == "https://api.x.com"
     assert isinstance(graph_adapter, sdk.RewriteBaseURLAdapter)
     assert graph_adapter.base_url == "https://graph.facebook.com"
+
+
+@responses.activate
+def test_pointed_at_a_real_x_host_the_sdks_own_url_is_kept_so_oauth1_signatures_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SOCIALCARE_X_API_URL", "https://api.x.com")
+    get_settings.cache_clear()
+    responses.get("https://api.twitter.com/2/users/me", json={"data": {"id": "1", "name": "n", "username": "u"}})
+    try:
+        client = sdk.x_client(consumer_key="ck", consumer_secret="cs", access_token="at", access_token_secret="ats")
+        assert client.get_me(user_auth=True).data.id == 1
+    finally:
+        get_settings.cache_clear()
+    assert responses.calls[0].request.url == "https://api.twitter.com/2/users/me"

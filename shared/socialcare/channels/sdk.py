@@ -34,7 +34,9 @@ class RewriteBaseURLAdapter(HTTPAdapter):
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         url = request.url or ""
-        for prefix in self.prefixes:
+        # Pointed at a real host: leave the SDK's own URL alone. OAuth 1.0a signs the URL the SDK
+        # built (api.twitter.com), and X checks the signature against the host it was sent to.
+        for prefix in () if self.base_url in self.prefixes else self.prefixes:
             if url == prefix or url.startswith(prefix + "/"):
                 request.url = self.base_url + url[len(prefix) :]
                 break

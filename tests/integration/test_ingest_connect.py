@@ -1,0 +1,101 @@
+"""CallerLookupFunction end to end in moto: an unknown caller is recorded through the pipeline
+and becomes a customer keyed by the number; calling again, Connect hears who it is."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from socialcare.models import Action, Channel, Identifier, IdentifierKind, InboundEvent, Kind
+
+if TYPE_CHECKING:
+    from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+EVENT = json.loads((ROOT / "tests" / "fixtures" / "channels" / "connect_contact_flow.json").read_text())
+SAFE = re.compile(r"^[A-Za-z0-9 _-]*$")
+
+spec = importlib.util.spec_from_file_location("caller_lookup_app", ROOT / "functions" / "caller_lookup" / "app.py")
+assert spec is not None and spec.loader is not None
+CALLER_LOOKUP = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(CALLER_LOOKUP)
+
+
+class Context:
+    function_name = "CallerLookupFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:CallerLookupFunction"
+    aws_request_id = "req-connect"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 7_000
+
+
+def invoke(event: dict[str, Any]) -> dict[str, str]:
+    answer = CALLER_LOOKUP.handler(event, Context())
+    assert all(isinstance(k, str) and isinstance(v, str) and SAFE.match(v) for k, v in answer.items()), answer
+    return answer
+
+
+def queued(aws: AwsStack) -> list[tuple[InboundEvent, dict[str, Any]]]:
+    sqs = boto3.client("sqs")
+    url = aws.queue_urls["InboundQueue"]
+    got = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+        "Messages", []
+    ):
+        for m in batch:
+            got.append((InboundEvent.model_validate_json(m["Body"]), m))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return got
+
+
+def with_contact(contact_id: str) -> dict[str, Any]:
+    event = json.loads(json.dumps(EVENT))
+    event["Details"]["ContactData"]["ContactId"] = contact_id
+    event["Details"]["ContactData"]["InitialContactId"] = contact_id
+    return event
+
+
+def test_an_unknown_caller_is_recorded_and_known_on_the_next_call(aws: AwsStack) -> None:
+    from socialcare import pipeline
+    from socialcare.observability import metrics
+
+    first = invoke(with_contact("11111111-1111-1111-1111-111111111111"))
+    assert first["customerKnown"] == "false" and first["customerId"] == ""
+
+    ((event, message),) = queued(aws)
+    assert event.action is Action.CREATE and event.source == "connect"
+    call = event.interaction
+    assert call is not None
+    assert (call.id, call.channel, call.kind) == (
+        "phone:11111111-1111-1111-1111-111111111111", Channel.PHONE, Kind.CALL
+    )
+    assert call.author.id == "+393331112222"
+    assert call.identifiers == [Identifier(kind=IdentifierKind.PHONE, value="+393331112222", verified=True)]
+    assert message["Attributes"]["MessageGroupId"] == "phone:+393331112222"
+
+    stored = pipeline.process(event)  # the processor creates the customer keyed by the number
+    metrics.clear_metrics()  # ProcessorFunction's handler flushes these in its own invocation
+
+    second = invoke(with_contact("22222222-2222-2222-2222-222222222222"))
+    assert second["customerKnown"] == "true"
+    assert second["customerId"] == stored["customer_id"]
+    assert second["lastChannel"] == "phone"
+    assert re.match(r"^\d{8}T\d{6}Z$", second["lastContactAt"])
+    assert set(second) >= {"openCaseId", "casePriority", "channelCount", "sentiment"}
+    assert len(queued(aws)) == 1  # the second call is recorded too
+
+
+def test_connect_invoking_twice_in_one_contact_records_one_call(aws: AwsStack) -> None:
+    event = with_contact("33333333-3333-3333-3333-333333333333")
+    invoke(event)
+    invoke(event)
+    assert len(queued(aws)) == 1  # same contact -> same interaction id and dedupe id

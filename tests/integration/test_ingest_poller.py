@@ -1,0 +1,198 @@
+"""X poller through the real tweepy client against a fake X API (pytest-httpserver), with the
+StateTable checkpoints and inbound.fifo in moto."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import importlib.util
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from pytest_httpserver import HTTPServer
+from socialcare.channels import poller, x
+from socialcare.models import InboundEvent
+from socialcare.settings import get_settings
+from werkzeug.wrappers import Request, Response
+
+if TYPE_CHECKING:
+    from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+BRAND = "1500000000000000001"
+
+
+def _load(function_dir: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"{function_dir}_app", ROOT / "functions" / function_dir / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+X_POLLER = _load("x_poller")
+WEBHOOK_X = _load("webhook_x")
+
+
+class Context:
+    function_name = "XPollerFunction"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:XPollerFunction"
+    aws_request_id = "req-poll"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 50_000
+
+
+class FakeX:
+    """Mentions and DM events, newest first, filtered by since_id like X's API."""
+
+    def __init__(self) -> None:
+        self.mentions: list[dict[str, Any]] = []
+        self.dms: list[dict[str, Any]] = []
+        self.users = [
+            {"id": "2244994945", "name": "Anna Bianchi", "username": "anna_bianchi",
+             "public_metrics": {"followers_count": 48200}},
+            {"id": BRAND, "name": "Brand", "username": "brand", "public_metrics": {"followers_count": 1}},
+        ]
+        self.requests: list[tuple[str, dict[str, str], str]] = []
+
+    def __call__(self, request: Request) -> Response:
+        self.requests.append((request.path, dict(request.args), request.headers.get("Authorization", "")))
+        if request.path.endswith("/mentions"):
+            since = int(request.args.get("since_id", "0"))
+            data = [t for t in sorted(self.mentions, key=lambda t: -int(t["id"])) if int(t["id"]) > since]
+        else:
+            data = sorted(self.dms, key=lambda e: -int(e["id"]))
+        body: dict[str, Any] = {"data": data, "includes": {"users": self.users}, "meta": {"result_count": len(data)}}
+        if data:
+            body["meta"]["newest_id"] = data[0]["id"]
+        if not data:
+            body = {"meta": {"result_count": 0}}
+        return Response(json.dumps(body), content_type="application/json")
+
+
+def tweet(n: int, author: str = "2244994945", text: str = "@brand dov'è il mio ordine?") -> dict[str, Any]:
+    return {"id": str(1860000000000000000 + n), "author_id": author, "text": text,
+            "created_at": "2026-11-22T06:00:00.000Z", "conversation_id": str(1860000000000000000 + n),
+            "edit_history_tweet_ids": [str(1860000000000000000 + n)]}
+
+
+def dm(n: int, sender: str = "2244994945") -> dict[str, Any]:
+    return {"id": str(1860000000000000700 + n), "event_type": "MessageCreate", "text": f"DM {n} perché",
+            "sender_id": sender, "dm_conversation_id": f"2244994945-{BRAND}", "created_at": "2026-11-22T06:10:00.000Z"}
+
+
+@pytest.fixture
+def fake_x(aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeX]:
+    fake = FakeX()
+    httpserver.expect_request(f"/2/users/{BRAND}/mentions").respond_with_handler(fake)
+    httpserver.expect_request("/2/dm_events").respond_with_handler(fake)
+    monkeypatch.setenv("SOCIALCARE_X_API_URL", httpserver.url_for("/").rstrip("/"))
+    get_settings.cache_clear()
+    credentials = {BRAND: {"bearer_token": "app-bearer", "consumer_key": "ck", "consumer_secret": "cs",
+                           "access_token": "at", "access_token_secret": "ats"}}
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=aws.secret_arns["XApiCredentials"], SecretString=json.dumps(credentials)
+    )
+    yield fake
+    get_settings.cache_clear()
+
+
+def drain(aws: AwsStack) -> list[InboundEvent]:
+    sqs = boto3.client("sqs")
+    url = aws.queue_urls["InboundQueue"]
+    got: list[InboundEvent] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in batch:
+            got.append(InboundEvent.model_validate_json(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return got
+
+
+def run() -> dict[str, Any]:
+    return X_POLLER.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, Context())
+
+
+def test_mentions_and_dms_are_enqueued_and_checkpoints_advance(aws: AwsStack, fake_x: FakeX) -> None:
+    fake_x.mentions = [tweet(1), tweet(2, author=BRAND, text="our own tweet")]
+    fake_x.dms = [dm(1), dm(2, sender=BRAND)]
+    assert run() == {BRAND: {"mentions": 1, "dms": 1}}
+    events = drain(aws)
+    assert sorted(e.interaction.id for e in events if e.interaction) == [
+        "x:1860000000000000001", "x:1860000000000000701"
+    ]
+    assert all(e.source == "x-poller" for e in events)
+    mention = next(e for e in events if e.event_id == "1860000000000000001")
+    assert mention.interaction is not None and mention.interaction.author.followers == 48200
+    assert poller.get_checkpoint(BRAND, poller.MENTIONS) == 1860000000000000002
+    assert poller.get_checkpoint(BRAND, poller.DMS) == 1860000000000000702
+
+    first_mentions = [r for r in fake_x.requests if r[0].endswith("/mentions")]
+    assert "since_id" not in first_mentions[0][1] and first_mentions[0][2] == "Bearer app-bearer"
+    dm_request = next(r for r in fake_x.requests if r[0] == "/2/dm_events")
+    assert dm_request[1]["event_types"] == "MessageCreate" and dm_request[2].startswith("OAuth ")
+
+    fake_x.mentions.append(tweet(3))
+    fake_x.dms.append(dm(3))
+    assert run() == {BRAND: {"mentions": 1, "dms": 1}}
+    assert sorted(e.event_id for e in drain(aws)) == ["1860000000000000003", "1860000000000000703"]
+    latest_mentions = [r for r in fake_x.requests if r[0].endswith("/mentions")][-1]
+    assert latest_mentions[1]["since_id"] == "1860000000000000002"
+    assert poller.get_checkpoint(BRAND, poller.MENTIONS) == 1860000000000000003
+
+    assert run() == {BRAND: {"mentions": 0, "dms": 0}}  # nothing new: nothing enqueued
+    assert drain(aws) == []
+
+
+def test_a_checkpoint_never_moves_backwards(aws: AwsStack, fake_x: FakeX) -> None:
+    assert poller.advance_checkpoint(BRAND, poller.MENTIONS, 500)
+    assert not poller.advance_checkpoint(BRAND, poller.MENTIONS, 400)
+    assert poller.get_checkpoint(BRAND, poller.MENTIONS) == 500
+
+
+def test_a_mention_seen_by_the_webhook_and_the_poller_is_queued_once(aws: AwsStack, fake_x: FakeX) -> None:
+    payload = json.loads((ROOT / "tests" / "fixtures" / "channels" / "x_tweet_create_events.json").read_bytes())
+    payload["tweet_create_events"] = payload["tweet_create_events"][:1]
+    body = json.dumps(payload).encode()
+    secret = aws.secret_values["XConsumerSecret"].encode()
+    signature = "sha256=" + base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode()
+    event = {
+        "version": "2.0", "routeKey": "$default", "rawPath": "/webhooks/x", "rawQueryString": "",
+        "headers": {"x-twitter-webhooks-signature": signature, "content-type": "application/json"},
+        "requestContext": {"http": {"method": "POST", "path": "/webhooks/x", "protocol": "HTTP/1.1",
+                                    "sourceIp": "203.0.113.9", "userAgent": "x"},
+                           "requestId": "r", "routeKey": "$default", "stage": "$default"},
+        "body": body.decode(), "isBase64Encoded": False,
+    }
+    assert WEBHOOK_X.handler(event, Context())["statusCode"] == 200
+    fake_x.mentions = [tweet(1)]  # the same tweet, read by the poller
+    assert run()[BRAND]["mentions"] == 1
+    (only,) = drain(aws)
+    assert only.interaction is not None and only.interaction.id == "x:1860000000000000001"
+    polled = x.v2_tweet_interaction(tweet(1), {}, BRAND)
+    assert polled is not None and polled.id == only.interaction.id
+
+
+def test_a_rate_limited_stream_keeps_its_checkpoint_for_the_next_run(
+    aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request(f"/2/users/{BRAND}/mentions").respond_with_json(
+        {"title": "Too Many Requests"}, status=429, headers={"x-rate-limit-reset": "1795330000"}
+    )
+    monkeypatch.setenv("SOCIALCARE_X_API_URL", httpserver.url_for("/").rstrip("/"))
+    get_settings.cache_clear()
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=aws.secret_arns["XApiCredentials"], SecretString=json.dumps({BRAND: {"bearer_token": "b"}})
+    )
+    poller.advance_checkpoint(BRAND, poller.MENTIONS, 1860000000000000001)
+    assert run() == {BRAND: {"mentions": "rate_limited"}}
+    assert poller.get_checkpoint(BRAND, poller.MENTIONS) == 1860000000000000001
+    assert drain(aws) == []
