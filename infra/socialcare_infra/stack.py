@@ -80,7 +80,8 @@ class _Server:
         return int(self.server.server_address[1])
 
     def serve(self, name: str) -> None:
-        self.thread = threading.Thread(target=self.server.serve_forever, name=name, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval per server.
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.1,), name=name, daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
@@ -256,7 +257,9 @@ class LocalStack:
         return None
 
     def _start_workers(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         for logical_id, spec in self.functions.items():
+            spec.log_path.write_bytes(b"")  # one run per log file: what you read is this run's
             self.runners[logical_id] = FunctionRunner(spec)
         # Imports are the slow part of a start; do them side by side.
         with ThreadPoolExecutor(max_workers=max(1, len(self.runners))) as pool:
