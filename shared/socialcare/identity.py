@@ -416,9 +416,10 @@ def find_customer(kind: str, value: str, repo: ProfilesRepository | None = None)
     (default region); ``email`` any case; ``x``/``instagram`` a user id or an @handle.
     """
     repo = repo or ProfilesRepository.default()
-    kind = kind.strip().lower()
-    if kind in (IdentifierKind.X, IdentifierKind.INSTAGRAM) and not value.strip().isdigit():
-        return repo.get_handle(kind, value.strip())
+    kind, value = kind.strip().lower(), value.strip()
+    handles_kind = kind in (IdentifierKind.X, IdentifierKind.INSTAGRAM)
+    if handles_kind and value.startswith("@"):
+        return repo.get_handle(kind, value)
     try:
         kind = IdentifierKind(kind).value
     except ValueError:
@@ -427,6 +428,8 @@ def find_customer(kind: str, value: str, repo: ProfilesRepository | None = None)
     if normalised is None:
         return None
     claim = repo.get_claim(kind, normalised)
+    if claim is None and handles_kind and not value.isdigit():
+        return repo.get_handle(kind, value)  # "anna_bianchi" without its "@"
     if claim is None and kind == IdentifierKind.PHONE:
         # A WhatsApp-only customer whose parser did not assert the phone: its wa_id is the number.
         claim = repo.get_claim(IdentifierKind.WHATSAPP.value, phones.wa_id_of(normalised))
