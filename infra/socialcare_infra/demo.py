@@ -274,8 +274,8 @@ def render_customer(payload: Any) -> list[str]:
     timeline = payload.get("timeline") or payload.get("interactions") or customer.get("timeline") or []
     lines = ["customer:"]
     for key, value in customer.items():
-        if key in ("timeline", "interactions"):
-            continue
+        if key in ("timeline", "interactions") or value is None or value == [] or value == {}:
+            continue  # an agent reads what is there, not every empty field
         shown = value if isinstance(value, str | int | float | bool) or value is None else json.dumps(
             value, ensure_ascii=False)
         lines.append(f"  {key}: {shown}")

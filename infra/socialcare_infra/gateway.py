@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import MethodNotAllowed, NotFound, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -44,10 +44,11 @@ class Route:
     method: str  # upper case, or ANY
     path: str  # as in the template: /api/{proxy+}
     function: str  # logical id
+    default: bool = False  # the API's $default catch-all route
 
     @property
     def route_key(self) -> str:
-        return f"{self.method} {self.path}"
+        return "$default" if self.default else f"{self.method} {self.path}"
 
 
 def werkzeug_rule(path: str) -> str:
@@ -110,7 +111,6 @@ class Gateway:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)
-        request.max_content_length = MAX_BODY_BYTES
         started = time.monotonic()
         response = self.handle(request)
         log.info("%s %s -> %d (%.0f ms)", request.method, request.full_path.rstrip("?"), response.status_code,
@@ -124,11 +124,16 @@ class Gateway:
             route, params = adapter.match()
         except (NotFound, MethodNotAllowed):
             return _json_response(404, {"message": "Not Found"}, request_id)
+        too_large = _json_response(413, {"message": "Request Entity Too Large"}, request_id)
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            return _json_response(413, {"message": "Request Entity Too Large"}, request_id)
-        raw = request.get_data(cache=True)
+            return too_large
+        try:
+            # Read one byte past the quota: a chunked body has no Content-Length to check first.
+            raw = request.stream.read(MAX_BODY_BYTES + 1)
+        except RequestEntityTooLarge:
+            return too_large
         if len(raw) > MAX_BODY_BYTES:
-            return _json_response(413, {"message": "Request Entity Too Large"}, request_id)
+            return too_large
         event = self.event(request, route, dict(params), raw, request_id)
         result = self.runners[route.function].invoke(event)
         if result.error is not None:
@@ -234,7 +239,7 @@ def routes_from_events(function: str, events: dict[str, dict[str, Any]]) -> list
         method = str(props.get("Method", "ANY")).upper()
         if not path:
             # An HttpApi event without Path/Method is the API's catch-all $default route.
-            routes.append(Route("ANY", "/{proxy+}", function))
+            routes.append(Route("ANY", "/{proxy+}", function, default=True))
             continue
         routes.append(Route("ANY" if method in ("ANY", "X-AMAZON-APIGATEWAY-ANY-METHOD") else method,
                             str(path), function))

@@ -180,6 +180,8 @@ def test_http_errors_match_api_gateway(fixture_stack: LocalProcess) -> None:
     assert (crash.status_code, crash.json()) == (500, {"message": "Internal Server Error"})
     too_big = requests.post(f"{api}/echo/big", data=b"x" * (10 * 1024 * 1024 + 1), timeout=30)
     assert too_big.status_code == 413
+    chunked = requests.post(f"{api}/echo/big", data=(b"x" * 1024 * 1024 for _ in range(11)), timeout=30)
+    assert chunked.status_code == 413  # no Content-Length to go by
 
 
 # ---------------------------------------------------------------------- Invoke API and workers
