@@ -121,13 +121,14 @@ class LocalStack:
         environ: Mapping[str, str] | None = None,
         state_dir: str | Path | None = None,
         fallback_to_free_ports: bool = False,
+        time_scale: float | None = None,
     ) -> None:
         self.template_path = Path(template_path or project_template()).resolve()
         self.stack_name = stack_name
         self.environ: dict[str, str] = dict(os.environ if environ is None else environ)
         self.region = self.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
         self.account_id = DEFAULT_ACCOUNT_ID
-        self.time_scale = time_scale_from_env(self.environ)
+        self.time_scale = time_scale if time_scale is not None else time_scale_from_env(self.environ)
         self.state_dir = Path(
             state_dir or self.environ.get("SOCIALCARE_LOCAL_STATE_DIR")
             or self.template_path.parent / ".socialcare-local"
