@@ -438,7 +438,8 @@ def on_interaction(
             # A stranger's bot-like post opens no case; a known customer is never dropped.
             logger.info("spam: no case", extra={"interaction_id": interaction.id, "reasons": heard.spam_reasons})
             return CaseOutcome(case=None, spam=True, spam_reasons=heard.spam_reasons, triage=result)
-        if heard.incident_post_id:
+        # A customer with an open case keeps her story in it, even when she joins a flood.
+        if heard.incident_post_id and open_case_for(customer_id) is None:
             return _incident(repo, interaction, result, heard.incident_post_id, heard.incident_case_id, now)
         for _ in range(_ATTEMPTS):
             try:

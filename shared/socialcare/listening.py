@@ -64,6 +64,9 @@ _lock = threading.Lock()
 _baselines: dict[tuple[str, str], float] = {}
 _incidents: dict[str, str] = {}
 _spam_texts: set[tuple[str, str]] = set()
+# brand -> bucket already found spiking by this environment: no need to re-read its shards for
+# the rest of that bucket (a viral minute would otherwise cost a read of every shard per check).
+_spiking: dict[str, str] = {}
 
 
 def reset() -> None:
@@ -72,6 +75,7 @@ def reset() -> None:
         _baselines.clear()
         _incidents.clear()
         _spam_texts.clear()
+        _spiking.clear()
 
 
 def bucket_of(at: datetime) -> datetime:
@@ -173,6 +177,9 @@ def _baseline(brand: str, bucket: datetime) -> float:
     ]
     value = sum(_sum(pks, "mentions").values()) / n
     with _lock:
+        # Only the current bucket's baselines are ever asked for again.
+        for stale in [k for k in _baselines if k[1] != cache_key[1]]:
+            del _baselines[stale]
         _baselines[cache_key] = value
     return value
 
@@ -193,6 +200,8 @@ def _check_spike(brand: str, now: datetime) -> bool:
     floor = max(baseline, float(spike.get("min_baseline", 2.0)))
     if current < int(spike.get("min_mentions", 30)) or current < float(spike.get("multiple", 3.0)) * floor:
         return False
+    with _lock:
+        _spiking[brand] = bucket.strftime("%Y-%m-%dT%H:%MZ")
     negative = bucket_total(f"MENTIONS#{brand}", bucket, "negative")
     until = now + timedelta(minutes=float(spike.get("episode_minutes", 60)))
     client = aws.dynamodb()
@@ -368,7 +377,8 @@ def record(interaction: Interaction, sentiment: Sentiment, *, now: datetime | No
         counts = _add(f"MENTIONS#{brand}#{_bucket_key(now)}#{shard}", {"mentions": 1, "negative": negative}, now)
         result.counted = True
         check_every = max(1, int((_cfg().get("spike") or {}).get("check_every", 5)))
-        if counts["mentions"] % check_every == 0:
+        bucket = _bucket_key(now)
+        if counts["mentions"] % check_every == 0 and _spiking.get(brand) != bucket:
             result.spike = _check_spike(brand, now)
         post = post_of(interaction)
         if post:

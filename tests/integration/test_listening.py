@@ -118,6 +118,11 @@ def test_flood_of_mentions_of_one_post_is_one_incident(stack: AwsStack) -> None:
     assert incident.priority.value in ("high", "urgent")
     assert len(incident.interactions) >= 34
     assert sum(1 for o in outcomes if o.work_items and o.incident) == 1, "one incident item, not one per mention"
+    # a customer with her own open case keeps her story in it, flood or not
+    own = cases.on_interaction(mention(900, "il mio ordine è in ritardo"), "anna", {}, now=NOW)
+    again = cases.on_interaction(mention(901, "anche per me non funziona!", post="viral-1"), "anna", {}, now=NOW)
+    assert own.case is not None and again.case is not None
+    assert again.case.id == own.case.id and not again.incident
 
 
 def test_spam_opens_no_case_but_a_known_customer_is_never_dropped(stack: AwsStack) -> None:
