@@ -63,13 +63,14 @@ _QUEUE_ATTRIBUTES = (
 )
 
 
-def time_scale_from_env(environ: Mapping[str, str]) -> float:
-    raw = environ.get("SOCIALCARE_LOCAL_TIME_SCALE", "")
+def time_scale_from_env(environ: Mapping[str, str], name: str = "SOCIALCARE_LOCAL_TIME_SCALE",
+                        default: float = DEFAULT_TIME_SCALE) -> float:
+    raw = environ.get(name, "")
     if not raw:
-        return DEFAULT_TIME_SCALE
+        return default
     value = float(raw)
     if value <= 0:
-        raise ValueError("SOCIALCARE_LOCAL_TIME_SCALE must be > 0")
+        raise ValueError(f"{name} must be > 0")
     return value
 
 

@@ -129,6 +129,9 @@ class LocalStack:
         self.region = self.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
         self.account_id = DEFAULT_ACCOUNT_ID
         self.time_scale = time_scale if time_scale is not None else time_scale_from_env(self.environ)
+        # Schedules have their own knob: a poller of a real external API (X) must not be
+        # scaled into hammering it, while the rest of the stack stays fast.
+        self.schedule_scale = time_scale_from_env(self.environ, "SOCIALCARE_LOCAL_SCHEDULE_SCALE", self.time_scale)
         self.state_dir = Path(
             state_dir or self.environ.get("SOCIALCARE_LOCAL_STATE_DIR")
             or self.template_path.parent / ".socialcare-local"
@@ -357,7 +360,7 @@ class LocalStack:
             function=logical_id,
             event_name=event_name,
             expression=expression,
-            period_s=float(scale_seconds(period, self.time_scale)) if period else None,
+            period_s=float(scale_seconds(period, self.schedule_scale)) if period else None,
             enabled=esm.schedule_enabled(props),
             payload=esm.schedule_payload(props),
         )
@@ -400,7 +403,8 @@ class LocalStack:
     def describe(self) -> list[str]:
         """Human-readable lines: endpoints, then every physical name."""
         lines = [
-            f"stack      {self.stack_name} (region {self.region}, time scale {self.time_scale:g})",
+            f"stack      {self.stack_name} (region {self.region}, time scale {self.time_scale:g}, "
+            f"schedule scale {self.schedule_scale:g})",
             f"moto       {self.moto_url}",
             f"http api   {self.api_url}",
             f"invoke api {self.invoke_url}",
