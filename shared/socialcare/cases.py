@@ -672,6 +672,62 @@ def release(case_id: str, agent: str | None = None, *, now: datetime | None = No
     return _repo().update(case_id, change, now=now)
 
 
+# ---------------------------------------------------------------- CRM wiring
+def crm_snapshot(case: Case) -> dict[str, Any]:
+    """The case in the CRM read model's shape (``crm.schema.CaseSnapshot`` fields)."""
+    first = case.recent[0].summary if case.recent else None
+    return {
+        "id": case.id,
+        "version": max(case.version, 1),
+        "status": case.status.value,
+        "is_open": case.is_open,
+        "priority": case.priority.value,
+        "team": case.team.value,
+        "channels": list(case.channels),
+        "subject": (first or case.id)[:120],
+        "category": case.categories[0] if case.categories else None,
+        "sentiment": case.sentiment,
+        "opened_at": case.opened_at,
+        "updated_at": case.updated_at,
+        "resolved_at": case.resolved_at,
+        "first_response_due_at": case.sla.first_response_due,
+        "resolution_due_at": case.sla.resolution_due,
+        "merged_into": case.merged_into,
+    }
+
+
+class CrmCaseService:
+    """The commands a CRM may send (``crm.inbound.CaseService``); wire it with
+    ``crm.inbound.use_case_service(cases.CrmCaseService)``. Work items they cause are enqueued."""
+
+    def resolve_case(self, case_id: str, *, actor: str) -> None:
+        outcome = resolve(case_id, by=actor)
+        if outcome.work_items:
+            workitems.send(outcome.work_items)
+
+    def set_case_status(self, case_id: str, status: str, *, actor: str) -> None:
+        wanted = CaseStatus(status)
+        if wanted is CaseStatus.RESOLVED:
+            self.resolve_case(case_id, actor=actor)
+            return
+        if wanted is CaseStatus.MERGED:
+            raise BadRequest("cases are merged through their customers, not by status")
+        current = get_case(case_id, with_interactions=False)
+        if current.status is CaseStatus.RESOLVED:
+            reopen(case_id, by=actor)
+            if wanted is CaseStatus.OPEN:
+                return
+
+        def change(case: Case) -> bool:
+            _require_open(case)
+            if case.status is wanted:
+                return False
+            case.status = wanted
+            return True
+
+        _repo().update(case_id, change)
+
+
 # ---------------------------------------------------------------- merge (identity)
 def merge_customers(source_customer_id: str, target_customer_id: str, *, now: datetime | None = None) -> MergeOutcome:
     """Two customers became one (``source`` merged into ``target``): merge their open cases.

@@ -578,3 +578,23 @@ def test_resolved_case_cannot_be_handed_off(stack: AwsStack) -> None:
     cases.resolve(case.id, now=NOW)
     with pytest.raises(Conflict):
         cases.handoff(case.id, Team.CALLCENTRE, now=NOW)
+
+
+def test_crm_commands_change_the_case_like_an_agent(stack: AwsStack) -> None:
+    from socialcare.crm.schema import CaseSnapshot
+
+    case = cases.on_interaction(story()[2], "cust-anna", {}, now=NOW).case  # private refund: call centre
+    assert case is not None and case.team is Team.CALLCENTRE
+    service = cases.CrmCaseService()
+    service.set_case_status(case.id, "pending", actor="crm:zendesk")
+    assert cases.get_case(case.id).status is CaseStatus.PENDING
+    service.resolve_case(case.id, actor="crm:zendesk")
+    resolved = cases.get_case(case.id)
+    assert resolved.status is CaseStatus.RESOLVED
+    assert drain(stack, "SocialTeamQueue") == [], "a case that began in private needs no public close-the-loop"
+    service.set_case_status(case.id, "open", actor="crm:zendesk")
+    reopened = cases.get_case(case.id)
+    assert reopened.status is CaseStatus.OPEN and reopened.reopen_count == 1
+    snapshot = CaseSnapshot.model_validate(cases.crm_snapshot(reopened))
+    assert snapshot.version == reopened.version and snapshot.is_open and snapshot.team == "callcentre"
+    assert snapshot.first_response_due_at == reopened.sla.first_response_due
