@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 import pytest
-from facebook import GraphAPIError
+from botocore.exceptions import ClientError
 from pytest_httpserver import HTTPServer
 from socialcare.channels import media, meta
 from socialcare.models import InboundEvent, Interaction
@@ -86,14 +86,35 @@ def test_media_the_platform_no_longer_has_is_noted_and_the_message_still_stored(
     )
     stored = media.store_attachments(image_interaction(), "cus_anna")
     assert stored.attachments[0].s3_key is None
-    assert stored.metadata["media_errors"][0]["index"] == "0"
+    (error,) = stored.metadata["media_errors"]
+    assert (error["index"], error["media_id"], error["retryable"]) == (0, "1234567890123456", False)
 
 
-def test_a_graph_outage_raises_so_the_record_is_retried(aws: AwsStack, graph: HTTPServer) -> None:
-    graph.expect_request("/v21.0/1234567890123456").respond_with_json(
-        {"error": {"message": "Service temporarily unavailable", "type": "OAuthException", "code": 2}}, status=503
-    )
-    with pytest.raises(GraphAPIError):  # raised out of the record handler: SQS redelivers it
+def test_a_graph_outage_is_retried_once_then_the_message_is_stored_with_a_retryable_note(
+    aws: AwsStack, graph: HTTPServer
+) -> None:
+    calls: list[Request] = []
+
+    def outage(request: Request) -> Response:
+        calls.append(request)
+        body = {"error": {"message": "Service temporarily unavailable", "type": "OAuthException", "code": 2}}
+        return Response(json.dumps(body), status=503, content_type="application/json")
+
+    graph.expect_request("/v21.0/1234567890123456").respond_with_handler(outage)
+    stored = media.store_attachments(image_interaction(), "cus_anna")
+    assert len(calls) == 2
+    assert stored.attachments[0].s3_key is None
+    assert stored.metadata["media_errors"][0]["retryable"] is True
+    assert stored.metadata["media_errors"][0]["media_id"] == "1234567890123456"
+
+
+def test_a_failure_to_write_our_bucket_raises_so_the_record_is_retried(
+    aws: AwsStack, graph: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve_media(graph)
+    monkeypatch.setenv("SOCIALCARE_MEDIA_BUCKET", "no-such-bucket-anywhere")
+    get_settings.cache_clear()
+    with pytest.raises(ClientError):
         media.store_attachments(image_interaction(), "cus_anna")
 
 

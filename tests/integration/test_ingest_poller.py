@@ -196,3 +196,17 @@ def test_a_rate_limited_stream_keeps_its_checkpoint_for_the_next_run(
     assert run() == {BRAND: {"mentions": "rate_limited"}}
     assert poller.get_checkpoint(BRAND, poller.MENTIONS) == 1860000000000000001
     assert drain(aws) == []
+
+
+def test_brand_accounts_without_their_own_entry_poll_with_the_default_credentials(
+    aws: AwsStack, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOCIALCARE_BRAND_X_ACCOUNT_IDS", BRAND)
+    get_settings.cache_clear()
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=aws.secret_arns["XApiCredentials"], SecretString=json.dumps({"default": {"bearer_token": "shared"}})
+    )
+    fake_x.mentions = [tweet(9)]
+    assert run() == {BRAND: {"mentions": 1}}  # no OAuth 1.0a user credentials: DMs are not polled
+    assert [e.event_id for e in drain(aws)] == ["1860000000000000009"]
+    assert fake_x.requests[-1][2] == "Bearer shared"

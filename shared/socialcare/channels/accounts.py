@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from socialcare import secrets
 from socialcare.errors import SecretUnavailable
+from socialcare.settings import get_settings
 
 DEFAULT = "default"
 
@@ -93,14 +94,23 @@ def x_app_for(account: str | None) -> XApp:
 
 
 def x_api_accounts() -> dict[str, XApiAccount]:
-    """Brand X accounts to poll, keyed by X user id (the secret must be a JSON object)."""
+    """Brand X accounts to poll, keyed by X user id (the secret must be a JSON object).
+
+    An account has its own entry, or - when it is listed in SOCIALCARE_BRAND_X_ACCOUNT_IDS - the
+    ``default`` credentials (one app bearer token serves every account's mentions).
+    """
     value = secrets.secret_json("x_api_credentials")
     if not isinstance(value, dict):
         raise SecretUnavailable("secret x_api_credentials must be a JSON object keyed by X user id")
     try:
-        return {str(k): XApiAccount.model_validate(v) for k, v in value.items() if k != DEFAULT}
+        found = {str(k): XApiAccount.model_validate(v) for k, v in value.items()}
     except ValidationError as exc:
         raise SecretUnavailable("secret x_api_credentials has an unsupported shape") from exc
+    default = found.pop(DEFAULT, None)
+    if default is not None:
+        for account in sorted(get_settings().brand_x_ids):
+            found.setdefault(account, default)
+    return found
 
 
 def meta_app_secrets() -> list[str]:

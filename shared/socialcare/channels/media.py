@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import time
 from typing import Any
 
 import requests
@@ -20,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from socialcare import aws
 from socialcare.channels import accounts, sdk
+from socialcare.channels.common import count
 from socialcare.errors import SecretUnavailable
 from socialcare.models import Attachment, Channel, Interaction
 from socialcare.observability import logger
@@ -30,10 +32,16 @@ from socialcare.settings import get_settings
 _URL_CHANNELS = frozenset({Channel.MESSENGER, Channel.INSTAGRAM, Channel.FACEBOOK})
 _SAFE = re.compile(r"[^A-Za-z0-9._=-]")
 _PERMANENT_HTTP = frozenset({400, 401, 403, 404, 410})
+_ATTEMPTS = 2
+_RETRY_DELAY_SECONDS = 1.0
 
 
 class MediaUnavailable(Exception):
-    """The platform says the media is gone or not ours: retrying will not bring it back."""
+    """The media could not be fetched; ``retryable`` when the platform might still serve it."""
+
+    def __init__(self, reason: str, *, retryable: bool = False) -> None:
+        super().__init__(reason)
+        self.retryable = retryable
 
 
 def key_for(customer_id: str, interaction: Interaction, index: int, attachment: Attachment) -> str:
@@ -47,7 +55,9 @@ def _exists(bucket: str, key: str) -> bool:
     try:
         aws.s3().head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        # Without s3:ListBucket, S3 answers HEAD of a missing key with 403, not 404: either way
+        # we fetch (the key is deterministic, so a second put is harmless)
+        if exc.response.get("Error", {}).get("Code") in ("403", "404", "NoSuchKey", "NotFound", "AccessDenied"):
             return False
         raise
     return True
@@ -57,7 +67,7 @@ def _download(session: requests.Session, url: str, headers: dict[str, str] | Non
     response = session.get(url, headers=headers or {}, stream=True)
     if response.status_code in _PERMANENT_HTTP:
         raise MediaUnavailable(f"download answered {response.status_code}")
-    response.raise_for_status()  # 5xx / 429: the processor retries the record
+    response.raise_for_status()  # 5xx / 429: transient, retried by _fetch_with_retry
     response.raw.decode_content = True
     return response
 
@@ -76,7 +86,7 @@ def _whatsapp_media(interaction: Interaction, attachment: Attachment) -> tuple[r
         # Graph answers unknown/expired media ids with OAuthException code 100: gone for good
         if getattr(exc, "code", None) in (100, 190, 803):
             raise MediaUnavailable(f"Graph API: {exc}") from exc
-        raise
+        raise  # transient: retried by _fetch_with_retry
     url = info.get("url")
     if not isinstance(url, str):
         raise MediaUnavailable("Graph API returned no media url")
@@ -92,17 +102,32 @@ def _fetch(interaction: Interaction, attachment: Attachment) -> tuple[requests.R
     return None
 
 
+def _fetch_with_retry(interaction: Interaction, attachment: Attachment) -> tuple[requests.Response, str | None] | None:
+    from facebook import GraphAPIError
+
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            return _fetch(interaction, attachment)
+        except (requests.RequestException, GraphAPIError) as exc:
+            if attempt == _ATTEMPTS:
+                raise MediaUnavailable(f"platform unavailable: {exc}", retryable=True) from exc
+            time.sleep(_RETRY_DELAY_SECONDS)
+    return None  # unreachable: the loop returns or raises
+
+
 def store_attachments(interaction: Interaction, customer_id: str) -> Interaction:
     """The interaction with each fetchable attachment stored in S3 (``s3_key`` set).
 
-    Transient failures raise (the SQS record is retried); media the platform no longer has is
-    noted in ``metadata["media_errors"]`` so that the message itself is still stored.
+    Media never holds the customer's message back: media the platform no longer has, or cannot
+    serve after a retry, is noted in ``metadata["media_errors"]`` (``retryable`` when a later
+    replay may still fetch it: WhatsApp media ids live for 30 days) and the message is stored.
+    A failure to write to our own bucket raises, so SQS redelivers the record.
     """
     bucket = get_settings().media_bucket
     if not bucket or not interaction.attachments:
         return interaction
     attachments: list[Attachment] = []
-    errors: list[dict[str, str]] = []
+    errors: list[dict[str, Any]] = []
     for index, attachment in enumerate(interaction.attachments):
         if attachment.s3_key or not (attachment.media_id or attachment.url):
             attachments.append(attachment)
@@ -112,10 +137,12 @@ def store_attachments(interaction: Interaction, customer_id: str) -> Interaction
             attachments.append(attachment.model_copy(update={"s3_key": key}))
             continue
         try:
-            fetched = _fetch(interaction, attachment)
+            fetched = _fetch_with_retry(interaction, attachment)
         except MediaUnavailable as exc:
             logger.warning("attachment not fetched", extra={"interaction_id": interaction.id, "reason": str(exc)})
-            errors.append({"index": str(index), "reason": str(exc)})
+            count("MediaNotFetched", 1, retryable=str(exc.retryable).lower())
+            errors.append({"index": index, "media_id": attachment.media_id, "reason": str(exc),
+                           "retryable": exc.retryable})
             attachments.append(attachment)
             continue
         if fetched is None:
