@@ -422,6 +422,9 @@ def on_interaction(
     interaction: Interaction, customer_id: str, context: dict[str, Any] | None = None, *, now: datetime | None = None
 ) -> CaseOutcome:
     """Thread one interaction into its case (see the module docstring)."""
+    if not customer_id or not customer_id.strip():
+        # An empty id would be an invalid CustomerIndex key and merge every stranger into one case.
+        raise ValueError("on_interaction needs the recognised customer's id")
     now = _now(now)
     repo = _repo()
     ctx = CustomerContext.model_validate({**(context or {}), "customer_id": customer_id})

@@ -598,3 +598,9 @@ def test_crm_commands_change_the_case_like_an_agent(stack: AwsStack) -> None:
     snapshot = CaseSnapshot.model_validate(cases.crm_snapshot(reopened))
     assert snapshot.version == reopened.version and snapshot.is_open and snapshot.team == "callcentre"
     assert snapshot.first_response_due_at == reopened.sla.first_response_due
+
+
+def test_an_interaction_without_a_customer_is_refused(stack: AwsStack) -> None:
+    with pytest.raises(ValueError):
+        cases.on_interaction(story()[0], "", {}, now=NOW)
+    assert cases.open_case_for("") is None
