@@ -133,6 +133,10 @@ class FunctionRunner:
         if "init_error" in first:
             self._init_error = first["init_error"]
             self._discard()
+        if self._stopped:
+            # stop() ran (without the lock) while this worker was starting: do not outlive it.
+            self._discard()
+            raise WorkerGone(f"{self.spec.logical_id} is stopped")
 
     def _discard(self) -> None:
         proc, self._proc = self._proc, None
