@@ -279,16 +279,16 @@ class LocalStack:
             props = resource.get("Properties") or {}
             merged = {**globals_fn, **props}
             name = self.resolver.name(logical_id)
-            code_uri = self.resolver.resolve(merged.get("CodeUri", "."))
-            if not isinstance(code_uri, str):
-                log.warning("%s: CodeUri %r is not a local directory; skipped", logical_id, code_uri)
+            code_dir = self._code_dir(merged)
+            if code_dir is None:
+                log.warning("%s: CodeUri is not a local directory; skipped", logical_id)
                 continue
             events = self.resolver.resolve(props.get("Events") or {})
             self.functions[logical_id] = FunctionSpec(
                 logical_id=logical_id,
                 name=name,
                 arn=self.resolver.get_att(logical_id, "Arn"),
-                code_dir=(self.template_path.parent / code_uri).resolve(),
+                code_dir=code_dir,
                 handler=str(merged.get("Handler", "app.handler")),
                 timeout_s=float(self.resolver.resolve(merged.get("Timeout", SAM_DEFAULT_TIMEOUT_S))),
                 memory_mb=int(self.resolver.resolve(merged.get("MemorySize", SAM_DEFAULT_MEMORY_MB))),
@@ -296,6 +296,11 @@ class LocalStack:
                 log_path=self.log_dir / f"{logical_id}.log",
                 events=events,
             )
+
+    def _code_dir(self, merged: Mapping[str, Any]) -> Path | None:
+        code_uri = self.resolver.resolve(merged.get("CodeUri", "."))
+        # An S3 location ({Bucket, Key}) is a deployed artifact, not code we can run.
+        return (self.template_path.parent / code_uri).resolve() if isinstance(code_uri, str) else None
 
     def _environment(self, logical_id: str, name: str, globals_fn: Mapping[str, Any],
                      props: Mapping[str, Any], merged: Mapping[str, Any], hidden: set[str]) -> dict[str, str]:
@@ -321,7 +326,7 @@ class LocalStack:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-            "LAMBDA_TASK_ROOT": str((self.template_path.parent / str(merged.get("CodeUri", "."))).resolve()),
+            "LAMBDA_TASK_ROOT": str(self._code_dir(merged)),
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
             "PYTHONUNBUFFERED": "1",  # handler output reaches the log file as it happens
             "PYTHONPATH": os.pathsep.join(_import_roots()),
