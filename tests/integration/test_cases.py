@@ -604,3 +604,12 @@ def test_an_interaction_without_a_customer_is_refused(stack: AwsStack) -> None:
     with pytest.raises(ValueError):
         cases.on_interaction(story()[0], "", {}, now=NOW)
     assert cases.open_case_for("") is None
+
+
+def test_handoffs_read_from_and_to_in_json(stack: AwsStack) -> None:
+    case = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW).case
+    assert case is not None
+    _api("POST", f"/api/cases/{case.id}/handoff", {"to": "callcentre"}, agent="marta")
+    _, body = _api("GET", f"/api/cases/{case.id}")
+    assert body["handoffs"][-1]["from"] == "social" and body["handoffs"][-1]["to"] == "callcentre"
+    assert body["handoffs"][-1]["by"] == "marta"

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from socialcare import aws
 from socialcare.errors import BadRequest, Conflict, NotFound
@@ -66,8 +66,12 @@ OPEN_STATUSES = (CaseStatus.ESCALATED, CaseStatus.NEW, CaseStatus.OPEN, CaseStat
 
 
 class Handoff(BaseModel):
-    from_team: Team | None
-    to_team: Team
+    # JSON says "from"/"to" (like the hand-off request body); Python keeps from_team/to_team
+    # because "from" is a keyword.
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    from_team: Team | None = Field(alias="from")
+    to_team: Team = Field(alias="to")
     at: datetime
     by: str
     reason: str
