@@ -19,6 +19,7 @@ EventBridge scheduled event every (scaled) period; ``cron(...)`` is reported as 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import logging
@@ -50,6 +51,7 @@ class SqsSource:
     report_batch_item_failures: bool = False
     maximum_concurrency: int | None = None
     enabled: bool = True
+    filters: list[dict[str, Any]] | None = None  # FilterCriteria patterns, parsed
 
 
 def sqs_source(function: str, event_name: str, props: Mapping[str, Any], queue_urls_by_arn: Mapping[str, str]
@@ -68,7 +70,84 @@ def sqs_source(function: str, event_name: str, props: Mapping[str, Any], queue_u
         report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
         maximum_concurrency=int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None,
         enabled=str(props.get("Enabled", True)).lower() != "false",
+        filters=_filter_patterns(props.get("FilterCriteria")),
     )
+
+
+def _filter_patterns(criteria: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+    if not criteria:
+        return None
+    patterns = []
+    for item in criteria.get("Filters") or []:
+        pattern = item.get("Pattern")
+        patterns.append(json.loads(pattern) if isinstance(pattern, str) else dict(pattern))
+    return patterns or None
+
+
+# ---------------------------------------------------------------------- event filtering
+# Lambda event filtering (EventBridge pattern syntax) over the SQS record: a record passes when
+# any pattern matches; a record that passes no pattern is deleted without an invocation.
+_MISSING = object()
+
+
+def record_passes(record: Mapping[str, Any], patterns: list[dict[str, Any]] | None) -> bool:
+    if not patterns:
+        return True
+    data = dict(record)
+    with contextlib.suppress(ValueError):  # a JSON body is matched as JSON, else as the string
+        data["body"] = json.loads(record.get("body", ""))
+    return any(_match(pattern, data) for pattern in patterns)
+
+
+def _match(pattern: Mapping[str, Any], data: Any) -> bool:
+    for key, rule in pattern.items():
+        value = data.get(key, _MISSING) if isinstance(data, Mapping) else _MISSING
+        if isinstance(rule, Mapping):
+            if not isinstance(value, Mapping) or not _match(rule, value):
+                return False
+        elif not isinstance(rule, list) or not _match_values(rule, value):
+            return False
+    return True
+
+
+def _match_values(rules: list[Any], value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]  # an array matches if any element does
+    for rule in rules:
+        if isinstance(rule, Mapping) and len(rule) == 1:
+            ((op, arg),) = rule.items()
+            if op == "exists":
+                if (value is not _MISSING) == bool(arg):
+                    return True
+            elif value is not _MISSING and any(_operator(op, arg, v) for v in values):
+                return True
+        elif value is not _MISSING and rule in values:
+            return True
+    return False
+
+
+def _operator(op: str, arg: Any, value: Any) -> bool:
+    if op == "prefix":
+        return isinstance(value, str) and value.startswith(str(arg))
+    if op == "suffix":
+        return isinstance(value, str) and value.endswith(str(arg))
+    if op == "equals-ignore-case":
+        return isinstance(value, str) and value.lower() == str(arg).lower()
+    if op == "anything-but":
+        if isinstance(arg, Mapping):
+            return not _match_values([arg], value)
+        excluded = arg if isinstance(arg, list) else [arg]
+        return value not in excluded
+    if op == "numeric":
+        return _numeric(arg, value)
+    log.warning("event filter operator %r is not emulated; treated as no match", op)
+    return False
+
+
+def _numeric(conditions: list[Any], value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    checks = {"=": value.__eq__, "<": value.__lt__, "<=": value.__le__, ">": value.__gt__, ">=": value.__ge__}
+    return all(checks[str(conditions[i])](conditions[i + 1]) for i in range(0, len(conditions) - 1, 2))
 
 
 def lambda_sqs_record(message: Mapping[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -173,10 +252,23 @@ class SqsPoller(threading.Thread):
 
     def poll_once(self) -> int:
         """One receive-invoke-delete round; returns how many messages it deleted."""
-        messages = self.receive()
-        if not messages:
+        received = self.receive()
+        if not received:
             return 0
-        event = {"Records": [lambda_sqs_record(m, self.source.queue_arn, self.region) for m in messages]}
+        messages: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []
+        filtered_out: list[dict[str, Any]] = []
+        for message in received:
+            record = lambda_sqs_record(message, self.source.queue_arn, self.region)
+            if record_passes(record, self.source.filters):
+                messages.append(message)
+                records.append(record)
+            else:
+                filtered_out.append(message)
+        self._delete(filtered_out)  # Lambda drops what no filter pattern matches, uninvoked
+        if not messages:
+            return len(filtered_out)
+        event = {"Records": records}
         result = self.runner.invoke(event)
         if result.failed:
             log.info("%s failed on a batch of %d from %s: %s", self.source.function, len(messages),
@@ -192,12 +284,15 @@ class SqsPoller(threading.Thread):
                 return 0
             keep = reported
         done = [m for m in messages if m["MessageId"] not in keep]
-        if done:
+        self._delete(done)
+        return len(done) + len(filtered_out)
+
+    def _delete(self, messages: list[dict[str, Any]]) -> None:
+        if messages:
             self.sqs.delete_message_batch(
                 QueueUrl=self.source.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
-        return len(done)
 
 
 # ---------------------------------------------------------------------- schedules

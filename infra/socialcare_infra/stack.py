@@ -346,9 +346,6 @@ class LocalStack:
                 kind = event.get("Type")
                 props = event.get("Properties") or {}
                 if kind == "SQS":
-                    if props.get("FilterCriteria"):
-                        log.warning("%s.%s: FilterCriteria is not emulated; every message is delivered",
-                                    logical_id, event_name)
                     source = esm.sqs_source(logical_id, event_name, props, urls_by_arn)
                     self.sqs_sources.append(source)
                     if source.enabled:

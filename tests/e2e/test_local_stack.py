@@ -306,6 +306,21 @@ def test_sqs_partial_batch_failure_and_redrive_to_dlq(fixture_stack: LocalProces
     assert [e["pk"] for e in events_with_prefix(fixture_stack, "sqs#ok-1#")] == ["sqs#ok-1#1"]
 
 
+def test_filter_criteria_drop_unmatched_messages_without_invoking(fixture_stack: LocalProcess) -> None:
+    sqs = fixture_stack.client("sqs")
+    queue = sqs.get_queue_url(QueueName=fixture_stack.names["FilteredQueue"])["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody='{"kind":"drop","n":1}')
+    sqs.send_message(QueueUrl=queue, MessageBody='{"kind":"keep","n":2}')
+    wait_for(lambda: events_with_prefix(fixture_stack, 'sqs#{"kind":"keep"'), 15, what="the matching message")
+
+    def drained() -> bool:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+        return attributes["ApproximateNumberOfMessages"] == attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+    wait_for(drained, 15, what="the filtered-out message deleted")
+    assert not events_with_prefix(fixture_stack, 'sqs#{"kind":"drop"')
+
+
 def test_rate_schedules_fire_and_disabled_ones_do_not(fixture_stack: LocalProcess) -> None:
     ticks = wait_for(lambda: events_with_prefix(fixture_stack, "tick#Scheduled Event"), 15,
                      what="the rate(1 minute) schedule (scaled)")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from pytest_socket import disable_socket, enable_socket
-from socialcare_infra.esm import failed_message_ids, rate_seconds, schedule_enabled
+from socialcare_infra.esm import failed_message_ids, rate_seconds, record_passes, schedule_enabled
 from socialcare_infra.provision import (
     LOCAL_SECRET_DEFAULTS,
     Provisioner,
@@ -263,3 +263,30 @@ def test_schedule_expressions_and_states() -> None:
     assert schedule_enabled({"State": "DISABLED"}) is False
     assert schedule_enabled({"Enabled": False}) is False
     assert schedule_enabled({}) is True
+
+
+@pytest.mark.parametrize(
+    ("pattern", "body", "passes"),
+    [
+        ({"body": {"kind": ["mention"]}}, '{"kind": "mention"}', True),
+        ({"body": {"kind": ["mention"]}}, '{"kind": "dm"}', False),
+        ({"body": {"kind": [{"prefix": "men"}]}}, '{"kind": "mention"}', True),
+        ({"body": {"kind": [{"anything-but": ["dm"]}]}}, '{"kind": "mention"}', True),
+        ({"body": {"kind": [{"anything-but": ["dm"]}]}}, '{"kind": "dm"}', False),
+        ({"body": {"reach": [{"numeric": [">", 1000, "<=", 5000]}]}}, '{"reach": 1840}', True),
+        ({"body": {"reach": [{"numeric": [">", 1000]}]}}, '{"reach": 10}', False),
+        ({"body": {"vip": [{"exists": False}]}}, '{"kind": "dm"}', True),
+        ({"body": {"tags": ["refund"]}}, '{"tags": ["billing", "refund"]}', True),
+        ({"body": ["plain text"]}, "plain text", True),
+        ({"body": {"kind": ["mention"]}}, "not json", False),
+    ],
+)
+def test_sqs_event_filter_patterns(pattern: dict[str, Any], body: str, passes: bool) -> None:
+    record = {"body": body, "attributes": {"MessageGroupId": "g"}}
+    assert record_passes(record, [pattern]) is passes
+
+
+def test_no_filter_passes_everything_and_any_pattern_is_enough() -> None:
+    record = {"body": '{"kind": "dm"}'}
+    assert record_passes(record, None) is True
+    assert record_passes(record, [{"body": {"kind": ["mention"]}}, {"body": {"kind": ["dm"]}}]) is True
