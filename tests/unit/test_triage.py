@@ -52,6 +52,9 @@ def post(
         "Ordine arrivato, grazie, ma il pacco era danneggiato",
         "Sono molto deluso 😡",
         "This is NOT good",
+        "Buongiorno, scrivo ancora per l'ordine. Se non ricevo il rimborso mi rivolgo a un avvocato.",
+        "non ho ancora ricevuto il rimborso",
+        "I haven't received my refund",
     ],
 )
 def test_complaints_are_negative(text: str) -> None:
@@ -67,6 +70,8 @@ def test_praise_is_positive(text: str) -> None:
 
 def test_neutral_questions_and_empty_text() -> None:
     assert analyse_offline("Avete il modello blu in negozio?").label == "neutral"
+    assert analyse_offline("Buongiorno, come si cambia l'indirizzo?").label == "neutral"  # a greeting is no praise
+    assert analyse_offline("Il rimborso è arrivato").label != "negative"  # a topic word is no complaint
     assert analyse(None).label == "neutral" and analyse("   ").provider == "none"
 
 
@@ -101,6 +106,13 @@ def test_public_negative_from_a_high_reach_author_is_high_or_urgent() -> None:
 
 def test_refund_threat_is_high_or_urgent_even_in_private() -> None:
     result = triage.triage(post("chiedo il rimborso", kind=Kind.DIRECT_MESSAGE))
+    assert result.priority in (Priority.HIGH, Priority.URGENT)
+
+
+def test_private_legal_threat_over_a_refund_is_high() -> None:
+    text = "Buongiorno, scrivo ancora per l'ordine 12345. Se non ricevo il rimborso mi rivolgo a un avvocato."
+    result = triage.triage(post(text, kind=Kind.DIRECT_MESSAGE))
+    assert result.sentiment.label == "negative" and "legal_threat" in result.cues
     assert result.priority in (Priority.HIGH, Priority.URGENT)
 
 
