@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 from socialcare import aws
 from socialcare.crm.reconcile import reconcile
+from socialcare.crm.records import CrmRecords
 from socialcare.settings import get_settings
 from socialcare_infra.provision import Provisioner
 from socialcare_infra.template import Resolver, load_template
@@ -36,11 +37,12 @@ def made(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             ("SC-2026-4", 2, 2, "hubspot"),
         ]
         for case_id, version, synced, provider in rows:
-            item: dict[str, Any] = {"pk": {"S": f"CASE#{case_id}"}, "sk": {"S": "CASE"}, "version": {"N": str(version)}}
+            client.put_item(
+                TableName=made.names["CasesTable"],
+                Item={"pk": {"S": f"CASE#{case_id}"}, "sk": {"S": "CASE"}, "version": {"N": str(version)}},
+            )
             if synced is not None:
-                item["crm_synced_version"] = {"N": str(synced)}
-                item["crm_provider"] = {"S": provider}
-            client.put_item(TableName=made.names["CasesTable"], Item=item)
+                CrmRecords().record(case_id, provider=provider, record_id=f"r-{case_id}", version=synced)
         # not a case item: must be ignored
         client.put_item(
             TableName=made.names["CasesTable"],

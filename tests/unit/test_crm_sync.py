@@ -75,6 +75,11 @@ class FakeSqs:
     def change_message_visibility(self, **kw: Any) -> None:
         self.visibility.append(kw)
 
+    def change_message_visibility_batch(self, **kw: Any) -> None:
+        self.visibility.extend(
+            {"ReceiptHandle": e["ReceiptHandle"], "VisibilityTimeout": e["VisibilityTimeout"]} for e in kw["Entries"]
+        )
+
     def send_message(self, **kw: Any) -> dict[str, str]:
         self.sent.append(kw)
         return {"MessageId": "dlq-1"}
@@ -249,3 +254,8 @@ def test_a_failing_case_does_not_hold_back_other_cases_in_the_batch() -> None:
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     assert failed == {"m-SC-2026-1-1-1", "m-SC-2026-1-2-1"}  # the later message of that case waits too
     assert [e.case.id for e in adapter.sent] == ["SC-2026-2"]
+    # ... for exactly as long as the failed one: SQS serves nothing of a group while any of
+    # its messages is in flight, so a longer wait would stretch the case's own backoff.
+    delays = {v["ReceiptHandle"]: v["VisibilityTimeout"] for v in sqs.visibility}
+    assert set(delays) == {"rh-SC-2026-1-1", "rh-SC-2026-1-2"}
+    assert delays["rh-SC-2026-1-1"] == delays["rh-SC-2026-1-2"]

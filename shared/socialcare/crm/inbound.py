@@ -41,7 +41,7 @@ from socialcare.crm.base import NoGuard, OnceGuard, Permanent
 from socialcare.crm.records import CrmRecords
 from socialcare.crm.schema import OutboundReply, ReplyTarget
 from socialcare.crm.sync import CaseSource
-from socialcare.errors import BadRequest, EnqueueFailed, NotFound, SecretUnavailable, SocialcareError, Unauthorized
+from socialcare.errors import BadRequest, EnqueueFailed, NotFound, SecretUnavailable, Unauthorized
 from socialcare.http import constant_time_equal, make_resolver, raw_body
 from socialcare.observability import logger, metrics
 from socialcare.settings import get_settings
@@ -74,13 +74,6 @@ class CaseService(Protocol):
     def resolve_case(self, case_id: str, *, actor: str) -> None: ...
 
     def set_case_status(self, case_id: str, status: str, *, actor: str) -> None: ...
-
-
-class NotWired(SocialcareError):
-    """A dependency is not wired yet: 503 so the CRM retries later instead of losing the event."""
-
-    status = 503
-    code = "not_wired"
 
 
 class CrmInboundEvent(BaseModel):
@@ -307,7 +300,7 @@ class CrmInbound:
         self,
         *,
         records: CrmRecords,
-        case_service: CaseService | None,
+        case_service: CaseService,
         case_source: CaseSource | None,
         guard: OnceGuard | None = None,
         outbound_queue_url: str | None = None,
@@ -341,8 +334,6 @@ class CrmInbound:
         if event.kind == "status":
             if event.status is None:
                 return False
-            if self.case_service is None:
-                raise NotWired("the cases service is not wired to the CRM webhook yet")
             if event.status == "resolved":
                 self.case_service.resolve_case(case_id, actor=actor)
             else:
@@ -460,13 +451,14 @@ _case_source_factory: Callable[[], CaseSource] | None = None
 
 
 def use_case_service(factory: Callable[[], CaseService], source: Callable[[], CaseSource] | None = None) -> None:
-    """Wire the cases service (and optionally its read model, for reply targets)."""
+    """Replace the default cases service and read model (``views``), e.g. in tests."""
     global _case_service_factory, _case_source_factory
     _case_service_factory, _case_source_factory = factory, source
 
 
 def default_inbound(context: Any = None) -> CrmInbound:
     from socialcare.crm.guard import PowertoolsGuard
+    from socialcare.crm.views import CasesCaseService, StoreCaseSource
 
     table = get_settings().idempotency_table
     guard: OnceGuard = NoGuard()
@@ -476,8 +468,8 @@ def default_inbound(context: Any = None) -> CrmInbound:
             powertools_guard.register(context)
     return CrmInbound(
         records=CrmRecords(),
-        case_service=_case_service_factory() if _case_service_factory else None,
-        case_source=_case_source_factory() if _case_source_factory else None,
+        case_service=_case_service_factory() if _case_service_factory else CasesCaseService(),
+        case_source=_case_source_factory() if _case_source_factory else StoreCaseSource(),
         guard=guard,
     )
 

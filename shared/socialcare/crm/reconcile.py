@@ -4,7 +4,8 @@ A case lags when ``crm_synced_version`` is missing or lower than its ``version``
 went to the DLQ, a CRM outage longer than the queue's retention, a provider switch. Re-enqueueing
 is always safe: the sync reads the current case and drops versions the CRM already has.
 
-This is an admin scan of CasesTable (paginated, projected to four attributes), not a hot path.
+This is an admin scan of CasesTable (paginated, projected to five attributes, joined in memory
+per case: a few dozen bytes per case), not a hot path.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from socialcare import aws
 from socialcare.crm.queue import enqueue_sync
-from socialcare.crm.records import CASE_PK_PREFIX, CASE_SK
+from socialcare.crm.records import CASE_PK_PREFIX, CASE_SK, CRM_SK
 from socialcare.settings import get_settings
 
 VERSION_ATTRIBUTE = "version"
@@ -38,32 +39,38 @@ class ReconcileReport:
 def lagging_cases(
     *, table: str | None = None, client: Any | None = None, provider: str | None = None
 ) -> Iterator[LaggingCase]:
-    """Every case whose CRM version lags (or that sits in another provider's CRM)."""
+    """Every case whose CRM version lags (or whose record sits in another provider's CRM).
+
+    Scans the case items and their CRM items (``records``) together and joins them per case."""
     dynamodb = client or aws.dynamodb()
-    names = {"#v": VERSION_ATTRIBUTE}
-    values: dict[str, Any] = {":case": {"S": CASE_PK_PREFIX}, ":sk": {"S": CASE_SK}}
-    lag = "attribute_not_exists(crm_synced_version) OR crm_synced_version < #v"
-    if provider:
-        lag += " OR crm_provider <> :p"
-        values[":p"] = {"S": provider}
     kwargs: dict[str, Any] = {
         "TableName": table or get_settings().cases_table,
-        "FilterExpression": f"begins_with(pk, :case) AND sk = :sk AND attribute_exists(#v) AND ({lag})",
-        "ProjectionExpression": "pk, #v, crm_synced_version",
-        "ExpressionAttributeNames": names,
-        "ExpressionAttributeValues": values,
+        "FilterExpression": "begins_with(pk, :case) AND sk IN (:sk, :crm)",
+        "ProjectionExpression": "pk, sk, #v, crm_synced_version, crm_provider",
+        "ExpressionAttributeNames": {"#v": VERSION_ATTRIBUTE},
+        "ExpressionAttributeValues": {":case": {"S": CASE_PK_PREFIX}, ":sk": {"S": CASE_SK}, ":crm": {"S": CRM_SK}},
     }
+    versions: dict[str, int] = {}
+    synced: dict[str, tuple[int, str | None]] = {}
     while True:
         page = dynamodb.scan(**kwargs)
         for item in page.get("Items", []):
-            yield LaggingCase(
-                case_id=item["pk"]["S"][len(CASE_PK_PREFIX) :],
-                version=int(item[VERSION_ATTRIBUTE]["N"]),
-                synced_version=int(item.get("crm_synced_version", {}).get("N", "0")),
-            )
+            case_id = item["pk"]["S"][len(CASE_PK_PREFIX) :]
+            if item["sk"]["S"] == CASE_SK and VERSION_ATTRIBUTE in item:
+                versions[case_id] = int(item[VERSION_ATTRIBUTE]["N"])
+            elif item["sk"]["S"] == CRM_SK:
+                synced[case_id] = (
+                    int(item.get("crm_synced_version", {}).get("N", "0")),
+                    item.get("crm_provider", {}).get("S"),
+                )
         if "LastEvaluatedKey" not in page:
-            return
+            break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for case_id in sorted(versions):
+        synced_version, synced_provider = synced.get(case_id, (0, None))
+        moved = provider is not None and synced_provider not in (None, provider)
+        if synced_version < versions[case_id] or moved:
+            yield LaggingCase(case_id, versions[case_id], synced_version)
 
 
 def reconcile(

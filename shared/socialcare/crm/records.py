@@ -1,18 +1,23 @@
-"""The CRM's attributes on the case item in CasesTable - the only part of that item this
-package writes.
+"""What the CRM knows of each case, on the item ``CASE#<id> / CRM`` in CasesTable.
 
-* ``crm_record_id`` (+ ``crm_provider``): the vendor's id, projected by the ``CrmIndex`` GSI so an
-  inbound CRM webhook that only knows its own ticket id finds the case;
-* ``crm_synced_version``: the highest case version the CRM acknowledged. Written with a
-  condition so it only ever grows: a slow, older sync finishing late cannot roll it back.
+Attributes: ``crm_record_id`` (the vendor's id; the CrmIndex GSI projects it, so an inbound CRM
+webhook that only knows its own ticket id finds the case - ``cases.case_for_crm_record`` reads
+the same index), ``crm_provider``, ``crm_synced_version`` (the highest case version the CRM
+acknowledged) and ``synced_at``.
 
-The case item key is ``pk = CASE#<id>``, ``sk = CASE`` (ARCHITECTURE.md §3). Updates require the
-item to exist, so a sync racing a GDPR erase never resurrects a half case.
+Why an item of its own beside the case item (``CASE#<id> / CASE``) rather than attributes on it:
+the cases repository writes the case item whole (a conditional Put of the full model on every
+change), which would erase attributes it does not model - an erased ``crm_synced_version`` would
+make every message look new. This item is written only here, with a condition that keeps
+``crm_synced_version`` growing (a slow, older sync finishing late cannot roll it back), in one
+transaction with a check that the case still exists (a sync racing a GDPR erase never leaves a
+stray item behind).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,6 +27,7 @@ from socialcare.settings import get_settings
 
 CASE_PK_PREFIX = "CASE#"
 CASE_SK = "CASE"
+CRM_SK = "CRM"
 CRM_INDEX = "CrmIndex"
 
 
@@ -30,54 +36,90 @@ class CrmState:
     record_id: str | None = None
     provider: str | None = None
     synced_version: int = 0
+    case_version: int | None = None  # the case item's version when read, if it has one
 
     def record_for(self, provider: str) -> str | None:
         """The stored id, only if it belongs to the CRM we talk to now (providers can change)."""
         return self.record_id if self.provider in (None, provider) else None
 
 
-def case_key(case_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"{CASE_PK_PREFIX}{case_id}"}, "sk": {"S": CASE_SK}}
+def case_key(case_id: str, sk: str = CASE_SK) -> dict[str, Any]:
+    return {"pk": {"S": f"{CASE_PK_PREFIX}{case_id}"}, "sk": {"S": sk}}
 
 
 class CrmRecords:
     def __init__(self, table: str | None = None, client: Any | None = None) -> None:
-        self.table = table or get_settings().cases_table
+        self._table = table
         self._client = client
+
+    @property
+    def table(self) -> str:
+        return self._table or get_settings().cases_table
 
     @property
     def client(self) -> Any:
         return self._client or aws.dynamodb()
 
     def state(self, case_id: str) -> CrmState | None:
-        """The CRM attributes of the case, or None when the case item does not exist."""
-        item = self.client.get_item(
+        """The CRM state of the case, or None when the case does not exist. One Query reads the
+        case item's version and the CRM item ("CASE" <= sk <= "CRM" holds exactly those two)."""
+        items = self.client.query(
             TableName=self.table,
-            Key=case_key(case_id),
+            KeyConditionExpression="pk = :pk AND sk BETWEEN :case AND :crm",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"{CASE_PK_PREFIX}{case_id}"},
+                ":case": {"S": CASE_SK},
+                ":crm": {"S": CRM_SK},
+            },
+            ProjectionExpression="sk, #v, crm_record_id, crm_provider, crm_synced_version",
+            ExpressionAttributeNames={"#v": "version"},
             ConsistentRead=True,
-            ProjectionExpression="pk, crm_record_id, crm_provider, crm_synced_version",
-        ).get("Item")
-        if item is None:
+        ).get("Items", [])
+        by_sk = {item["sk"]["S"]: item for item in items}
+        case = by_sk.get(CASE_SK)
+        if case is None:
             return None
+        crm = by_sk.get(CRM_SK, {})
         return CrmState(
-            record_id=item.get("crm_record_id", {}).get("S"),
-            provider=item.get("crm_provider", {}).get("S"),
-            synced_version=int(item.get("crm_synced_version", {}).get("N", "0")),
+            record_id=crm.get("crm_record_id", {}).get("S"),
+            provider=crm.get("crm_provider", {}).get("S"),
+            synced_version=int(crm.get("crm_synced_version", {}).get("N", "0")),
+            case_version=int(case["version"]["N"]) if "version" in case else None,
         )
 
     def record(self, case_id: str, *, provider: str, record_id: str, version: int) -> bool:
-        """Store the acknowledgement; False when a newer version was already acknowledged."""
+        """Store the acknowledgement; False when a newer version was already acknowledged (or
+        the case is gone)."""
         try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=case_key(case_id),
-                UpdateExpression="SET crm_record_id = :r, crm_provider = :p, crm_synced_version = :v",
-                ConditionExpression="attribute_exists(pk) AND "
-                "(attribute_not_exists(crm_synced_version) OR crm_synced_version < :v)",
-                ExpressionAttributeValues={":r": {"S": record_id}, ":p": {"S": provider}, ":v": {"N": str(version)}},
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": case_key(case_id),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": case_key(case_id, CRM_SK),
+                            "UpdateExpression": "SET crm_record_id = :r, crm_provider = :p, "
+                            "crm_synced_version = :v, synced_at = :t",
+                            "ConditionExpression": "attribute_not_exists(crm_synced_version) "
+                            "OR crm_synced_version < :v OR crm_provider <> :p",
+                            "ExpressionAttributeValues": {
+                                ":r": {"S": record_id},
+                                ":p": {"S": provider},
+                                ":v": {"N": str(version)},
+                                ":t": {"S": datetime.now(UTC).isoformat()},
+                            },
+                        }
+                    },
+                ]
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
                 return False
             raise
         return True

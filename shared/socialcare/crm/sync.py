@@ -74,13 +74,17 @@ class CrmSync:
         if state is None:
             # Erased (GDPR) or never written: nothing to send, and nothing will change that.
             return SyncResult("missing", request.case_id)
-        if request.version <= state.synced_version and state.provider in (None, provider):
+        same_crm = state.provider in (None, provider)
+        if same_crm and request.version <= state.synced_version:
             return SyncResult("stale", request.case_id, request.version, state.record_id)
+        if same_crm and state.case_version is not None and state.case_version <= state.synced_version:
+            # A newer message already carried the current version there: skip the view read.
+            return SyncResult("up_to_date", request.case_id, state.case_version, state.record_id)
         view = self.cases.get_case_view(request.case_id)
         if view is None:
             return SyncResult("missing", request.case_id)
         version = view.case.version
-        if version <= state.synced_version and state.provider in (None, provider):
+        if same_crm and version <= state.synced_version:
             return SyncResult("up_to_date", request.case_id, version, state.record_id)
         event = CaseUpserted.from_view(view)
         known = state.record_for(provider)
@@ -123,6 +127,8 @@ class SyncConsumer:
         self._service_factory = service_factory
         self._service: CrmSync | None = None
         self._context: Any = None
+        self._deferred: dict[str, int] = {}  # message group -> delay given to its failed record
+        self._deferred_ids: set[str] = set()
         self._queue_url = queue_url
         self._dlq_url = dlq_url
         self._sqs = sqs
@@ -172,10 +178,39 @@ class SyncConsumer:
 
     def handle_batch(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         self._context = context
+        self._deferred = {}
+        self._deferred_ids = set()
         response = process_partial_response(
             event=event, record_handler=self.handle_record, processor=self.processor, context=context
         )
+        self._defer_held_back(event, response["batchItemFailures"])
         return dict(response)
+
+    def _defer_held_back(self, event: dict[str, Any], failures: list[Any]) -> None:
+        """Give the later records of a deferred case the same delay.
+
+        The FIFO processor fails them unprocessed to keep the case's order. Left alone they would
+        stay in flight for the queue's whole visibility timeout (180 s) - and SQS serves nothing
+        of a message group while any of its messages is in flight, so the case's own retry
+        would wait that long too, whatever backoff it was given.
+        """
+        failed = {f["itemIdentifier"] for f in failures}
+        entries: list[dict[str, Any]] = []
+        for raw in event.get("Records", []):
+            group = (raw.get("attributes") or {}).get("MessageGroupId", "")
+            if raw["messageId"] in failed and group in self._deferred and raw["messageId"] not in self._deferred_ids:
+                entries.append(
+                    {
+                        "Id": str(len(entries)),
+                        "ReceiptHandle": raw["receiptHandle"],
+                        "VisibilityTimeout": self._deferred[group],
+                    }
+                )
+        for start in range(0, len(entries), 10):
+            try:
+                self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries[start : start + 10])
+            except Exception:
+                logger.exception("could not change the visibility of held-back records")
 
     def handle_record(self, record: SQSRecord) -> str:
         try:
@@ -217,6 +252,8 @@ class SyncConsumer:
         delay = retry_delay(receives, retry_after, self.tuning)
         metrics.add_metric(name="CrmSyncRetries", unit=MetricUnit.Count, value=1)
         logger.warning("crm sync deferred", extra={"reason": reason, "retry_in": delay, "receive_count": receives})
+        self._deferred[record.attributes.message_group_id or ""] = delay
+        self._deferred_ids.add(record.message_id)
         try:
             self.sqs.change_message_visibility(
                 QueueUrl=self.queue_url, ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay
@@ -248,7 +285,7 @@ _case_source_factory: Callable[[], CaseSource] | None = None
 
 
 def use_case_source(factory: Callable[[], CaseSource]) -> None:
-    """Wire the cases service's read model once per execution environment (see docs/crm.md)."""
+    """Replace the default read model (``views.StoreCaseSource``), e.g. in tests."""
     global _case_source_factory
     _case_source_factory = factory
 
@@ -260,9 +297,8 @@ def default_service() -> CrmSync:
     from socialcare.crm.factory import build_adapter
     from socialcare.crm.guard import PowertoolsGuard
     from socialcare.crm.ratelimit import TokenBucket
+    from socialcare.crm.views import StoreCaseSource
 
-    if _case_source_factory is None:
-        raise Permanent("no CaseSource is wired: call socialcare.crm.sync.use_case_source(...)")
     settings, tuning = get_settings(), CrmTuning()
     provider = settings.crm_provider
     limiter = (
@@ -272,7 +308,8 @@ def default_service() -> CrmSync:
     )
     guard: OnceGuard = PowertoolsGuard(settings.idempotency_table) if settings.idempotency_table else NoGuard()
     adapter = build_adapter(provider, webhook_url=settings.crm_webhook_url, limiter=limiter, guard=guard, tuning=tuning)
-    return CrmSync(adapter, _case_source_factory(), CrmRecords(), guard)
+    cases = _case_source_factory() if _case_source_factory is not None else StoreCaseSource()
+    return CrmSync(adapter, cases, CrmRecords(), guard)
 
 
 consumer = SyncConsumer(default_service)

@@ -1,0 +1,242 @@
+"""The CRM both ways, through the real CrmSyncFunction and CrmWebhookFunction handlers, the
+real cases service and repositories, template-built moto resources (the ``aws`` fixture) and a
+loopback CRM (pytest-httpserver): the default wiring the deployed functions use."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib.util
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from pytest_httpserver import HTTPServer
+from socialcare import cases, config, listening, observability, workitems
+from socialcare.crm import sync
+from socialcare.crm.reconcile import reconcile
+from socialcare.crm.records import CrmRecords
+from socialcare.models import Author, Channel, Interaction, Kind
+from socialcare.settings import get_settings
+from socialcare.store.cases import CaseStatus
+from socialcare_infra.esm import failed_message_ids, lambda_sqs_record
+from werkzeug import Request, Response
+
+pytestmark = pytest.mark.integration
+
+AwsStack = Any  # tests/integration/conftest.py's fixture type
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
+
+
+class Context:
+    function_name = "CrmSyncFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:CrmSyncFunction"
+    aws_request_id = "req-1"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+def load_handler(name: str) -> Any:
+    """functions/<name>/app.py is module "app" in its own Lambda: load it by path."""
+    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "functions" / name / "app.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def world(aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    received: list[dict[str, Any]] = []
+    secret = aws.secret_values["CrmWebhookSecret"]
+
+    def crm(request: Request) -> Response:
+        body = request.get_data()
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        received.append(
+            {
+                "signed": hmac.compare_digest(request.headers.get("X-Socialcare-Signature", ""), expected),
+                "delivery": request.headers.get("X-Socialcare-Delivery-Id"),
+                "doc": json.loads(body),
+            }
+        )
+        if len(received) == 1:
+            return Response("warming up", status=503)  # like the acceptance CRM: refuse first
+        return Response(json.dumps({"id": f"crm-{received[-1]['doc']['case']['id']}"}), content_type="application/json")
+
+    httpserver.expect_request("/crm", method="POST").respond_with_handler(crm)
+    monkeypatch.setenv("SOCIALCARE_CRM_PROVIDER", "webhook")
+    monkeypatch.setenv("SOCIALCARE_CRM_WEBHOOK_URL", httpserver.url_for("/crm"))
+    monkeypatch.setenv("SOCIALCARE_CRM_RETRY_BASE_SECONDS", "1")
+    monkeypatch.setenv("SOCIALCARE_CRM_RETRY_MAX_SECONDS", "2")
+    # Metrics read POWERTOOLS_METRICS_NAMESPACE when first imported, before any fixture ran.
+    monkeypatch.setattr(observability.metrics.provider, "namespace", "SocialCareTest")
+    get_settings.cache_clear()
+    config.reset()
+    cases.reset()
+    listening.reset()
+    workitems._once.cache_clear()
+    # The module-level consumer may hold a service from another test's environment.
+    monkeypatch.setattr(sync, "consumer", sync.SyncConsumer(sync.default_service))
+    yield {"aws": aws, "received": received, "secret": secret}
+    cases.reset()
+    listening.reset()
+
+
+def _story() -> list[Interaction]:
+    texts = {
+        Channel.X: (Kind.PUBLIC_POST, "@brand il mio pacco non è mai arrivato, vergogna"),
+        Channel.FACEBOOK: (Kind.COMMENT, "Ancora nessuna risposta sul pacco"),
+        Channel.MESSENGER: (Kind.DIRECT_MESSAGE, "Vi scrivo in privato: ordine 12345"),
+        Channel.WHATSAPP: (Kind.DIRECT_MESSAGE, "Chiedo il rimborso"),
+    }
+    return [
+        Interaction(
+            id=f"{channel.value}:giulia-{n}",
+            channel=channel,
+            kind=kind,
+            account_id="brand",
+            platform_message_id=f"giulia-{n}",
+            author=Author(id=f"giulia-{channel.value}", handle="@giulia"),
+            text=text,
+            occurred_at=NOW + timedelta(minutes=n),
+        )
+        for n, (channel, (kind, text)) in enumerate(texts.items())
+    ]
+
+
+def _pipeline(interaction: Interaction, customer_id: str) -> None:
+    """What the processor does with an outcome: the CRM sync part of it."""
+    outcome = cases.on_interaction(interaction, customer_id, {}, now=interaction.occurred_at)
+    if outcome.crm_sync and outcome.case is not None:
+        from socialcare.crm import enqueue_sync
+
+        enqueue_sync(outcome.case.id, outcome.case.version, reason="pipeline")
+
+
+def _run_crm_sync(aws: AwsStack, deadline_s: float = 30.0) -> None:
+    """Lambda's SQS event source for CrmSyncFunction, on moto."""
+    handler = load_handler("crm_sync").handler
+    sqs = boto3.client("sqs")
+    url, arn = aws.queue_urls["CrmSyncQueue"], aws.queue_arns["CrmSyncQueue"]
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+        if not got:
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+            )["Attributes"]
+            if attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0":
+                return
+            time.sleep(0.2)
+            continue
+        response = handler({"Records": [lambda_sqs_record(m, arn, "eu-west-1") for m in got]}, Context())
+        keep = failed_message_ids(response, [m["MessageId"] for m in got])
+        for message in got:
+            if keep is not None and message["MessageId"] not in keep:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    raise AssertionError("crm-sync.fifo did not drain")
+
+
+def _webhook(provider: str, doc: Any, secret: str) -> dict[str, Any]:
+    body = json.dumps(doc).encode()
+    stamp = str(int(time.time()))
+    signature = "sha256=" + hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    event = {
+        "version": "2.0",
+        "routeKey": "POST /webhooks/crm/{provider}",
+        "rawPath": f"/webhooks/crm/{provider}",
+        "rawQueryString": "",
+        "headers": {"host": "api.test", "x-socialcare-timestamp": stamp, "x-socialcare-signature": signature},
+        "requestContext": {
+            "http": {"method": "POST", "path": f"/webhooks/crm/{provider}"},
+            "domainName": "api.test",
+            "stage": "$default",
+            "requestId": "r-1",
+        },
+        "pathParameters": {"provider": provider},
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }
+    response: dict[str, Any] = load_handler("crm_webhook").handler(event, Context())
+    return response
+
+
+def test_story_reaches_the_crm_as_one_case_with_every_channel(world: dict[str, Any]) -> None:
+    aws = world["aws"]
+    for interaction in _story():
+        _pipeline(interaction, "cust-giulia")
+    case = cases.open_case_for("cust-giulia")
+    assert case is not None
+
+    _run_crm_sync(aws)
+
+    received = world["received"]
+    assert all(r["signed"] for r in received)
+    accepted = received[1:]  # the first delivery was refused with 503
+    assert len({r["delivery"] for r in accepted}) == len(accepted)  # no delivery id accepted twice
+    assert {r["doc"]["case"]["id"] for r in received} == {case.id}
+    latest = max((r["doc"] for r in accepted), key=lambda d: d["case"]["version"])
+    assert latest["case"]["version"] == case.version
+    assert latest["case"]["channels"] == ["x", "facebook", "messenger", "whatsapp"]
+    assert [i["channel"] for i in latest["interactions"]] == ["x", "facebook", "messenger", "whatsapp"]
+    # The record id is found from the CRM's side, by the cases service too (CrmIndex).
+    assert CrmRecords().state(case.id).synced_version == case.version  # type: ignore[union-attr]
+    found = cases.case_for_crm_record(f"crm-{case.id}")
+    assert found is not None and found.id == case.id
+
+
+def test_solved_in_the_crm_resolves_the_case_and_a_public_reply_goes_out(world: dict[str, Any]) -> None:
+    aws = world["aws"]
+    for interaction in _story():
+        _pipeline(interaction, "cust-giulia")
+    _run_crm_sync(aws)
+    case = cases.open_case_for("cust-giulia")
+    assert case is not None
+    secret = world["secret"]
+
+    reply = {
+        "event": "case.replied",
+        "record_id": f"crm-{case.id}",
+        "reply": {"id": "c-1", "text": "Rimborso avviato, ci scusiamo.", "public": True, "author": {"name": "Marta"}},
+    }
+    assert _webhook("webhook", reply, secret)["statusCode"] == 200
+    solved = {"event": "case.status_changed", "record_id": f"crm-{case.id}", "status": "solved"}
+    assert json.loads(_webhook("webhook", solved, secret)["body"]) == {"received": 1, "applied": 1, "ignored": 0}
+
+    resolved = cases.get_case(case.id, with_interactions=False)
+    assert resolved.status is CaseStatus.RESOLVED
+    out = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["OutboundQueue"], MaxNumberOfMessages=10)
+    (message,) = [json.loads(m["Body"]) for m in out["Messages"]]
+    assert message["case_id"] == case.id and message["text"] == "Rimborso avviato, ci scusiamo."
+    assert message["reply_to"]["channel"] == "whatsapp"  # where she last wrote
+    # Resolving changed the case: the CRM gets that version too (and ignores the echo).
+    _run_crm_sync(aws)
+    assert world["received"][-1]["doc"]["case"]["status"] == "resolved"
+
+
+def test_reconcile_re_enqueues_what_the_crm_never_acknowledged(world: dict[str, Any]) -> None:
+    aws = world["aws"]
+    _pipeline(_story()[0], "cust-giulia")
+    sqs = boto3.client("sqs")
+    # Lost: the sync message is gone (say, dead-lettered and purged) before the CRM saw it.
+    for m in sqs.receive_message(QueueUrl=aws.queue_urls["CrmSyncQueue"], MaxNumberOfMessages=10)["Messages"]:
+        sqs.delete_message(QueueUrl=aws.queue_urls["CrmSyncQueue"], ReceiptHandle=m["ReceiptHandle"])
+    case = cases.open_case_for("cust-giulia")
+    assert case is not None
+
+    report = reconcile()
+
+    assert report.enqueued == [case.id]
+    _run_crm_sync(aws)
+    assert CrmRecords().state(case.id).synced_version == case.version  # type: ignore[union-attr]
+    assert reconcile().lagging == []
