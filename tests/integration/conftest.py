@@ -28,6 +28,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from socialcare import aws as aws_clients
+from socialcare.observability import metrics
 from socialcare.settings import get_settings
 from socialcare_infra.template import Resolver, load_template
 
@@ -148,6 +149,9 @@ def _reset_caches() -> None:
     aws_clients.reset()
     get_settings.cache_clear()
     parameters.clear_caches()
+    # Flows called outside a handler (pipeline.process) leave metrics on the shared Metrics
+    # object; a later test's decorated handler would flush them under its own namespace.
+    metrics.clear_metrics()
 
 
 @pytest.fixture
