@@ -20,6 +20,7 @@ per environment, not gapless (an environment that is recycled leaves its unused 
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -208,6 +209,23 @@ def _current_case(repo: CasesRepository, customer_id: str) -> tuple[str | None, 
         case = repo.get(case.merged_into)
         hops += 1
     return pointer, case
+
+
+def _customer_context(case: Case) -> CustomerContext | None:
+    """The returning-customer context for items raised outside the pipeline (hand-off,
+    escalation, close-the-loop), so they carry the same context as the first item did.
+
+    Read from the identity service when it is there; an item is never held back for it.
+    """
+    if not case.customer_id:
+        return None
+    try:
+        identity = importlib.import_module("socialcare.identity")
+        found = identity.context_for(case.customer_id)
+    except Exception:  # profiles unavailable: the case snapshot still carries the essentials
+        logger.warning("customer context unavailable", extra={"case_id": case.id}, exc_info=True)
+        found = {}
+    return CustomerContext.model_validate({**(found or {}), "customer_id": case.customer_id})
 
 
 def _items_for(
@@ -556,6 +574,7 @@ def resolve(case_id: str, *, by: str = "agent", note: str | None = None, now: da
                     reason="the call centre resolved a case that began in public: close the loop publicly",
                 ),
                 trigger=next((r for r in reversed(case.recent) if r.public), None),
+                customer=_customer_context(case),
                 note=note,
                 now=now,
             )
@@ -617,6 +636,7 @@ def handoff(
         cause=f"handoff:{len(case.handoffs)}",
         routing=RoutingInfo(rule="handoff", version=routing.rules_version(), reason=f"handed off by {by}"),
         trigger=case.recent[-1] if case.recent else None,
+        customer=_customer_context(case),
         note=note,
         now=now,
     )
@@ -896,6 +916,7 @@ def escalate_breaches(now: datetime | None = None) -> list[Escalation]:
             cause=f"breach:{key}",
             routing=RoutingInfo(rule="sla-breach", version=routing.rules_version(), reason=f"SLA breached: {detail}"),
             trigger=found.recent[-1] if found.recent else None,
+            customer=_customer_context(found),
             note=detail,
             now=now,
         )

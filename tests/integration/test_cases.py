@@ -448,6 +448,7 @@ def test_api_handoff_resolve_and_close_the_loop(stack: AwsStack) -> None:
     assert len(items) == 1 and items[0]["body"]["kind"] == "handoff" and items[0]["body"]["note"] == "vuole parlare"
     assert items[0]["attributes"]["MessageGroupId"] == case.id
     assert items[0]["body"]["case"]["id"] == case.id and items[0]["body"]["timeline"]
+    assert items[0]["body"]["customer"]["customer_id"] == "cust-anna"
     assert _api("POST", f"/api/cases/{case.id}/handoff", {"to": "callcentre"}, agent="luca")[0] == 409
 
     status, resolved = _api("POST", f"/api/cases/{case.id}/resolve", {"note": "rimborsato"})
