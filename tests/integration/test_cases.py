@@ -344,14 +344,24 @@ def test_merge_customers_keeps_the_older_case(stack: AwsStack) -> None:
 
 # ---------------------------------------------------------------- API
 def _api(
-    method: str, path: str, body: Any = None, query: dict[str, str] | None = None, agent: str | None = None
+    method: str,
+    path: str,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    agent: str | None = None,
+    *,
+    app: Any = None,
+    token: str | None = None,
 ) -> tuple[int, Any]:
     from socialcare.api import cases as routes
     from socialcare.http import make_resolver
 
-    app = make_resolver(enable_validation=True)
-    app.include_router(routes.router)
+    if app is None:
+        app = make_resolver(enable_validation=True)
+        app.include_router(routes.router)
     headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
     if agent:
         headers["x-socialcare-agent"] = agent
     event = {
@@ -614,3 +624,15 @@ def test_handoffs_read_from_and_to_in_json(stack: AwsStack) -> None:
     _, body = _api("GET", f"/api/cases/{case.id}")
     assert body["handoffs"][-1]["from"] == "social" and body["handoffs"][-1]["to"] == "callcentre"
     assert body["handoffs"][-1]["by"] == "marta"
+
+
+def test_case_routes_are_served_by_the_api_function_with_its_auth(stack: AwsStack) -> None:
+    from socialcare.api.app import build
+
+    case = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW).case
+    assert case is not None
+    app = build()
+    assert _api("GET", f"/api/cases/{case.id}", app=app)[0] == 401
+    status, body = _api("GET", f"/api/cases/{case.id}", app=app, token=stack.api_token)
+    assert status == 200 and body["id"] == case.id
+    assert _api("POST", "/api/teams/social/claim", app=app, token=stack.api_token)[1]["case"]["id"] == case.id

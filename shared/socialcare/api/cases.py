@@ -14,8 +14,8 @@ import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcare import cases, workitems
@@ -24,7 +24,7 @@ from socialcare.routing import Team
 from socialcare.store.cases import Case, CaseStatus
 
 logger = Logger(child=True)
-router = Router()
+router = APIGatewayHttpRouter()
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=2048)]
