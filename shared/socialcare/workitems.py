@@ -362,9 +362,11 @@ def deliver(item: WorkItem, team: Team) -> str:
 
 def deliver_record(body: str) -> str:
     """TeamDispatcher's record handler: parse one queue message and deliver it to the team
-    named by SOCIALCARE_TEAM. A body that is not a valid work item raises (retried, then DLQ)."""
-    team = Team(case_settings().team or "social")
+    named by SOCIALCARE_TEAM (the queue's team). A body that is not a valid work item raises
+    (retried, then kept in the DLQ with its body for inspection)."""
     item = WorkItem.model_validate_json(body)
+    # Without SOCIALCARE_TEAM the item's own team decides (never another team's webhook).
+    team = Team(case_settings().team) if case_settings().team else item.team
     where = deliver(item, team)
     logger.info("work item delivered", extra={"item_id": item.item_id, "case_id": item.case.id, "to": where})
     return where
