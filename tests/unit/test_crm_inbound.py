@@ -355,3 +355,17 @@ def test_salesforce_without_a_webhook_secret_fails_closed(stack: dict[str, Any])
     body = json.dumps({"event": "case.status_changed", "case_id": "SC-2026-1", "status": "Closed"}).encode()
     assert _call("salesforce", body, _ours("sf-secret", body))["statusCode"] == 500
     assert stack["service"].calls == []
+
+
+def test_a_status_the_case_can_no_longer_take_is_ignored_not_refused(stack: dict[str, Any]) -> None:
+    from socialcare.errors import Conflict
+
+    def merged(case_id: str, *, actor: str) -> None:
+        raise Conflict(f"case {case_id} is merged")
+
+    stack["service"].resolve_case = merged
+    body = json.dumps({"event": "case.status_changed", "case_id": "SC-2026-1", "status": "solved"}).encode()
+    response = _call("webhook", body, _ours(GENERIC_SECRET, body))
+    # A 4xx would make the CRM retry, forever, a change that can never apply.
+    assert response["statusCode"] == 200
+    assert response["json"] == {"received": 1, "applied": 0, "ignored": 1}

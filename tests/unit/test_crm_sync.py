@@ -48,7 +48,7 @@ class FakeRecords:
     def state(self, case_id: str) -> CrmState | None:
         return self.states.get(case_id.replace("-", "_"))
 
-    def record(self, case_id: str, *, provider: str, record_id: str, version: int) -> bool:
+    def record(self, case_id: str, *, provider: str, record_id: str | None, version: int) -> bool:
         key = case_id.replace("-", "_")
         current = self.states.get(key, CrmState())
         if current.synced_version >= version:
@@ -177,6 +177,30 @@ def test_same_delivery_is_not_sent_twice_when_recording_failed_after_it() -> Non
         service.sync(CrmSyncRequest(case_id="SC-2026-1", version=1))
     assert service.sync(CrmSyncRequest(case_id="SC-2026-1", version=1)).outcome == "synced"
     assert len(adapter.sent) == 1
+
+
+def test_a_merged_case_the_crm_holds_is_closed_there_with_a_pointer() -> None:
+    from socialcare.crm.schema import CrmSyncRequest
+
+    adapter = FakeAdapter()
+    view = sample_view("SC-2026-9", version=4, status="merged", merged_into="SC-2026-1")
+    service = _service(adapter, view, SC_2026_9=CrmState("crm-9", "webhook", 3))
+
+    assert service.sync(CrmSyncRequest(case_id="SC-2026-9", version=4)).outcome == "synced"
+    (sent,) = adapter.sent
+    assert (sent.case.status, sent.case.is_open, sent.case.merged_into) == ("merged", False, "SC-2026-1")
+
+
+def test_a_case_merged_before_the_crm_ever_saw_it_creates_no_record() -> None:
+    from socialcare.crm.schema import CrmSyncRequest
+
+    adapter = FakeAdapter()
+    view = sample_view("SC-2026-9", version=2, status="merged", merged_into="SC-2026-1")
+    service = _service(adapter, view, SC_2026_9=CrmState())
+
+    assert service.sync(CrmSyncRequest(case_id="SC-2026-9", version=2)).outcome == "merged_unsynced"
+    assert adapter.sent == []
+    assert service.records.state("SC-2026-9").synced_version == 2  # type: ignore[union-attr]  # reconcile: settled
 
 
 # ------------------------------------------------------------------ consumer

@@ -41,7 +41,7 @@ from socialcare.crm.base import NoGuard, OnceGuard, Permanent
 from socialcare.crm.records import CrmRecords
 from socialcare.crm.schema import OutboundReply, ReplyTarget
 from socialcare.crm.sync import CaseSource
-from socialcare.errors import BadRequest, EnqueueFailed, NotFound, SecretUnavailable, Unauthorized
+from socialcare.errors import BadRequest, Conflict, EnqueueFailed, NotFound, SecretUnavailable, Unauthorized
 from socialcare.http import constant_time_equal, make_resolver, raw_body
 from socialcare.observability import logger, metrics
 from socialcare.settings import get_settings
@@ -318,7 +318,13 @@ class CrmInbound:
     def apply(self, events: list[CrmInboundEvent]) -> dict[str, int]:
         counts = {"received": len(events), "applied": 0, "ignored": 0}
         for event in events:
-            applied = self._apply_one(event)
+            try:
+                applied = self._apply_one(event)
+            except (Conflict, NotFound) as exc:
+                # The case moved on (merged, reopened elsewhere, erased): telling the CRM 4xx
+                # would only make it retry a change that can never apply.
+                logger.info("crm event not applicable", extra={"reason": exc.reason, "case_id": event.case_id})
+                applied = False
             counts["applied" if applied else "ignored"] += 1
         return counts
 
@@ -458,7 +464,7 @@ def use_case_service(factory: Callable[[], CaseService], source: Callable[[], Ca
 
 def default_inbound(context: Any = None) -> CrmInbound:
     from socialcare.crm.guard import PowertoolsGuard
-    from socialcare.crm.views import CasesCaseService, StoreCaseSource
+    from socialcare.crm.views import StoreCaseSource, SyncingCaseService
 
     table = get_settings().idempotency_table
     guard: OnceGuard = NoGuard()
@@ -468,7 +474,7 @@ def default_inbound(context: Any = None) -> CrmInbound:
             powertools_guard.register(context)
     return CrmInbound(
         records=CrmRecords(),
-        case_service=_case_service_factory() if _case_service_factory else CasesCaseService(),
+        case_service=_case_service_factory() if _case_service_factory else SyncingCaseService(),
         case_source=_case_source_factory() if _case_source_factory else StoreCaseSource(),
         guard=guard,
     )

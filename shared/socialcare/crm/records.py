@@ -87,9 +87,18 @@ class CrmRecords:
             case_version=int(case["version"]["N"]) if "version" in case else None,
         )
 
-    def record(self, case_id: str, *, provider: str, record_id: str, version: int) -> bool:
+    def record(self, case_id: str, *, provider: str, record_id: str | None, version: int) -> bool:
         """Store the acknowledgement; False when a newer version was already acknowledged (or
-        the case is gone)."""
+        the case is gone). ``record_id`` None: settled without a CRM record (see sync)."""
+        values: dict[str, Any] = {
+            ":p": {"S": provider},
+            ":v": {"N": str(version)},
+            ":t": {"S": datetime.now(UTC).isoformat()},
+        }
+        update = "SET crm_provider = :p, crm_synced_version = :v, synced_at = :t"
+        if record_id:
+            update += ", crm_record_id = :r"
+            values[":r"] = {"S": record_id}
         try:
             self.client.transact_write_items(
                 TransactItems=[
@@ -104,16 +113,10 @@ class CrmRecords:
                         "Update": {
                             "TableName": self.table,
                             "Key": case_key(case_id, CRM_SK),
-                            "UpdateExpression": "SET crm_record_id = :r, crm_provider = :p, "
-                            "crm_synced_version = :v, synced_at = :t",
+                            "UpdateExpression": update,
                             "ConditionExpression": "attribute_not_exists(crm_synced_version) "
                             "OR crm_synced_version < :v OR crm_provider <> :p",
-                            "ExpressionAttributeValues": {
-                                ":r": {"S": record_id},
-                                ":p": {"S": provider},
-                                ":v": {"N": str(version)},
-                                ":t": {"S": datetime.now(UTC).isoformat()},
-                            },
+                            "ExpressionAttributeValues": values,
                         }
                     },
                 ]

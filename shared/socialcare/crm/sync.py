@@ -49,7 +49,7 @@ class CaseSource(Protocol):
     def get_case_view(self, case_id: str) -> CaseView | None: ...
 
 
-Outcome = Literal["synced", "stale", "up_to_date", "missing"]
+Outcome = Literal["synced", "stale", "up_to_date", "missing", "merged_unsynced"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,13 @@ class CrmSync:
         version = view.case.version
         if same_crm and version <= state.synced_version:
             return SyncResult("up_to_date", request.case_id, version, state.record_id)
-        event = CaseUpserted.from_view(view)
         known = state.record_for(provider)
+        if view.case.status == "merged" and known is None and not (same_crm and state.synced_version):
+            # The CRM never saw this case: there is no record to close, and creating one only to
+            # close it would show the customer's story twice (the survivor carries its timeline).
+            self.records.record(request.case_id, provider=provider, record_id=None, version=version)
+            return SyncResult("merged_unsynced", request.case_id, version)
+        event = CaseUpserted.from_view(view)
 
         def deliver() -> str:
             return self.adapter.upsert_case(event, record_id=known).record_id

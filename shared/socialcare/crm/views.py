@@ -1,9 +1,11 @@
 """The default wiring of the CRM to the cases and identity services.
 
 * ``StoreCaseSource`` - ``CaseSource`` over the cases repository (case + full timeline, one
-  Query) and the profiles repository (customer, identities, one Query);
-* ``CasesCaseService`` - ``CaseService`` over ``socialcare.cases``: ``resolve`` / ``reopen``,
-  with their outcome (work items, CRM sync) sent exactly as the case API does.
+  Query; the case part projected by ``cases.crm_snapshot``) and the profiles repository
+  (customer and identities, one Query);
+* ``SyncingCaseService`` - ``CaseService`` over ``cases.CrmCaseService`` (resolve, reopen,
+  status), which then sends the changed case back through the CRM sync, so the CRM's copy carries
+  our version of it (``resolved_at``, SLA) and reconcile never finds it lagging.
 
 ``sync.default_service`` and ``inbound.default_inbound`` use these unless something else was
 wired with ``sync.use_case_source`` / ``inbound.use_case_service`` (tests, another backend).
@@ -13,12 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
+from socialcare.crm.records import CrmRecords
 from socialcare.crm.schema import CaseSnapshot, CaseView, CustomerIdentity, CustomerView, InteractionView
-from socialcare.errors import Conflict, NotFound
-
-logger = Logger(child=True)
 
 # A case.upserted carries the newest interactions only: an incident can gather thousands, and a
 # CRM wants the conversation, not a dump (the full timeline stays in our API).
@@ -48,25 +46,11 @@ def _customer(customer_id: str | None, profiles: Any) -> CustomerView:
 
 def case_view(case: Any, customer: CustomerView) -> CaseView:
     """Project the cases service's ``Case`` (with its timeline) onto the CRM's read model."""
+    from socialcare import cases
+
     timeline = list(case.interactions or case.recent)[-MAX_INTERACTIONS:]
     return CaseView(
-        case=CaseSnapshot(
-            id=case.id,
-            version=max(1, case.version),
-            status=case.status.value,
-            is_open=case.is_open,
-            priority=case.priority.value,
-            team=case.team.value,
-            channels=list(case.channels),
-            category=case.categories[0] if case.categories else None,
-            sentiment=case.sentiment,
-            opened_at=case.opened_at,
-            updated_at=case.updated_at,
-            resolved_at=case.resolved_at,
-            first_response_due_at=case.sla.first_response_due,
-            resolution_due_at=case.sla.resolution_due,
-            merged_into=case.merged_into,
-        ),
+        case=CaseSnapshot.model_validate(cases.crm_snapshot(case)),
         customer=customer,
         interactions=[
             InteractionView(
@@ -99,39 +83,24 @@ class StoreCaseSource:
         return case_view(case, _customer(case.customer_id, self.profiles))
 
 
-class CasesCaseService:
-    """CRM-driven status changes through the cases service's own commands."""
+class SyncingCaseService:
+    def __init__(self, inner: Any = None, records: CrmRecords | None = None) -> None:
+        from socialcare import cases
+
+        self.inner = inner or cases.CrmCaseService()
+        self.records = records or CrmRecords()
 
     def resolve_case(self, case_id: str, *, actor: str) -> None:
-        from socialcare import cases
-
-        self._after(cases.resolve(case_id, by=actor), actor)
+        self.inner.resolve_case(case_id, actor=actor)
+        self._sync(case_id, actor)
 
     def set_case_status(self, case_id: str, status: str, *, actor: str) -> None:
-        from socialcare import cases
-        from socialcare.store.cases import CaseStatus
+        self.inner.set_case_status(case_id, status, actor=actor)
+        self._sync(case_id, actor)
 
-        if status != "open":
-            # pending/escalated are the CRM agents' own workflow; our service has no command for
-            # them, and our SLA clock keeps running regardless.
-            logger.info("crm status not mirrored", extra={"case_id": case_id, "status": status})
-            return
-        try:
-            current = cases.get_case(case_id, with_interactions=False)
-        except NotFound:
-            return
-        if current.status is CaseStatus.RESOLVED:
-            try:
-                self._after(cases.reopen(case_id, by=actor), actor)
-            except Conflict as exc:  # the customer has a newer case: nothing to reopen
-                logger.info("crm reopen refused", extra={"case_id": case_id, "reason": exc.reason})
-
-    @staticmethod
-    def _after(outcome: Any, actor: str) -> None:
-        from socialcare import workitems
+    def _sync(self, case_id: str, actor: str) -> None:
         from socialcare.crm.queue import enqueue_sync
 
-        if outcome.work_items:
-            workitems.send(outcome.work_items)
-        if outcome.crm_sync and outcome.case is not None:
-            enqueue_sync(outcome.case.id, outcome.case.version, reason=actor)
+        state = self.records.state(case_id)
+        if state is not None and state.case_version is not None and state.case_version > state.synced_version:
+            enqueue_sync(case_id, state.case_version, reason=actor)
