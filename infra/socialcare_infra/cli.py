@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--param", action="append", type=_parameter, default=[], metavar="NAME=VALUE",
                          help="override a template parameter (repeatable)")
         sub.add_argument("-v", "--verbose", action="store_true", help="log every request and invocation")
+        sub.add_argument("--logs", action="store_true",
+                         help="also copy every function's log output to stderr, prefixed by its logical id")
         if ports:
             env = os.environ
             sub.add_argument("--moto-port", type=int, default=env_port(env, "MOTO", DEFAULT_MOTO_PORT))
@@ -61,6 +63,30 @@ def _stack(args: argparse.Namespace, **ports: int) -> LocalStack:
     )
 
 
+def follow_logs(stack: LocalStack, stop: threading.Event, interval_s: float = 0.2) -> threading.Thread:
+    """Copy new lines of the workers' log files to stderr until ``stop`` is set."""
+    offsets: dict[Path, int] = {}
+    width = max((len(logical_id) for logical_id in stack.functions), default=0)
+
+    def pump() -> None:
+        while not stop.wait(interval_s):
+            for logical_id, spec in stack.functions.items():
+                try:
+                    with open(spec.log_path, "rb") as handle:
+                        handle.seek(offsets.get(spec.log_path, 0))
+                        chunk = handle.read()
+                except OSError:
+                    continue
+                complete = chunk[: chunk.rfind(b"\n") + 1]  # a partial line waits for its end
+                offsets[spec.log_path] = offsets.get(spec.log_path, 0) + len(complete)
+                for line in complete.decode("utf-8", "replace").splitlines():
+                    print(f"{logical_id:<{width}} | {line}", file=sys.stderr, flush=True)
+
+    thread = threading.Thread(target=pump, name="follow-logs", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_local(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
@@ -76,6 +102,8 @@ def run_local(args: argparse.Namespace) -> int:
         for line in stack.describe():
             print(line)
         print(READY_LINE, flush=True)
+        if args.logs:
+            follow_logs(stack, stop)
         while not stop.wait(0.5):
             pass
         print("socialcare local: stopping", flush=True)
@@ -95,7 +123,13 @@ def run_demo(args: argparse.Namespace) -> int:
         fallback_to_free_ports=True,
     ) as stack:
         print(f"local stack up: http api {stack.api_url}, moto {stack.moto_url}", flush=True)
-        return demo.play(stack)
+        stop = threading.Event()
+        if args.logs:
+            follow_logs(stack, stop)
+        try:
+            return demo.play(stack)
+        finally:
+            stop.set()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -265,7 +265,7 @@ class SqsPoller(threading.Thread):
                 records.append(record)
             else:
                 filtered_out.append(message)
-        self._delete(filtered_out)  # Lambda drops what no filter pattern matches, uninvoked
+        self._delete_messages(filtered_out)  # Lambda drops what no filter pattern matches, uninvoked
         if not messages:
             return len(filtered_out)
         event = {"Records": records}
@@ -284,10 +284,10 @@ class SqsPoller(threading.Thread):
                 return 0
             keep = reported
         done = [m for m in messages if m["MessageId"] not in keep]
-        self._delete(done)
+        self._delete_messages(done)
         return len(done) + len(filtered_out)
 
-    def _delete(self, messages: list[dict[str, Any]]) -> None:
+    def _delete_messages(self, messages: list[dict[str, Any]]) -> None:
         if messages:
             self.sqs.delete_message_batch(
                 QueueUrl=self.source.queue_url,

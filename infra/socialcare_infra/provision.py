@@ -44,6 +44,8 @@ LOCAL_SECRET_DEFAULTS: dict[str, str] = {
     "SOCIALCARE_API_TOKEN": "local-api-token",
     "SOCIALCARE_CRM_WEBHOOK_SECRET": "local-crm-webhook-secret",
     "SOCIALCARE_CRM_CREDENTIALS": "{}",
+    # no team chat locally unless configured: work items are held for pull
+    "SOCIALCARE_TEAM_CHAT_WEBHOOKS": "{}",
 }
 
 # SQS attributes that CloudFormation exposes as queue properties of the same name.

@@ -38,6 +38,7 @@ class LocalProcess:
     """A running ``socialcare local`` and what it printed."""
 
     proc: subprocess.Popen[str]
+    stderr_path: Path | None = None
     lines: list[str] = field(default_factory=list)
     ready: threading.Event = field(default_factory=threading.Event)
 
@@ -62,6 +63,10 @@ class LocalProcess:
     @property
     def log_dir(self) -> Path:
         return Path(self._endpoint("logs "))
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text() if self.stderr_path else ""
 
     @property
     def names(self) -> dict[str, str]:
@@ -162,8 +167,10 @@ def start_local(
         *socialcare_command(), "local", "--template", str(template), "--stack", stack,
         "--moto-port", "0", "--api-port", "0", "--invoke-port", "0", *(extra_args or []),
     ]
-    proc = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.PIPE, text=True)
-    local = LocalProcess(proc)
+    stderr_path = state_dir / "stderr.log"
+    with open(stderr_path, "wb") as stderr:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    local = LocalProcess(proc, stderr_path)
 
     def drain() -> None:
         assert proc.stdout is not None
@@ -177,7 +184,8 @@ def start_local(
     while not local.ready.wait(0.1):
         if proc.poll() is not None or time.monotonic() > deadline:
             local.stop(signal.SIGKILL)
-            raise AssertionError("socialcare local did not become ready:\n" + "\n".join(local.lines))
+            raise AssertionError("socialcare local did not become ready:\n" + "\n".join(local.lines)
+                                 + "\n" + local.stderr)
     return local
 
 

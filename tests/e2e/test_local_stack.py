@@ -197,6 +197,13 @@ def test_boto3_invoke_runs_the_handler_with_a_lambda_context(fixture_stack: Loca
     assert 0 < body["remaining_ms"] <= 2000  # the template's Timeout: 2
 
 
+def test_log_type_tail_returns_this_invocations_output(fixture_stack: LocalProcess) -> None:
+    response = invoke(fixture_stack, {"action": "tail-me"}, LogType="Tail")
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert "echo: invoked with tail-me" in tail
+    assert "echo: cold start" not in tail  # only what this invocation wrote
+
+
 def test_invoke_by_physical_name_and_warm_worker_reuse(fixture_stack: LocalProcess) -> None:
     first = invoke(fixture_stack, {}, function="fixture-echo-function")["Body"]
     second = invoke(fixture_stack, {})["Body"]
@@ -341,6 +348,7 @@ def test_signal_stops_the_stack_and_leaves_no_processes(start_stack: StartStack,
     api = local.api_url
     assert local.stop(sig) == 0
     assert local.lines[-1] == "socialcare local: stopped"
+    assert "Traceback" not in local.stderr
     assert not [pid for pid in children if local.alive(pid)]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{api}/echo/x", timeout=2)
