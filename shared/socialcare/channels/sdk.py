@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 X_HOSTS = ("https://api.twitter.com", "https://api.x.com")
 GRAPH_HOSTS = ("https://graph.facebook.com",)
-_TIMEOUT_SECONDS = 10.0
+# (connect, read): an unreachable platform fails in ~3 s, a slow one gets 10 s per read
+_TIMEOUT_SECONDS = (3.05, 10.0)
 
 
 class RewriteBaseURLAdapter(HTTPAdapter):
@@ -80,6 +81,6 @@ def graph_api(access_token: str) -> facebook.GraphAPI:
     """
     import facebook  # imported on use, like tweepy
 
-    graph = facebook.GraphAPI(access_token=access_token, timeout=_TIMEOUT_SECONDS, session=graph_session())
+    graph = facebook.GraphAPI(access_token=access_token, session=graph_session())  # adapter sets the timeout
     graph.version = get_settings().graph_api_version
     return graph
