@@ -116,11 +116,15 @@ def run_local(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from socialcare_infra import demo
 
+    env = os.environ
     with LocalStack(
         template_path=args.template,
         stack_name=args.stack,
         parameters=dict(args.param),
-        fallback_to_free_ports=True,
+        moto_port=env_port(env, "MOTO", DEFAULT_MOTO_PORT),
+        api_port=env_port(env, "API", DEFAULT_API_PORT),
+        invoke_port=env_port(env, "INVOKE", DEFAULT_INVOKE_PORT),
+        fallback_to_free_ports=True,  # a demo should run even next to a `socialcare local`
     ) as stack:
         print(f"local stack up: http api {stack.api_url}, moto {stack.moto_url}", flush=True)
         stop = threading.Event()

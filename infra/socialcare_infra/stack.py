@@ -14,6 +14,7 @@ import errno
 import importlib.util
 import logging
 import os
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -91,15 +92,34 @@ class _Server:
         self.server.server_close()
 
 
-def _bind(app: Callable[..., Any], port: int, fallback_to_free_port: bool, **kwargs: Any) -> _Server:
-    # Binding here (not inside a thread) makes "port in use" an immediate, visible error.
+def _listen(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        return _Server(make_server(HOST, port, app, threaded=True, **kwargs))
-    except OSError as exc:
-        if fallback_to_free_port and exc.errno == errno.EADDRINUSE and port != 0:
-            log.info("port %d is busy, using a free port instead", port)
-            return _Server(make_server(HOST, 0, app, threaded=True, **kwargs))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
+        sock.bind((HOST, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
         raise
+    return sock
+
+
+def _bind(app: Callable[..., Any], port: int, fallback_to_free_port: bool, **kwargs: Any) -> _Server:
+    """A threaded werkzeug server on 127.0.0.1:``port`` (0 = any free port).
+
+    The socket is bound here rather than by werkzeug, which answers a busy port with
+    ``sys.exit(1)``: a library must raise instead, and the demo falls back to a free port.
+    """
+    try:
+        sock = _listen(port)
+    except OSError as exc:
+        if not (fallback_to_free_port and exc.errno == errno.EADDRINUSE and port != 0):
+            raise OSError(exc.errno, f"cannot listen on {HOST}:{port}: {exc.strerror}") from exc
+        log.info("port %d is busy, using a free port instead", port)
+        sock = _listen(0)
+    with sock:  # werkzeug works on its own duplicate of the descriptor
+        bound = sock.getsockname()[1]
+        return _Server(make_server(HOST, bound, app, threaded=True, fd=sock.fileno(), **kwargs))
 
 
 def env_port(environ: Mapping[str, str], name: str, default: int) -> int:
