@@ -325,3 +325,39 @@ def test_a_gateway_body_outside_the_schema_is_400(aws: AwsStack) -> None:
     raw = b'{"channel": "fax", "message_id": "1"}'
     status, body = call(WEBHOOK_INBOUND, http_event("POST", "/webhooks/inbound", raw, inbound_headers(aws, raw)))
     assert status == 400 and body["error"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [("timestamp", "soon"), ("timestamp", "99999999999999999999")],
+    ids=["not-a-number", "beyond-year-9999"],
+)
+def test_signed_whatsapp_message_with_an_impossible_time_is_400_not_500(aws: AwsStack, where: str, value: str) -> None:
+    payload = json.loads((FIXTURES / "meta_whatsapp_messages.json").read_bytes())
+    payload["entry"][0]["changes"][0]["value"]["messages"][0][where] = value
+    status, body = meta_post(aws, json.dumps(payload).encode())
+    assert status == 400 and body["error"] == "bad_request"
+    assert drain(aws) == []
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda p: p["tweet_create_events"][0].update(timestamp_ms=None, created_at="last tuesday"),
+        lambda p: p["tweet_create_events"][0].update(timestamp_ms="-"),
+    ],
+    ids=["bad-created_at", "bad-timestamp_ms"],
+)
+def test_signed_tweet_with_an_impossible_time_is_400_not_500(aws: AwsStack, mutate: Any) -> None:
+    payload = json.loads((FIXTURES / "x_tweet_create_events.json").read_bytes())
+    mutate(payload)
+    status, body = x_post(aws, json.dumps(payload).encode())
+    assert status == 400 and body["error"] == "bad_request"
+    assert drain(aws) == []
+
+
+def test_signed_feed_change_with_a_garbage_created_time_is_400(aws: AwsStack) -> None:
+    payload = json.loads((FIXTURES / "meta_page_batch.json").read_bytes())
+    payload["entry"][0]["changes"][0]["value"]["created_time"] = "yesterday"
+    status, _ = meta_post(aws, json.dumps(payload).encode())
+    assert status == 400

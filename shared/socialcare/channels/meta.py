@@ -81,7 +81,7 @@ class FeedValue(_MetaModel):
     comment_id: str | None = None
     parent_id: str | None = None
     message: str | None = None
-    created_time: int | float | str | None = None
+    created_time: int | float | datetime | None = None  # unix seconds (ISO 8601 in older payloads)
     from_: Party | None = Field(default=None, alias="from")
 
 
@@ -223,9 +223,9 @@ def _identifiers(channel: Channel, author_id: str) -> list[Identifier]:
     return [Identifier(kind=IdentifierKind(channel.value), value=author_id, verified=True)]
 
 
-def _when(value: int | float | str | None, fallback: int | float | None, *, millis: bool) -> datetime:
-    if isinstance(value, str) and not value.replace(".", "", 1).isdigit():
-        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("+0000", "+00:00"))
+def _when(value: int | float | datetime | None, fallback: int | float | None, *, millis: bool) -> datetime:
+    if isinstance(value, datetime):
+        return value
     if value is not None:
         return from_epoch(value)
     if fallback is not None:

@@ -5,14 +5,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from pydantic import ValidationError
 
 from socialcare.channels import gateway, meta, x
-from socialcare.channels.common import ingest, load_json
+from socialcare.channels.common import Parsed, ingest, load_json
+from socialcare.errors import BadRequest
 from socialcare.http import make_resolver, raw_body
 from socialcare.observability import tracer
+
+
+def _parsed(parse: Callable[[Any], Parsed], payload: Any) -> Parsed:
+    """Run a parser; a value no model could reject (an epoch beyond year 9999, a malformed date
+    in a free-form field) is the sender's error too: 400, never a 5xx."""
+    try:
+        return parse(payload)
+    except ValidationError:
+        raise  # the resolver's mapper answers 400 with the failing locations
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        raise BadRequest(f"payload has an invalid value: {exc}") from exc
 
 
 def _headers(app: APIGatewayHttpResolver) -> dict[str, str]:
@@ -35,7 +49,7 @@ def x_app() -> APIGatewayHttpResolver:
         body = raw_body(app.current_event)
         signed_by = x.verify(body, _headers(app))
         payload = load_json(body)
-        parsed = x.parse(payload)
+        parsed = _parsed(x.parse, payload)
         x.check_account(x.Activity.model_validate(payload), signed_by)
         return ingest(parsed, x.SOURCE)
 
@@ -57,7 +71,7 @@ def meta_app() -> APIGatewayHttpResolver:
     def updates() -> dict[str, Any]:
         body = raw_body(app.current_event)
         meta.verify(body, _headers(app))
-        return ingest(meta.parse(load_json(body)), meta.SOURCE)
+        return ingest(_parsed(meta.parse, load_json(body)), meta.SOURCE)
 
     return app
 
@@ -70,6 +84,6 @@ def inbound_app() -> APIGatewayHttpResolver:
     def message() -> dict[str, Any]:
         body = raw_body(app.current_event)
         gateway.verify(body, _headers(app))
-        return ingest(gateway.parse(load_json(body)), gateway.SOURCE)
+        return ingest(_parsed(gateway.parse, load_json(body)), gateway.SOURCE)
 
     return app

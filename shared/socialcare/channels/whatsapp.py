@@ -60,7 +60,7 @@ class MessageContext(_WaModel):
 
 class WaMessage(_WaModel):
     id: str
-    timestamp: str
+    timestamp: int  # unix seconds, sent as a string
     type: str
     from_: str | None = Field(default=None, alias="from")
     from_user_id: str | None = None
@@ -70,7 +70,7 @@ class WaMessage(_WaModel):
 class WaStatus(_WaModel):
     id: str
     status: str
-    timestamp: str
+    timestamp: int
     recipient_id: str | None = None
     errors: list[dict[str, Any]] = Field(default_factory=list)
 

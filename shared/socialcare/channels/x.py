@@ -96,7 +96,7 @@ class Tweet(_XModel):
     truncated: bool = False
     extended_tweet: ExtendedTweet | None = None
     created_at: str | None = None
-    timestamp_ms: str | None = None
+    timestamp_ms: int | None = None
     user: XUser
     lang: str | None = None
     in_reply_to_status_id_str: str | None = None
@@ -142,7 +142,7 @@ class DMCreate(_XModel):
 class DMEvent(_XModel):
     type: str
     id: str
-    created_timestamp: str
+    created_timestamp: int  # milliseconds, sent as a string
     message_create: DMCreate | None = None
 
 
@@ -153,7 +153,7 @@ class DeletedStatus(_XModel):
 
 class TweetDelete(_XModel):
     status: DeletedStatus
-    timestamp_ms: str | None = None
+    timestamp_ms: int | None = None
 
 
 class Activity(_XModel):
