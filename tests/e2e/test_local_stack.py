@@ -11,7 +11,11 @@ import hashlib
 import hmac
 import http.client
 import json
+import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -352,6 +356,22 @@ def test_signal_stops_the_stack_and_leaves_no_processes(start_stack: StartStack,
     assert not [pid for pid in children if local.alive(pid)]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{api}/echo/x", timeout=2)
+
+
+def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "socialcare"), "local", "--template", str(FIXTURE_TEMPLATE),
+             "--moto-port", "0", "--api-port", str(port), "--invoke-port", "0"],
+            env={**os.environ, "SOCIALCARE_LOCAL_STATE_DIR": str(tmp_path)},
+            capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "socialcare local: ready" not in result.stdout
 
 
 # ---------------------------------------------------------------------- the real template
