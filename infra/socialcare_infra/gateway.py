@@ -81,6 +81,17 @@ def _is_text(content_type: str | None) -> bool:
     return bool(_TEXT_TYPES.match(content_type.split(";")[0].strip().lower()))
 
 
+def _read_body(request: Request, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the body: a chunked body has no Content-Length to check first."""
+    body = bytearray()
+    while len(body) < limit:
+        chunk = request.stream.read(limit - len(body))
+        if not chunk:
+            break
+        body.extend(chunk)
+    return bytes(body)
+
+
 def encode_body(raw: bytes, content_type: str | None) -> tuple[str | None, bool]:
     """The event's ``body`` and ``isBase64Encoded`` for raw request bytes."""
     if not raw:
@@ -128,8 +139,7 @@ class Gateway:
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return too_large
         try:
-            # Read one byte past the quota: a chunked body has no Content-Length to check first.
-            raw = request.stream.read(MAX_BODY_BYTES + 1)
+            raw = _read_body(request, MAX_BODY_BYTES + 1)
         except RequestEntityTooLarge:
             return too_large
         if len(raw) > MAX_BODY_BYTES:
