@@ -141,3 +141,17 @@ def test_a_non_connect_event_gets_a_flat_answer_not_an_exception() -> None:
 )
 def test_values_are_folded_to_connects_character_set(value: Any, expected: str) -> None:
     assert connect_safe(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("+393331112222", "+393331112222"),
+        ("+39 333 111 2222", "+393331112222"),
+        ("+99912345678", "+99912345678"),  # a range the metadata does not know: the network said so
+        ("anonymous", None),
+        ("+12", None),
+    ],
+)
+def test_the_caller_number_is_e164_or_nothing(address: str, expected: str | None) -> None:
+    assert callerlookup.caller_number(address) == expected

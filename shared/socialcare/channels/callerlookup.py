@@ -25,9 +25,9 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
+from socialcare import phones
 from socialcare.channels.common import count
 from socialcare.channels.connect import ContactFlowEvent
-from socialcare.channels.gateway import e164
 from socialcare.errors import EnqueueFailed
 from socialcare.ingest import enqueue
 from socialcare.models import (
@@ -61,6 +61,7 @@ MAX_VALUE_CHARS = 256
 LOOKUP_DEADLINE_SECONDS = 4.0
 _UNSAFE = re.compile(r"[^A-Za-z0-9 _-]+")
 _SPACES = re.compile(r" {2,}")
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="caller-lookup")
 
 
@@ -152,6 +153,12 @@ def call_event(event: ContactFlowEvent, number: str) -> InboundEvent:
     )
 
 
+def caller_number(address: str) -> str | None:
+    """The caller in E.164. Connect's caller id is the network's own assertion, so a well-formed
+    E.164 number is kept even when the phone-number metadata does not know its range yet."""
+    return phones.to_e164(address) or (address if _E164.match(address) else None)
+
+
 def _lookup(directory: CustomerDirectory, number: str) -> dict[str, Any] | None:
     customer_id = directory.find_customer(IdentifierKind.PHONE.value, number)
     if not customer_id:
@@ -171,7 +178,7 @@ def lookup_caller(
         return answer(None, "invalid_event")
     logger.set_correlation_id(event.Details.ContactData.ContactId)
     caller = event.caller
-    number = e164(caller) if caller else None
+    number = caller_number(caller) if caller else None
     if number is None:
         count("CallerLookups", 1, status="anonymous")
         return answer(None, "anonymous")

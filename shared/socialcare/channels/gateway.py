@@ -12,9 +12,9 @@ import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import phonenumbers
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
 
+from socialcare import phones
 from socialcare.channels import accounts
 from socialcare.channels.common import Parsed, sha256_header_matches
 from socialcare.errors import BadRequest, Unauthorized
@@ -30,7 +30,6 @@ from socialcare.models import (
     Kind,
     ThreadRef,
 )
-from socialcare.settings import get_settings
 
 SOURCE = "inbound"
 SIGNATURE_HEADER = "x-socialcare-signature"
@@ -123,22 +122,11 @@ def verify(body: bytes, headers: Mapping[str, str], now: float | None = None) ->
         raise Unauthorized("X-Socialcare-Timestamp is more than 5 minutes in the future")
 
 
-def e164(number: str, region: str | None = None) -> str | None:
-    """The number in E.164, or None when it is not a possible phone number."""
-    try:
-        parsed = phonenumbers.parse(number, region or get_settings().default_region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
 def message_interaction(message: GatewayMessage) -> Interaction:
     sender = message.sender
     channel = Channel(message.channel)
     email = sender.email.strip().lower() if sender.email else None
-    phone = e164(sender.phone) if sender.phone else None
+    phone = phones.to_e164(sender.phone) if sender.phone else None
     author_id = sender.id or email or phone
     if not author_id:
         raise BadRequest(f"message {message.message_id}: sender needs an id, a valid e-mail or a phone")
