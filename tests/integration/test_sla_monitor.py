@@ -97,9 +97,17 @@ def test_breach_escalates_once(stack: AwsStack) -> None:
     assert cases.get_case(late.id).priority is escalated.priority
 
 
-def test_resolution_breach_is_a_second_escalation_through_the_handler(stack: AwsStack) -> None:
+def test_resolution_breach_is_a_second_escalation_through_the_handler(
+    stack: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import importlib.util
     from pathlib import Path
+
+    from socialcare.observability import metrics
+
+    # Lambda sets POWERTOOLS_METRICS_NAMESPACE before the import; here the shared Metrics object
+    # may have been created (at collection) before the fixture set it.
+    monkeypatch.setattr(metrics, "namespace", "SocialCare")
 
     inbox = alerts_inbox(stack)
     opened_at = datetime.now(UTC) - timedelta(days=6)
