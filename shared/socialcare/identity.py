@@ -365,7 +365,11 @@ def recognise(interaction: Interaction, repo: ProfilesRepository | None = None) 
             # and join the winner rather than creating a second customer.
             logger.info("identity race lost, re-reading", extra={"attempt": attempt, "reason": str(exc)})
             continue
+        known = profiles.get(recognition.customer_id)
+        already = known.suggested_with if known is not None else set()
         for draft in decision.suggestions:
+            if draft.other_customer_id in already:
+                continue  # suggested (or dismissed) before: no write on the hot path
             repo.put_suggestion(
                 recognition.customer_id, draft.other_customer_id, draft.reason,
                 [{"kind": draft.clue.kind, "value": draft.clue.value}], interaction.id,
@@ -528,6 +532,25 @@ def merge(source: str, target: str, *, actor: str = "agent", force: bool = False
     logger.info("customers merged", extra={"source": source, "target": target, "merge_id": merge_id})
     return {"id": target, "merged": source, "merge_id": merge_id, "identities_moved": len(identities),
             "interactions_moved": len(items), "cases": cases_merged}
+
+
+def dismiss_suggestion(customer_id: str, other: str, *, actor: str = "agent",
+                       repo: ProfilesRepository | None = None) -> dict[str, Any]:
+    """An agent decided two customers are different people: drop the suggestion, audited.
+
+    The pair stays in both profiles' ``suggested_with``, so it is not suggested again.
+    """
+    repo = repo or ProfilesRepository.default()
+    suggestion = repo.get_suggestion(customer_id, other)
+    if suggestion is None:
+        raise NotFound(f"no suggestion between {customer_id} and {other}")
+    repo.delete_suggestion(customer_id, other)
+    at, record_id = now_iso(), uuid.uuid4().hex[:12]
+    record = {"action": "dismiss_suggestion", "source": customer_id, "target": other, "actor": actor,
+              "reason": suggestion.reason, "evidence": suggestion.evidence}
+    for cid in (customer_id, other):
+        repo.put_merge_record(cid, at, record_id, record)
+    return {"id": customer_id, "dismissed": other}
 
 
 def unmerge(customer_id: str, identities: Iterable[tuple[str, str]], *, actor: str = "agent",

@@ -296,3 +296,21 @@ def test_merge_and_unmerge_bodies_are_validated(api: Api) -> None:
     assert api.call("POST", "/api/customers/cus_x/unmerge",
                     body={"identities": [{"kind": "fax", "value": "1"}]})[0] == 422
     assert api.call("POST", "/api/customers/merge", body={"source": "cus_a", "target": "cus_b"})[0] == 404
+
+
+def test_a_dismissed_suggestion_is_gone_and_not_made_again(api: Api) -> None:
+    play_story()
+    anna_id = api.get("/api/customers", phone="+393331112222")["customers"][0]["id"]
+    giulia_id = api.get("/api/customers", facebook="fb-6602")["customers"][0]["id"]
+
+    status, body = api.call("DELETE", f"/api/customers/{giulia_id}/suggestions/{anna_id}")
+    assert (status, body["dismissed"]) == (200, anna_id)
+    # Giulia writes about the same order again
+    pipeline.process(facebook_comment("page_1_c79", "fb-6602", "Giulia Neri", "ordine ORD-123456??", 200))
+
+    for customer in (giulia_id, anna_id):
+        assert api.get(f"/api/customers/{customer}/suggestions")["suggestions"] == []
+    giulia = api.get(f"/api/customers/{giulia_id}")
+    assert [m["action"] for m in giulia["merges"]] == ["dismiss_suggestion"]
+    assert [t["id"] for t in giulia["timeline"]] == ["facebook:page_1_c79", "facebook:page_1_c78"]
+    assert api.call("DELETE", f"/api/customers/{giulia_id}/suggestions/{anna_id}")[0] == 404

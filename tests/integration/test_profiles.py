@@ -293,3 +293,14 @@ def test_unmerge_of_identities_that_were_never_merged_makes_a_new_customer(repo:
 def profile_items_of(repo: ProfilesRepository) -> list[dict[str, Any]]:
     table = boto3.resource("dynamodb").Table(repo.table)
     return [i for i in table.scan()["Items"] if i["sk"] == "PROFILE" and "merged_into" not in i]
+
+
+def test_a_returning_customer_with_a_known_suggestion_costs_no_write(
+    repo: ProfilesRepository, dynamodb_calls: list[str]
+) -> None:
+    store(repo, message(Channel.X, "111", "t1", "ordine ORD-123456", name="Anna Bianchi"))
+    giulia = store(repo, message(Channel.X, "222", "t2", "ordine ORD-123456", name="Giulia Neri"))
+    dynamodb_calls.clear()
+    again = identity.recognise(message(Channel.X, "222", "t3", "ordine ORD-123456!!", name="Giulia Neri"), repo)
+    assert again.customer_id == giulia and again.suggestions  # still reported to the caller
+    assert dynamodb_calls == ["BatchGetItem", "BatchGetItem"]

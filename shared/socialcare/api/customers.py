@@ -230,6 +230,12 @@ def get_suggestions(customer_id: str, limit: Limit = 50, cursor: Cursor = None) 
     return {"id": profile.id, "suggestions": [suggestion_entry(i) for i in page.items], "cursor": page.cursor}
 
 
+@router.delete("/api/customers/<customer_id>/suggestions/<other_id>")
+def dismiss_suggestion(customer_id: str, other_id: str) -> dict[str, Any]:
+    """Two customers are different people: drop the suggestion (audited; not suggested again)."""
+    return identity.dismiss_suggestion(customer_id, other_id, actor="api")
+
+
 @router.post("/api/customers/merge")
 def merge_customers(request: MergeRequest) -> dict[str, Any]:
     """Merge ``source`` into ``target``; 409 when they hold different verified identifiers."""

@@ -167,6 +167,7 @@ class Profile(BaseModel):
     tier: str | None = None
     merged_into: str | None = None
     merged_from: list[str] = Field(default_factory=list)
+    suggested_with: set[str] = Field(default_factory=set)
     created_at: str | None = None
 
     @property
@@ -517,7 +518,7 @@ class ProfilesRepository:
         at = now_iso()
         data = profile.model_dump(exclude_none=True)
         data.update(pk=customer_pk(profile.id), sk=PROFILE, type="customer", created_at=at)
-        for empty_set in ("verified_phones", "verified_emails"):
+        for empty_set in ("verified_phones", "verified_emails", "suggested_with"):
             if not data.get(empty_set):
                 data.pop(empty_set, None)
         actions = [{
@@ -603,14 +604,37 @@ class ProfilesRepository:
     def put_suggestion(
         self, a: str, b: str, reason: str, evidence: list[dict[str, str]], interaction_id: str | None
     ) -> None:
-        """A match suggestion for an agent, stored on both customers (idempotent per pair)."""
+        """A match suggestion for an agent, stored on both customers (idempotent per pair).
+
+        Both profiles remember the pair in ``suggested_with``, so later events carrying the same
+        evidence cost no write, and a dismissed pair is not suggested again.
+        """
         at = now_iso()
+        actions: list[dict[str, Any]] = []
         for mine, other in ((a, b), (b, a)):
-            self.client.put_item(TableName=self.table, Item=_item({
+            actions.append({"Put": {"TableName": self.table, "Item": _item({
                 "pk": customer_pk(mine), "sk": f"{SUGGESTION_PREFIX}{other}", "type": "suggestion",
                 "customer_id": mine, "other_customer_id": other, "reason": reason,
                 "evidence": evidence, "interaction_id": interaction_id, "created_at": at,
-            }))
+            })}})
+            actions.append({"Update": {
+                "TableName": self.table, "Key": _key(customer_pk(mine), PROFILE),
+                "UpdateExpression": "ADD suggested_with :o",
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeValues": {":o": {"SS": [other]}},
+            }})
+        try:
+            self.client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            # One side vanished (merged and re-keyed meanwhile): the suggestion is moot.
+            if not _is_cancelled(exc):
+                raise
+
+    def get_suggestion(self, customer_id: str, other: str) -> Suggestion | None:
+        response = self.client.get_item(
+            TableName=self.table, Key=_key(customer_pk(customer_id), f"{SUGGESTION_PREFIX}{other}")
+        )
+        return Suggestion.model_validate(_from_item(response["Item"])) if "Item" in response else None
 
     def delete_suggestion(self, a: str, b: str) -> None:
         for mine, other in ((a, b), (b, a)):
