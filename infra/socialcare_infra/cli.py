@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--logs", action="store_true",
                          help="also copy every function's log output to stderr, prefixed by its logical id")
         if ports:
+            sub.add_argument("--reload", action="store_true",
+                             help="restart a function's worker when its code (or the shared package) changes")
             env = os.environ
             sub.add_argument("--moto-port", type=int, default=env_port(env, "MOTO", DEFAULT_MOTO_PORT))
             sub.add_argument("--api-port", type=int, default=env_port(env, "API", DEFAULT_API_PORT))
@@ -54,12 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stack(args: argparse.Namespace, **ports: int) -> LocalStack:
+def _stack(args: argparse.Namespace, moto_port: int, api_port: int, invoke_port: int, reload: bool) -> LocalStack:
     return LocalStack(
         template_path=args.template,
         stack_name=args.stack,
         parameters=dict(args.param),
-        **ports,
+        moto_port=moto_port,
+        api_port=api_port,
+        invoke_port=invoke_port,
+        reload=reload,
     )
 
 
@@ -96,7 +101,8 @@ def run_local(args: argparse.Namespace) -> int:
     # Installed before starting so a signal during start-up still stops cleanly.
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    stack = _stack(args, moto_port=args.moto_port, api_port=args.api_port, invoke_port=args.invoke_port)
+    stack = _stack(args, moto_port=args.moto_port, api_port=args.api_port, invoke_port=args.invoke_port,
+                   reload=args.reload)
     stack.start()
     try:
         for line in stack.describe():

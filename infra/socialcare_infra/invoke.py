@@ -146,6 +146,11 @@ class FunctionRunner:
             self._log.close()
             self._log = None
 
+    def recycle(self) -> None:
+        """Drop the warm worker (after its current invocation); the next one cold-starts."""
+        with self._lock:
+            self._discard()
+
     def stop(self) -> None:
         self._stopped = True
         # Not under the lock: a hung invocation must not keep the stack from stopping.

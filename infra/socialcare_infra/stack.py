@@ -142,6 +142,7 @@ class LocalStack:
         state_dir: str | Path | None = None,
         fallback_to_free_ports: bool = False,
         time_scale: float | None = None,
+        reload: bool = False,
     ) -> None:
         self.template_path = Path(template_path or project_template()).resolve()
         self.stack_name = stack_name
@@ -158,6 +159,7 @@ class LocalStack:
         ).resolve()
         self._ports = {"moto": moto_port, "api": api_port, "invoke": invoke_port}
         self._fallback = fallback_to_free_ports
+        self.reload = reload
         self.resolver = Resolver(
             load_template(self.template_path),
             stack_name=stack_name,
@@ -241,6 +243,8 @@ class LocalStack:
             self._servers["api"].serve("local-http-api")
             self._servers["invoke"].serve("local-invoke-api")
             self._start_event_sources()
+            if self.reload:
+                self._spawn(CodeWatcher(self, self._stop))
             self._started = True
         except BaseException:
             self.stop()
@@ -441,10 +445,61 @@ class LocalStack:
         return lines
 
 
+class CodeWatcher(threading.Thread):
+    """``reload``: recycle a function's worker when Python code it runs changes on disk.
+
+    A change under a function's CodeUri recycles that function; a change in the shared package
+    (or in this one) recycles every function. The next invocation cold-starts on the new code.
+    """
+
+    def __init__(self, stack: LocalStack, stop: threading.Event, interval_s: float = 0.5) -> None:
+        super().__init__(name="code-watcher", daemon=True)
+        self.stack = stack
+        self.interval_s = interval_s
+        self._stop_event = stop
+        self.shared_roots = _package_dirs()
+
+    @staticmethod
+    def snapshot(root: Path) -> dict[Path, float]:
+        stamps: dict[Path, float] = {}
+        for path in root.rglob("*.py"):
+            try:
+                stamps[path] = path.stat().st_mtime
+            except OSError:
+                continue
+        return stamps
+
+    def run(self) -> None:
+        code = {lid: self.snapshot(spec.code_dir) for lid, spec in self.stack.functions.items()}
+        shared = [self.snapshot(root) for root in self.shared_roots]
+        while not self._stop_event.wait(self.interval_s):
+            now_shared = [self.snapshot(root) for root in self.shared_roots]
+            if now_shared != shared:
+                shared = now_shared
+                log.warning("shared code changed: every function will cold-start on its next invocation")
+                for runner in self.stack.runners.values():
+                    runner.recycle()
+            for lid, spec in self.stack.functions.items():
+                now = self.snapshot(spec.code_dir)
+                if now != code[lid]:
+                    code[lid] = now
+                    log.warning("%s code changed: it will cold-start on its next invocation", lid)
+                    self.stack.runners[lid].recycle()
+
+
 def _env_str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _package_dirs() -> list[Path]:
+    """Directories of the packages every worker imports: the shared package and this one."""
+    dirs = [Path(__file__).resolve().parent]
+    spec = importlib.util.find_spec("socialcare")
+    if spec is not None and spec.submodule_search_locations:
+        dirs.extend(Path(location).resolve() for location in spec.submodule_search_locations)
+    return dirs
 
 
 def _import_roots() -> list[str]:

@@ -167,6 +167,7 @@ def start_local(
         *socialcare_command(), "local", "--template", str(template), "--stack", stack,
         "--moto-port", "0", "--api-port", "0", "--invoke-port", "0", *(extra_args or []),
     ]
+    state_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = state_dir / "stderr.log"
     with open(stderr_path, "wb") as stderr:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=stderr, text=True)

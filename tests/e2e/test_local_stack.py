@@ -12,6 +12,7 @@ import hmac
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -356,6 +357,18 @@ def test_signal_stops_the_stack_and_leaves_no_processes(start_stack: StartStack,
     assert not [pid for pid in children if local.alive(pid)]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{api}/echo/x", timeout=2)
+
+
+def test_reload_picks_up_edited_handler_code(start_stack: StartStack, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(FIXTURE_TEMPLATE.parent, project, ignore=shutil.ignore_patterns("__pycache__"))
+    local = start_stack(project / "template.yaml", tmp_path / "state", stack="reload", extra_args=["--reload"])
+    before = invoke(local, {})["Body"]
+    assert "edited" not in before
+    handler = project / "functions" / "echo" / "app.py"
+    handler.write_text(handler.read_text().replace('"pid": os.getpid(),', '"pid": os.getpid(), "edited": True,'))
+    after = wait_for(lambda: invoke(local, {})["Body"].get("edited"), 15, what="the edited handler")
+    assert after is True
 
 
 def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
