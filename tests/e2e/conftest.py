@@ -227,6 +227,12 @@ def local_stack_factory(
 
 
 @pytest.fixture(scope="session")
+def fixture_secret() -> str:
+    """The value fixture_stack seeds into its secret through SOCIALCARE_FIXTURE_SECRET."""
+    return FIXTURE_SECRET
+
+
+@pytest.fixture(scope="session")
 def fixture_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProcess]:
     """The fixture template's stack, shared by the tests that only talk to it."""
     local = start_local(

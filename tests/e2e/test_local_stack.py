@@ -32,7 +32,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_TEMPLATE = Path(__file__).resolve().parent / "fixtures" / "template.yaml"
-FIXTURE_SECRET = "fixture-secret-value-7f3a"  # what conftest's fixture_stack seeds
 # conftest.LocalProcess; not importable by name (conftest modules are not a package here)
 LocalProcess = Any
 StartStack = Callable[..., Any]
@@ -260,7 +259,7 @@ def test_event_invocation_is_accepted_and_runs_later(fixture_stack: LocalProcess
 
 
 # ---------------------------------------------------------------------- environment and secrets
-def test_function_environment_follows_the_contract(fixture_stack: LocalProcess) -> None:
+def test_function_environment_follows_the_contract(fixture_stack: LocalProcess, fixture_secret: str) -> None:
     env = invoke(fixture_stack, {"action": "env"})["Body"]
     assert env["FIXTURE_GREETING"] == "hello from fixture in eu-west-1"  # !Sub with pseudo params
     assert env["FIXTURE_EVENTS_TABLE"] == "fixture-events-table"
@@ -277,11 +276,11 @@ def test_function_environment_follows_the_contract(fixture_stack: LocalProcess) 
     assert "AWS_PROFILE" not in env
     # secret values never travel in plaintext environment variables
     assert "SOCIALCARE_FIXTURE_SECRET" not in env
-    assert not [k for k, v in env.items() if FIXTURE_SECRET in v]
+    assert not [k for k, v in env.items() if fixture_secret in v]
 
 
-def test_secret_is_seeded_from_its_local_env_variable(fixture_stack: LocalProcess) -> None:
-    assert invoke(fixture_stack, {"action": "secret"})["Body"] == FIXTURE_SECRET
+def test_secret_is_seeded_from_its_local_env_variable(fixture_stack: LocalProcess, fixture_secret: str) -> None:
+    assert invoke(fixture_stack, {"action": "secret"})["Body"] == fixture_secret
 
 
 # ---------------------------------------------------------------------- event sources
