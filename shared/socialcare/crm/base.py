@@ -58,7 +58,7 @@ class CrmTuning(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SOCIALCARE_CRM_", extra="ignore")
 
-    timeout_seconds: float = 8.0  # per HTTP request; the function timeout is 60 s
+    timeout_seconds: float = 5.0  # per HTTP request: 5 records x one slow call fit the 30 s function timeout
     retry_base_seconds: float = 5.0  # first backoff; doubles per receive
     retry_max_seconds: float = 900.0  # backoff cap (SQS allows 12 h)
     rate_per_second: float = 5.0  # token bucket refill, shared by every invocation
