@@ -412,3 +412,18 @@ def test_real_template_x_mention_becomes_a_customer(start_stack: StartStack, tmp
 
     assert wait_for(customer, 30, interval=0.5, what="the customer behind the X mention")
     assert local.stop() == 0
+
+
+@pytest.mark.skipif(not (ROOT / "functions" / "webhook_x" / "app.py").exists(),
+                    reason="functions/webhook_x/app.py has not landed yet")
+def test_socialcare_demo_plays_the_scenario_and_stops(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "socialcare"), "demo"],
+        cwd=ROOT, env={**os.environ, "SOCIALCARE_LOCAL_STATE_DIR": str(tmp_path)},
+        capture_output=True, text=True, timeout=80,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "CRC answered correctly" in result.stdout
+    assert "found customer" in result.stdout
+    assert "[x/" in result.stdout  # the mention is on the printed timeline
+    assert result.stdout.rstrip().endswith("demo finished")
