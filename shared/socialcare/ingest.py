@@ -22,7 +22,8 @@ from socialcare.settings import get_settings
 
 logger = Logger(child=True)
 
-_BATCH = 10  # SQS SendMessageBatch limit
+_BATCH = 10  # SQS SendMessageBatch limit on entries
+_BATCH_BYTES = 250 * 1024  # ... and on the whole request's payload (256 KiB), with headroom
 # SQS accepts 256 KiB per message on every endpoint we run against; keep headroom for the
 # envelope. Larger raw slices (WhatsApp media-heavy batches) travel compressed.
 _INLINE_RAW_LIMIT = 200 * 1024
@@ -42,23 +43,37 @@ def decode_raw(raw: Any) -> Any:
     return raw
 
 
+def _batches(events: Sequence[InboundEvent]) -> list[list[dict[str, Any]]]:
+    """SendMessageBatch entries, at most 10 and 250 KiB per batch."""
+    batches: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for ev in events:
+        body = encode(ev)
+        if current and (len(current) == _BATCH or size + len(body) > _BATCH_BYTES):
+            batches.append(current)
+            current, size = [], 0
+        current.append(
+            {
+                "Id": str(len(current)),
+                "MessageBody": body,
+                "MessageGroupId": ev.group_id,
+                "MessageDeduplicationId": ev.dedupe_id,
+            }
+        )
+        size += len(body)
+    if current:
+        batches.append(current)
+    return batches
+
+
 def enqueue(events: Sequence[InboundEvent], queue_url: str | None = None) -> int:
     """Send every event; raise EnqueueFailed unless all of them were accepted."""
     url = queue_url or get_settings().inbound_queue_url
     if not url:
         raise EnqueueFailed("inbound queue is not configured")
     sqs = aws.sqs()
-    for start in range(0, len(events), _BATCH):
-        chunk = events[start : start + _BATCH]
-        entries: list[dict[str, Any]] = [
-            {
-                "Id": str(i),
-                "MessageBody": encode(ev),
-                "MessageGroupId": ev.group_id,
-                "MessageDeduplicationId": ev.dedupe_id,
-            }
-            for i, ev in enumerate(chunk)
-        ]
+    for entries in _batches(events):
         # One retry of just the failed entries: SendMessageBatch can partially fail on
         # throttling; a second failure is the platform's cue to redeliver the whole POST.
         for attempt in (1, 2):

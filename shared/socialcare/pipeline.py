@@ -16,10 +16,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from socialcare import identity
+from socialcare import cases, identity, workitems
 from socialcare.channels import media
+from socialcare.crm import queue as crm_queue
 from socialcare.ingest import decode_raw
-from socialcare.models import Action, InboundEvent
+from socialcare.models import Action, Direction, InboundEvent, Interaction
 from socialcare.observability import logger, metrics
 from socialcare.store.profiles import ProfilesRepository
 
@@ -61,4 +62,35 @@ def process(event: InboundEvent) -> dict[str, Any]:
             return {"status": "duplicate", "customer_id": recognition.customer_id}
     else:
         metrics.add_metric(name="Interactions", unit=MetricUnit.Count, value=1)
-    return {"status": "stored", "customer_id": recognition.customer_id}
+    case_id = thread_into_case(repo, interaction, recognition.customer_id, recognition.context)
+    return {"status": "stored", "customer_id": recognition.customer_id, "case_id": case_id}
+
+
+def thread_into_case(
+    repo: ProfilesRepository, interaction: Interaction, customer_id: str, context: dict[str, Any]
+) -> str | None:
+    """Case, work items, CRM sync, profile context; then mark the interaction threaded.
+
+    The interaction's case id is written LAST: it is what tells a redelivery that everything
+    downstream happened. Each step before it is idempotent (the case service on the
+    interaction id, the queues on stable dedupe ids), so a crash anywhere is resumed whole.
+    """
+    outcome = cases.on_interaction(interaction, customer_id, context)
+    case = outcome.case
+    if case is None:  # spam from a stranger: stored on the timeline, no case, no work
+        metrics.add_metric(name="SpamInteractions", unit=MetricUnit.Count, value=1)
+        return None
+    workitems.send(outcome.work_items)
+    if outcome.crm_sync:
+        crm_queue.enqueue_sync(case.id, case.version, reason=f"interaction {interaction.id}")
+    fields: dict[str, Any] = {
+        "open_case_id": case.id if case.is_open else None,
+        "case_priority": case.priority.value if case.is_open else None,
+    }
+    if outcome.triage is not None and interaction.direction is Direction.INBOUND:
+        fields["last_sentiment"] = outcome.triage.sentiment.label
+    if outcome.created:
+        fields["add_previous_case"] = case.id
+    repo.update_context(customer_id, **fields)
+    repo.set_interaction_case(interaction.id, case.id)
+    return case.id

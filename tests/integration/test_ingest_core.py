@@ -120,3 +120,11 @@ def test_each_brand_account_gets_its_own_secret_with_a_default(moto_env: None, m
     assert secrets.secret_for_account("x_consumer_secret", "111") == "s-111"
     assert secrets.secret_for_account("x_consumer_secret", "222") == "s-default"
     assert sorted(secrets.secret_candidates("x_consumer_secret")) == ["s-111", "s-default"]
+
+
+def test_a_batch_of_large_events_is_split_to_fit_sqs_batch_size_limit(moto_env: None) -> None:
+    url = _fifo()
+    raw = {"text": "x" * 150_000}  # each message ~150 KB: two never fit one 256 KiB batch
+    events = [_event(n, raw=raw) for n in range(4)]
+    assert ingest.enqueue(events, queue_url=url) == 4
+    assert len(_drain(url)) == 4
