@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from socialcare.crm import inbound
 from socialcare.observability import logger, metrics, tracer
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from socialcare import cases
 from socialcare.observability import logger, metrics, tracer
 

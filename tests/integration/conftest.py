@@ -27,6 +27,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
+
 from socialcare import aws as aws_clients
 from socialcare.observability import metrics
 from socialcare.settings import get_settings

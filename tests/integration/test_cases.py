@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from socialcare import cases, config, listening, workitems
 from socialcare.errors import Conflict
 from socialcare.models import Author, Channel, Direction, Interaction, Kind, ThreadRef

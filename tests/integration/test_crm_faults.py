@@ -20,6 +20,8 @@ import boto3
 import pytest
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
 from socialcare import aws
 from socialcare.crm import enqueue_sync
 from socialcare.crm.base import CrmTuning, Http, NoGuard
@@ -35,7 +37,6 @@ from socialcare.settings import get_settings
 from socialcare_infra.esm import failed_message_ids, lambda_sqs_record
 from socialcare_infra.provision import Provisioner
 from socialcare_infra.template import Resolver, load_template
-from werkzeug import Request, Response
 
 pytestmark = pytest.mark.integration
 

@@ -17,6 +17,8 @@ from typing import Any
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
 from socialcare import cases, config, listening, observability, workitems
 from socialcare.crm import sync
 from socialcare.crm.reconcile import reconcile
@@ -25,7 +27,6 @@ from socialcare.models import Author, Channel, Interaction, Kind
 from socialcare.settings import get_settings
 from socialcare.store.cases import CaseStatus
 from socialcare_infra.esm import failed_message_ids, lambda_sqs_record
-from werkzeug import Request, Response
 
 pytestmark = pytest.mark.integration
 

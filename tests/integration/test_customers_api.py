@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pytest
+
 from socialcare import identity, pipeline
 from socialcare.api.app import build
 from socialcare.models import (

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from moto.core.botocore_stubber import BotocoreStubber
+
 from socialcare import aws as aws_clients
 from socialcare import identity
 from socialcare.models import Author, Channel, Identifier, IdentifierKind, Interaction, Kind

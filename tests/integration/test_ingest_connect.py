@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+
 from socialcare.models import Action, Channel, Identifier, IdentifierKind, InboundEvent, Kind
 
 if TYPE_CHECKING:

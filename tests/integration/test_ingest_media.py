@@ -12,10 +12,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from pytest_httpserver import HTTPServer
+from werkzeug.wrappers import Request, Response
+
 from socialcare.channels import media, meta
 from socialcare.models import InboundEvent, Interaction
 from socialcare.settings import get_settings
-from werkzeug.wrappers import Request, Response
 
 if TYPE_CHECKING:
     from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)

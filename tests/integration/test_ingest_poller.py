@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug.wrappers import Request, Response
+
 from socialcare.channels import poller, x
 from socialcare.models import InboundEvent
 from socialcare.settings import get_settings
-from werkzeug.wrappers import Request, Response
 
 if TYPE_CHECKING:
     from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)

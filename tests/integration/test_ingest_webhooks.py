@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
+
 from socialcare.models import Action, InboundEvent
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+
 from socialcare import cases, config, listening
 from socialcare.models import Author, Channel, Interaction, Kind, ThreadRef
 from socialcare.sentiment import analyse

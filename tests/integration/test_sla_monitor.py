@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from socialcare import cases, config, listening
 from socialcare.models import Author, Channel, Interaction, Kind
 from socialcare.routing import Team

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from socialcare.channels import callerlookup
 from socialcare.channels.callerlookup import KEYS, connect_safe, lookup_caller
 from socialcare.settings import get_settings

@@ -15,6 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from pydantic import ValidationError
+
 from socialcare import aws
 from socialcare.channels import meta
 from socialcare.errors import BadRequest, Forbidden, SecretUnavailable, Unauthorized

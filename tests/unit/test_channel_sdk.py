@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 import responses
+
 from socialcare.channels import sdk
 from socialcare.settings import get_settings
 

@@ -15,6 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from pydantic import ValidationError
+
 from socialcare import aws
 from socialcare.channels import x
 from socialcare.errors import BadRequest, SecretUnavailable, Unauthorized

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import responses
+
 from socialcare.crm.base import Http, Permanent
 from socialcare.crm.hubspot import HubSpotAdapter
 from socialcare.crm.samples import sample_view

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
+
 from socialcare import aws
 from socialcare.crm import inbound
 from socialcare.crm.records import CrmRecords

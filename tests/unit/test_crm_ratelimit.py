@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
 from socialcare.crm.ratelimit import TokenBucket
 from socialcare.crm.records import CrmRecords, CrmState
 from socialcare_infra.provision import Provisioner

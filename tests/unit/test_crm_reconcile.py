@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
 from socialcare import aws
 from socialcare.crm.reconcile import reconcile
 from socialcare.crm.records import CrmRecords

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 from responses import matchers
+
 from socialcare.crm.base import Http, Permanent, Retryable
 from socialcare.crm.salesforce import SalesforceAdapter
 from socialcare.crm.samples import sample_view

@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from pydantic import ValidationError
+
 from socialcare.crm.samples import sample_view
 from socialcare.crm.schema import (
     CaseUpserted,

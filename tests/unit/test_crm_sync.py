@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from socialcare.crm.base import CrmAdapter, CrmTuning, Permanent, Retryable, UpsertResult
 from socialcare.crm.records import CrmState
 from socialcare.crm.samples import sample_view

@@ -9,6 +9,7 @@ import json
 import pytest
 import requests
 import responses
+
 from socialcare.crm.base import Http, Permanent, Retryable, parse_retry_after
 from socialcare.crm.samples import sample_view
 from socialcare.crm.schema import CaseUpserted

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 import responses
 from responses import matchers
+
 from socialcare.crm.base import Http, Retryable
 from socialcare.crm.samples import sample_view
 from socialcare.crm.schema import CaseUpserted

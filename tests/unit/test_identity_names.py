@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from socialcare import names
 from socialcare.identity import load_rules
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from socialcare import phones
 
 ANNA = "+393331112222"

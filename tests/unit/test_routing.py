@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from socialcare import config, routing, triage, workitems
 from socialcare.models import Author, Channel, Interaction, Kind
 from socialcare.routing import Team

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from socialcare import config, sla
 from socialcare.sla import Calendar, parse_duration
 from socialcare.triage import Priority

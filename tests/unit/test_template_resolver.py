@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from pytest_socket import disable_socket, enable_socket
+
 from socialcare_infra.esm import failed_message_ids, rate_seconds, record_passes, schedule_enabled
 from socialcare_infra.provision import (
     LOCAL_SECRET_DEFAULTS,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+
 from socialcare import aws, config, sentiment, triage
 from socialcare.models import Author, Channel, Interaction, Kind
 from socialcare.sentiment import analyse, analyse_offline
