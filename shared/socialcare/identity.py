@@ -480,7 +480,8 @@ def merge(source: str, target: str, *, actor: str = "agent", force: bool = False
     """Merge customer ``source`` into ``target`` (the survivor); audited on both, reversible.
 
     Raises Conflict (409) for a self-merge, an already merged customer, or two customers holding
-    different verified phones/e-mails (unless ``force``: an agent who knows better).
+    different verified phones/e-mails (unless ``force``: an agent who knows better). Repeating
+    an interrupted merge of the same pair finishes moving what is left.
     """
     repo = repo or ProfilesRepository.default()
     if source == target:
@@ -488,32 +489,19 @@ def merge(source: str, target: str, *, actor: str = "agent", force: bool = False
     found = repo.get_profiles([source, target])
     if source not in found or target not in found:
         raise NotFound("no such customer", missing=[c for c in (source, target) if c not in found])
-    for cid in (source, target):
-        if found[cid].merged_into:
-            raise Conflict(f"customer {cid} was already merged", merged_into=found[cid].merged_into)
-    conflicts = _verified_conflicts(found[source], found[target])
-    if conflicts and not force:
-        raise Conflict("the customers hold different verified identifiers", conflicts=conflicts)
+    if found[target].merged_into:
+        raise Conflict(f"customer {target} was already merged", merged_into=found[target].merged_into)
+    resuming = found[source].merged_into == target
+    if found[source].merged_into and not resuming:
+        raise Conflict(f"customer {source} was already merged", merged_into=found[source].merged_into)
     at, merge_id = now_iso(), uuid.uuid4().hex[:12]
-    try:
-        repo.mark_merged(source, target, at)  # first: new writes to source now go to target
-    except CustomerMoved as exc:
-        raise Conflict(f"customer {source} was merged concurrently") from exc
-    frozen = repo.get_profile(source, follow=False) or found[source]
+    conflicts = {} if resuming else _start_merge(repo, found[source], found[target], at, force)
     identities = repo.identities(source)
     repo.move_identities(source, target, identities)
     items = repo.timeline_items(source)
     repo.move_interactions(source, target, items)
-    repo.absorb_counters(target, frozen)
-    survivor = found[target]
-    repo.overwrite_profile(target, {
-        "first_seen": min(filter(None, [survivor.first_seen, frozen.first_seen]), default=None),
-        "last_seen": max(filter(None, [survivor.last_seen, frozen.last_seen]), default=None),
-        "name": survivor.name or frozen.name,
-        "known_names": list(dict.fromkeys([*survivor.known_names, *frozen.known_names]))[-_MAX_KNOWN_NAMES:],
-        "merged_from": [*survivor.merged_from, source],
-        "previous_cases": list(dict.fromkeys([*survivor.previous_cases, *frozen.previous_cases])),
-    })
+    if resuming and not identities and not items:
+        raise Conflict(f"customer {source} was already merged", merged_into=target)
     for suggestion in repo.partition_suggestions(source):
         repo.delete_suggestion(source, suggestion.other_customer_id)
         if suggestion.other_customer_id != target:
@@ -524,7 +512,7 @@ def merge(source: str, target: str, *, actor: str = "agent", force: bool = False
         repo.update_context(target, open_case_id=cases_merged["survivor"])
     record = {
         "action": "merge", "source": source, "target": target, "actor": actor, "forced": bool(conflicts),
-        "identities": [{"kind": i.kind, "value": i.value} for i in identities],
+        "resumed": resuming, "identities": [{"kind": i.kind, "value": i.value} for i in identities],
         "interactions": len(items), "cases": cases_merged,
     }
     for cid in (source, target):
@@ -532,6 +520,30 @@ def merge(source: str, target: str, *, actor: str = "agent", force: bool = False
     logger.info("customers merged", extra={"source": source, "target": target, "merge_id": merge_id})
     return {"id": target, "merged": source, "merge_id": merge_id, "identities_moved": len(identities),
             "interactions_moved": len(items), "cases": cases_merged}
+
+
+def _start_merge(repo: ProfilesRepository, source: Profile, target: Profile, at: str,
+                 force: bool) -> dict[str, list[str]]:
+    """Guard, alias and fold the profile - all before any item moves, so that an interrupted
+    merge loses no counter and a repeat only has items left to move."""
+    conflicts = _verified_conflicts(source, target)
+    if conflicts and not force:
+        raise Conflict("the customers hold different verified identifiers", conflicts=conflicts)
+    try:
+        repo.mark_merged(source.id, target.id, at)  # from now on writes to source go to target
+    except CustomerMoved as exc:
+        raise Conflict(f"customer {source.id} was merged concurrently") from exc
+    frozen = repo.get_profile(source.id, follow=False) or source
+    repo.absorb_counters(target.id, frozen)
+    repo.overwrite_profile(target.id, {
+        "first_seen": min(filter(None, [target.first_seen, frozen.first_seen]), default=None),
+        "last_seen": max(filter(None, [target.last_seen, frozen.last_seen]), default=None),
+        "name": target.name or frozen.name,
+        "known_names": list(dict.fromkeys([*target.known_names, *frozen.known_names]))[-_MAX_KNOWN_NAMES:],
+        "merged_from": [*target.merged_from, source.id],
+        "previous_cases": list(dict.fromkeys([*target.previous_cases, *frozen.previous_cases])),
+    })
+    return conflicts
 
 
 def dismiss_suggestion(customer_id: str, other: str, *, actor: str = "agent",

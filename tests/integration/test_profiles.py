@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+
 from socialcare import aws as aws_clients
 from socialcare import identity
 from socialcare.errors import Conflict
@@ -304,3 +305,26 @@ def test_a_returning_customer_with_a_known_suggestion_costs_no_write(
     again = identity.recognise(message(Channel.X, "222", "t3", "ordine ORD-123456!!", name="Giulia Neri"), repo)
     assert again.customer_id == giulia and again.suggestions  # still reported to the caller
     assert dynamodb_calls == ["BatchGetItem", "BatchGetItem"]
+
+
+def test_an_interrupted_merge_is_finished_by_repeating_it(
+    repo: ProfilesRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    anna_x, anna_fb = _two_customers(repo)
+    store(repo, message(Channel.FACEBOOK, "fb-7", "c2", "e allora?", minutes=30))
+
+    def crash(*_: Any, **__: Any) -> None:
+        raise RuntimeError("Lambda timed out")
+
+    monkeypatch.setattr(ProfilesRepository, "move_interactions", crash)
+    with pytest.raises(RuntimeError):
+        identity.merge(anna_fb, anna_x, repo=repo)
+    monkeypatch.undo()
+
+    resumed = identity.merge(anna_fb, anna_x, repo=repo)
+    assert resumed["interactions_moved"] == 2
+    assert [i["id"] for i in repo.timeline(anna_x).items] == ["facebook:c2", "facebook:c1", "x:t1"]
+    survivor = repo.get_profile(anna_x)
+    assert survivor is not None and survivor.channel_counts == {"x": 1, "facebook": 2}  # counted once
+    with pytest.raises(Conflict):
+        identity.merge(anna_fb, anna_x, repo=repo)
