@@ -111,3 +111,25 @@ def test_missing_custom_property_is_a_permanent_error() -> None:
     )
     with pytest.raises(Permanent, match="VALIDATION_ERROR"):
         _adapter().upsert_case(CaseUpserted.from_view(sample_view()))
+
+
+@responses.activate
+def test_unique_case_property_upserts_without_searching_and_associates_the_contact() -> None:
+    responses.post(f"{BASE}/crm/v3/objects/contacts/search", json={"results": [{"id": "c-7", "properties": {}}]})
+    responses.post(
+        f"{BASE}/crm/v3/objects/tickets/batch/upsert",
+        json={"status": "COMPLETE", "results": [{"id": "t-5", "new": True}]},
+    )
+    responses.put(f"{BASE}/crm/v4/objects/tickets/t-5/associations/default/contacts/c-7", json={"status": "COMPLETE"})
+    adapter = HubSpotAdapter(
+        {"access_token": "pat-1", "unique_case_property": True}, Http("hubspot", timeout=2), guard=MemoryGuard()
+    )
+
+    result = adapter.upsert_case(CaseUpserted.from_view(sample_view(interactions=0)))
+
+    assert result.record_id == "t-5" and result.created
+    (upsert,) = [_body(c) for c in _calls("/crm/v3/objects/tickets/batch/upsert")]
+    assert upsert["inputs"][0]["idProperty"] == "socialcare_case_id"
+    assert upsert["inputs"][0]["id"] == "SC-2026-1"
+    assert upsert["inputs"][0]["properties"]["hs_pipeline_stage"] == "3"
+    assert not _calls("/crm/v3/objects/tickets/search") and not _calls("/crm/v3/objects/tickets")

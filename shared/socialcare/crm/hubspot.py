@@ -3,10 +3,12 @@
 * Contact: one search with three OR-ed filter groups (``socialcare_customer_id``, ``email``,
   ``phone``); otherwise created, guarded by OnceGuard. A 409 "contact already exists" names the
   existing id, which is then used.
-* Ticket: the stored record id first, else a search on the custom property
-  ``socialcare_case_id``, else a create (associated with the contact, association type 16 =
-  ticket to contact) guarded by OnceGuard - HubSpot's search index lags writes by seconds, so a
-  search alone could not stop a retry from creating a twin.
+* Ticket: with ``unique_case_property`` (``socialcare_case_id`` created with unique values), one
+  ``batch/upsert`` by that property plus a default association to the contact - a true upsert.
+  Otherwise the stored record id first, else a search on ``socialcare_case_id``, else a create
+  (associated with the contact, association type 16 = ticket to contact) guarded by OnceGuard -
+  HubSpot's search index lags writes by seconds, so a search alone could not stop a retry from
+  creating a twin.
 * Interactions become notes associated with the ticket (association type 228 = note to ticket),
   each at most once.
 
@@ -58,6 +60,9 @@ class HubSpotAdapter(CrmAdapter):
         self.guard = guard or NoGuard()
         self.pipeline = str(credentials.get("pipeline") or "0")
         self.stages = {**DEFAULT_STAGES, **(credentials.get("stages") or {})}
+        # Portals where socialcare_case_id was created with "unique values" get a true upsert
+        # (no search, no lagging index, no possible twin); the others search-then-create.
+        self.unique_case_property = bool(credentials.get("unique_case_property"))
 
     def _json(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
         response = self.http.request(method, f"{self.base}{path}", **kw)
@@ -122,29 +127,42 @@ class HubSpotAdapter(CrmAdapter):
         body = {"properties": self._properties(event), "associations": [_assoc(contact_id, TICKET_TO_CONTACT)]}
         return str(self._json("POST", "/crm/v3/objects/tickets", json=body, ok=(200, 201))["id"])
 
+    def _upsert_by_unique_property(self, event: CaseUpserted, contact_id: str) -> tuple[str, bool]:
+        body = {"inputs": [{"idProperty": CASE_PROPERTY, "id": event.case.id, "properties": self._properties(event)}]}
+        doc = self._json("POST", "/crm/v3/objects/tickets/batch/upsert", json=body, ok=(200, 201))
+        (result,) = doc["results"]
+        ticket_id = str(result["id"])
+        # Default (unlabelled) association: idempotent, so repeating it on every sync is harmless.
+        self._json(
+            "PUT", f"/crm/v4/objects/tickets/{ticket_id}/associations/default/contacts/{contact_id}", ok=(200, 201)
+        )
+        return ticket_id, bool(result.get("new"))
+
+    def _search_or_create(self, event: CaseUpserted, contact_id: str, record_id: str | None) -> tuple[str, bool]:
+        ticket_id = record_id
+        if ticket_id is None:
+            found = self._search("tickets", [_eq(CASE_PROPERTY, event.case.id)], [CASE_PROPERTY])
+            ticket_id = str(found[0]["id"]) if found else None
+        if ticket_id is None:
+            create = partial(self._create_ticket, event, contact_id)
+            return self.guard.once(f"hubspot:create:{event.case.id}", create), True
+        try:
+            self._json(
+                "PATCH", f"/crm/v3/objects/tickets/{ticket_id}", json={"properties": self._properties(event)}, ok=(200,)
+            )
+        except Permanent as exc:
+            if exc.status != 404 or record_id is None:
+                raise
+            return self._search_or_create(event, contact_id, None)  # the stored ticket was deleted
+        return ticket_id, False
+
     def upsert_case(self, event: CaseUpserted, *, record_id: str | None = None) -> UpsertResult:
         case = event.case
         contact_id = self._contact_id(event)
-        ticket_id = record_id
-        created = False
-        if ticket_id is None:
-            found = self._search("tickets", [_eq(CASE_PROPERTY, case.id)], [CASE_PROPERTY])
-            ticket_id = str(found[0]["id"]) if found else None
-        if ticket_id is None:
-            ticket_id = self.guard.once(f"hubspot:create:{case.id}", partial(self._create_ticket, event, contact_id))
-            created = True
+        if self.unique_case_property:
+            ticket_id, created = self._upsert_by_unique_property(event, contact_id)
         else:
-            try:
-                self._json(
-                    "PATCH",
-                    f"/crm/v3/objects/tickets/{ticket_id}",
-                    json={"properties": self._properties(event)},
-                    ok=(200,),
-                )
-            except Permanent as exc:
-                if exc.status != 404 or record_id is None:
-                    raise
-                return self.upsert_case(event, record_id=None)
+            ticket_id, created = self._search_or_create(event, contact_id, record_id)
         for interaction in event.interactions:
             if interaction.text:
                 self.guard.once(
