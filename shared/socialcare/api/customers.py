@@ -90,6 +90,10 @@ def suggestion_entry(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_CASE_FIELDS = {"id", "status", "priority", "team", "channels", "public", "opened_at", "updated_at", "resolved_at",
+                "is_open", "merged_into", "interaction_count", "categories", "sentiment", "crm_record_id"}
+
+
 def _cases(profile: Profile, timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The customer's cases from the cases store; without it, what the profile knows."""
     try:
@@ -102,15 +106,11 @@ def _cases(profile: Profile, timeline: list[dict[str, Any]]) -> list[dict[str, A
         except Exception:  # the 360 must not fail because the cases table does
             logger.exception("could not read the customer's cases", extra={"customer_id": profile.id})
         else:
-            return [
-                {"id": c.id, "status": str(c.status), "priority": str(c.priority), "team": str(c.team),
-                 "channels": c.channels, "opened_at": c.opened_at.isoformat(),
-                 "resolved_at": c.resolved_at.isoformat() if c.resolved_at else None, "open": c.is_open}
-                for c in found
-            ]
+            # The cases API's own field names (``is_open``...), so both APIs read alike.
+            return [c.model_dump(mode="json", include=_CASE_FIELDS) for c in found]
     ids = [*([profile.open_case_id] if profile.open_case_id else []), *reversed(profile.previous_cases),
            *(i["case_id"] for i in timeline if i.get("case_id"))]
-    return [{"id": cid, "open": cid == profile.open_case_id} for cid in dict.fromkeys(ids)]
+    return [{"id": cid, "is_open": cid == profile.open_case_id} for cid in dict.fromkeys(ids)]
 
 
 def customer_360(view: CustomerView, timeline: list[dict[str, Any]], timeline_cursor: str | None) -> dict[str, Any]:
