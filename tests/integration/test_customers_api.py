@@ -170,6 +170,10 @@ def test_one_person_on_five_channels_and_the_phone_is_one_customer(api: Api) -> 
     assert [t["channel"] for t in anna["timeline"] if t["channel"] == "phone"] == ["phone"]
     assert anna["channel_counts"] == {"facebook": 1, "instagram": 1, "messenger": 1, "phone": 1, "whatsapp": 1,
                                       "x": 1}
+    # one open case follows her across the channels, and every message is threaded into it
+    (open_case,) = [c for c in anna["cases"] if c["is_open"]]
+    assert {t["case_id"] for t in anna["timeline"]} == {open_case["id"]}
+    assert anna["open_case_id"] == open_case["id"]
     # every platform id finds her too
     for kind, value in (("x", "1001"), ("x", "@anna_bianchi"), ("x", "Anna_Bianchi"), ("instagram", "@anna.bianchi"),
                         ("facebook", "fb-5501"),
