@@ -271,7 +271,7 @@ class SqsPoller(threading.Thread):
         event = {"Records": records}
         result = self.runner.invoke(event)
         if result.failed:
-            log.info("%s failed on a batch of %d from %s: %s", self.source.function, len(messages),
+            log.warning("%s failed on a batch of %d from %s: %s", self.source.function, len(messages),
                      self.source.queue_arn, (result.error or {}).get("errorMessage"))
             return 0  # visibility timeout brings them back; maxReceiveCount sends them to the DLQ
         ids = [m["MessageId"] for m in messages]
@@ -283,6 +283,9 @@ class SqsPoller(threading.Thread):
                             self.source.function)
                 return 0
             keep = reported
+            if keep:
+                log.info("%s reported %d of %d messages as failed; they will be retried",
+                         self.source.function, len(keep), len(messages))
         done = [m for m in messages if m["MessageId"] not in keep]
         self._delete_messages(done)
         return len(done) + len(filtered_out)
