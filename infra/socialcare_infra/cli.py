@@ -47,9 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--reload", action="store_true",
                              help="restart a function's worker when its code (or the shared package) changes")
             env = os.environ
-            sub.add_argument("--moto-port", type=int, default=env_port(env, "MOTO", DEFAULT_MOTO_PORT))
-            sub.add_argument("--api-port", type=int, default=env_port(env, "API", DEFAULT_API_PORT))
-            sub.add_argument("--invoke-port", type=int, default=env_port(env, "INVOKE", DEFAULT_INVOKE_PORT))
+            for name, default, what in (("MOTO", DEFAULT_MOTO_PORT, "moto (AWS APIs)"),
+                                        ("API", DEFAULT_API_PORT, "the HTTP API"),
+                                        ("INVOKE", DEFAULT_INVOKE_PORT, "the Lambda Invoke API")):
+                sub.add_argument(f"--{name.lower()}-port", type=int, default=env_port(env, name, default),
+                                 help=f"port of {what}; 0 = any free port "
+                                      f"(default: $SOCIALCARE_LOCAL_{name}_PORT or {default})")
 
     stack_options(commands.add_parser("local", help="run the embedded local AWS stack in the foreground"), True)
     stack_options(commands.add_parser("demo", help="start the local stack, play the demo scenario, stop"), False)

@@ -291,3 +291,17 @@ def test_no_filter_passes_everything_and_any_pattern_is_enough() -> None:
     record = {"body": '{"kind": "dm"}'}
     assert record_passes(record, None) is True
     assert record_passes(record, [{"body": {"kind": ["mention"]}}, {"body": {"kind": ["dm"]}}]) is True
+
+
+# ---------------------------------------------------------------------- command line
+def test_local_ports_default_to_the_environment_then_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    from socialcare_infra.cli import build_parser
+
+    args = build_parser().parse_args(["local"])
+    assert (args.moto_port, args.api_port, args.invoke_port, args.stack) == (4566, 3000, 3001, "socialcare-local")
+    monkeypatch.setenv("SOCIALCARE_LOCAL_API_PORT", "0")
+    monkeypatch.setenv("SOCIALCARE_LOCAL_INVOKE_PORT", "13001")
+    args = build_parser().parse_args(["local"])
+    assert (args.moto_port, args.api_port, args.invoke_port) == (4566, 0, 13001)
+    args = build_parser().parse_args(["local", "--api-port", "8080", "--param", "Stage=prod"])
+    assert (args.api_port, args.param) == (8080, [("Stage", "prod")])
