@@ -297,6 +297,8 @@ def test_no_filter_passes_everything_and_any_pattern_is_enough() -> None:
 def test_local_ports_default_to_the_environment_then_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     from socialcare_infra.cli import build_parser
 
+    for name in ("MOTO", "API", "INVOKE"):
+        monkeypatch.delenv(f"SOCIALCARE_LOCAL_{name}_PORT", raising=False)
     args = build_parser().parse_args(["local"])
     assert (args.moto_port, args.api_port, args.invoke_port, args.stack) == (4566, 3000, 3001, "socialcare-local")
     monkeypatch.setenv("SOCIALCARE_LOCAL_API_PORT", "0")
