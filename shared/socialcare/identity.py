@@ -32,11 +32,13 @@ from typing import Any
 
 import yaml
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from socialcare import names, phones
-from socialcare.errors import Conflict, NotFound
+from socialcare.errors import BadRequest, Conflict, NotFound
 from socialcare.models import Channel, IdentifierKind, Interaction
+from socialcare.observability import metrics
 from socialcare.store.profiles import (
     Claim,
     ClaimTaken,
@@ -143,7 +145,9 @@ def normalise(kind: str, value: str) -> str | None:
     if kind == IdentifierKind.EMAIL:
         return value.lower() if "@" in value else None
     if kind == IdentifierKind.REF:
-        return value.upper()
+        # "ordine 123456" and "ORD-123456" are one reference; an unrecognised one is kept as is.
+        canonical = extract_refs(value, load_rules())
+        return canonical[0] if len(canonical) == 1 else value.upper()
     return value
 
 
@@ -319,6 +323,10 @@ def context_of(profile: Profile, *, created: bool = False) -> dict[str, Any]:
         "open_case_id": profile.open_case_id,
         "case_priority": profile.case_priority,
         "tier": profile.tier,
+        # what a CRM contact is matched on
+        "verified_phones": sorted(profile.verified_phones),
+        "verified_emails": sorted(profile.verified_emails),
+        "handles": dict(profile.handles),
     }
 
 
@@ -365,6 +373,8 @@ def recognise(interaction: Interaction, repo: ProfilesRepository | None = None) 
             # and join the winner rather than creating a second customer.
             logger.info("identity race lost, re-reading", extra={"attempt": attempt, "reason": str(exc)})
             continue
+        metrics.add_metric(name="NewCustomers" if recognition.created else "ReturningCustomers",
+                           unit=MetricUnit.Count, value=1)
         known = profiles.get(recognition.customer_id)
         already = known.suggested_with if known is not None else set()
         for draft in decision.suggestions:
@@ -374,6 +384,7 @@ def recognise(interaction: Interaction, repo: ProfilesRepository | None = None) 
                 recognition.customer_id, draft.other_customer_id, draft.reason,
                 [{"kind": draft.clue.kind, "value": draft.clue.value}], interaction.id,
             )
+            metrics.add_metric(name="MatchSuggestions", unit=MetricUnit.Count, value=1)
         return recognition
     raise RuntimeError(f"could not settle the identity of {interaction.id} after {_ATTEMPTS} attempts")
 
@@ -438,6 +449,40 @@ def find_customer(kind: str, value: str, repo: ProfilesRepository | None = None)
         # A WhatsApp-only customer whose parser did not assert the phone: its wa_id is the number.
         claim = repo.get_claim(IdentifierKind.WHATSAPP.value, phones.wa_id_of(normalised))
     return claim.customer_id if claim else None
+
+
+def add_identity(customer_id: str, kind: str, value: str, *, verified: bool = True, source: str = "crm",
+                 repo: ProfilesRepository | None = None) -> str:
+    """Attach an identifier a trusted system asserts (a CRM contact's phone or e-mail).
+
+    Returns "attached", "already" (the customer holds it), or "suggested" when another customer
+    holds it - which, as everywhere, never merges the two.
+    """
+    repo = repo or ProfilesRepository.default()
+    normalised = normalise(kind, value)
+    if normalised is None:
+        raise BadRequest(f"not a valid {kind}: {value!r}")
+    profile = repo.get_profile(customer_id)
+    if profile is None:
+        raise NotFound(f"no customer {customer_id}")
+    clue = Clue(kind, normalised, verified, source)
+    for _ in range(_ATTEMPTS):
+        claim = repo.get_claim(kind, normalised)
+        if claim is not None and claim.customer_id == profile.id:
+            if verified and not claim.verified:
+                repo.attach(profile.id, [], upgrades=[clue.as_new()])
+            return "already"
+        if claim is not None:
+            repo.put_suggestion(profile.id, claim.customer_id, f"shared {kind}", [{"kind": kind, "value": normalised}],
+                                None)
+            return "suggested"
+        try:
+            repo.attach(profile.id, [clue.as_new()])
+        except (ClaimTaken, CustomerMoved):
+            profile = repo.get_profile(customer_id) or profile
+            continue
+        return "attached"
+    raise RuntimeError(f"could not attach {kind} to {customer_id}")
 
 
 def context_for(customer_id: str, repo: ProfilesRepository | None = None) -> dict[str, Any]:

@@ -328,3 +328,18 @@ def test_an_interrupted_merge_is_finished_by_repeating_it(
     assert survivor is not None and survivor.channel_counts == {"x": 1, "facebook": 2}  # counted once
     with pytest.raises(Conflict):
         identity.merge(anna_fb, anna_x, repo=repo)
+
+
+def test_a_crm_contact_can_add_a_verified_identifier_but_never_steal_one(repo: ProfilesRepository) -> None:
+    anna = store(repo, message(Channel.X, "111", "t1", "ciao", name="Anna Bianchi"))
+    marco = store(repo, message(Channel.X, "222", "t2", "ciao", name="Marco Verdi"))
+
+    assert identity.add_identity(anna, "email", "Anna.Bianchi@Example.com", repo=repo) == "attached"
+    assert identity.add_identity(anna, "email", "anna.bianchi@example.com", repo=repo) == "already"
+    assert identity.find_customer("email", "ANNA.BIANCHI@example.com", repo) == anna
+    assert identity.context_for(anna, repo)["verified_emails"] == ["anna.bianchi@example.com"]
+
+    assert identity.add_identity(marco, "email", "anna.bianchi@example.com", repo=repo) == "suggested"
+    assert identity.find_customer("email", "anna.bianchi@example.com", repo) == anna
+    view = repo.customer_view(marco)
+    assert view is not None and [s.other_customer_id for s in view.suggestions] == [anna]

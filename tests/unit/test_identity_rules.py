@@ -152,3 +152,10 @@ def test_a_typed_identifier_attaches_to_an_existing_customer_only_with_name_agre
     ]
     nameless = gather(message(Channel.X, Author(id="111"), "scrivetemi a anna@example.com"))
     assert decide(nameless, known, profiles(("anna", "Anna Bianchi"))).attach == []
+
+
+def test_a_reference_is_looked_up_in_any_spelling() -> None:
+    from socialcare.identity import normalise
+
+    assert normalise("ref", "ordine 123456") == normalise("ref", "ord-123456") == "ORD-123456"
+    assert normalise("ref", "ABC-1") == "ABC-1"  # not a configured reference: kept as typed
