@@ -69,9 +69,10 @@ class MemoryGuard:
 
 
 class FakeSqs:
-    def __init__(self) -> None:
+    def __init__(self, visibility_timeout: str | None = None) -> None:
         self.visibility: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
+        self.visibility_timeout = visibility_timeout
 
     def change_message_visibility(self, **kw: Any) -> None:
         self.visibility.append(kw)
@@ -87,7 +88,10 @@ class FakeSqs:
 
     def get_queue_attributes(self, **kw: Any) -> dict[str, Any]:
         arn = "arn:aws:sqs:eu-west-1:123456789012:stack-crm-sync-dlq.fifo"
-        return {"Attributes": {"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 8})}}
+        attrs = {"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 8})}
+        if self.visibility_timeout is not None:
+            attrs["VisibilityTimeout"] = self.visibility_timeout
+        return {"Attributes": attrs}
 
 
 def _service(adapter: FakeAdapter, view: CaseView, **states: CrmState) -> CrmSync:
@@ -227,6 +231,17 @@ def test_backoff_grows_with_receives_when_the_crm_gives_no_hint() -> None:
     assert 30 <= delays[-1] <= 60  # capped
     assert retry_delay(1, 0.2, tuning) == 1  # never 0: that would spin
     assert retry_delay(1, 10**6, tuning) == 43_200  # SQS maximum
+
+
+def test_backoff_never_exceeds_the_queues_visibility_timeout() -> None:
+    # The local stack scales the template's 180 s down to a few seconds; so do our retries.
+    sqs = FakeSqs(visibility_timeout="4")
+    adapter = FakeAdapter([Retryable("503", status=503)])
+    consumer = _consumer(_service(adapter, sample_view(), SC_2026_1=CrmState()), sqs)
+
+    consumer.handle_batch({"Records": [_record(receives=7)]}, None)
+
+    assert 2 <= sqs.visibility[0]["VisibilityTimeout"] <= 4  # not base 4 x 2^6, capped at 60
 
 
 def test_permanent_failure_goes_to_the_dlq_with_its_reason_and_is_not_retried() -> None:

@@ -173,13 +173,32 @@ class SyncConsumer:
         return self._service
 
     @cached_property
+    def queue_attributes(self) -> dict[str, str]:
+        """The queue's RedrivePolicy and VisibilityTimeout, read once per execution environment:
+        the template (and the local stack's time scale) stay the one source of both."""
+        answer = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy", "VisibilityTimeout"]
+        )
+        return dict(answer.get("Attributes") or {})
+
+    @cached_property
     def dlq_url(self) -> str:
-        """The DLQ named by the queue's RedrivePolicy - the template stays the one source."""
+        """The DLQ named by the queue's RedrivePolicy."""
         if self._dlq_url:
             return self._dlq_url
-        attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["RedrivePolicy"])
-        target = json.loads(attrs["Attributes"]["RedrivePolicy"])["deadLetterTargetArn"]
+        target = json.loads(self.queue_attributes["RedrivePolicy"])["deadLetterTargetArn"]
         return f"{self.queue_url.rsplit('/', 1)[0]}/{target.rsplit(':', 1)[1]}"
+
+    def backoff_tuning(self) -> CrmTuning:
+        """Our own backoff never exceeds the queue's visibility timeout: that is how long SQS itself
+        would wait, and the local stack scales it down, so local retries take seconds too."""
+        try:
+            visibility = float(self.queue_attributes.get("VisibilityTimeout", "0"))
+        except Exception:  # no permission, no queue: keep the configured cap
+            return self.tuning
+        if 0 < visibility < self.tuning.retry_max_seconds:
+            return self.tuning.model_copy(update={"retry_max_seconds": visibility})
+        return self.tuning
 
     def handle_batch(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         self._context = context
@@ -254,7 +273,7 @@ class SyncConsumer:
 
     def defer(self, record: SQSRecord, reason: str, retry_after: float | None) -> None:
         receives = int(record.attributes.approximate_receive_count or 1)
-        delay = retry_delay(receives, retry_after, self.tuning)
+        delay = retry_delay(receives, retry_after, self.backoff_tuning())
         metrics.add_metric(name="CrmSyncRetries", unit=MetricUnit.Count, value=1)
         logger.warning("crm sync deferred", extra={"reason": reason, "retry_in": delay, "receive_count": receives})
         self._deferred[record.attributes.message_group_id or ""] = delay
