@@ -38,9 +38,9 @@ def _pair_agrees(a: frozenset[str], b: frozenset[str]) -> bool:
     smaller, larger = (a, b) if len(a) <= len(b) else (b, a)
     if not smaller <= larger:
         return False
-    # A single shared first name ("Anna" vs "Anna Bianchi") is not agreement: it would link every
-    # Anna who types the same order number. Two tokens, or two identical one-word names, are.
-    return len(smaller) >= 2 or len(larger) == 1
+    # A single shared name ("Anna" vs "Anna Bianchi", or even "Anna" vs "Anna") is not agreement:
+    # it would link every Anna who types the same order number. Two shared tokens are.
+    return len(smaller) >= 2
 
 
 def agree(candidates: Iterable[str | None], known: Iterable[str | None]) -> bool:

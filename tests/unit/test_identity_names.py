@@ -29,6 +29,7 @@ def test_the_same_person_written_differently_agrees(event: str, known: str) -> N
         ("Anna Rossi", "Anna Bianchi"),
         # one shared first name is not enough: every Anna would match the same order number
         ("Anna", "Anna Bianchi"),
+        ("Anna", "Anna"),
         ("", "Anna Bianchi"),
         ("Anna Bianchi", ""),
     ],
