@@ -319,3 +319,13 @@ def test_a_dismissed_suggestion_is_gone_and_not_made_again(api: Api) -> None:
     assert [m["action"] for m in giulia["merges"]] == ["dismiss_suggestion"]
     assert [t["id"] for t in giulia["timeline"]] == ["facebook:page_1_c79", "facebook:page_1_c78"]
     assert api.call("DELETE", f"/api/customers/{giulia_id}/suggestions/{anna_id}")[0] == 404
+
+
+def test_a_lookup_by_several_identifiers_pages_its_customers(api: Api) -> None:
+    anna = pipeline.process(phone_call("c-1", "+393331112222", 0))["customer_id"]
+    marco = pipeline.process(x_post("1850000000000000002", "2002", "marco_v", "Marco Verdi", "ciao", 5))["customer_id"]
+    first = api.get("/api/customers", phone="333 111 2222", x="2002", limit="1")
+    assert [c["id"] for c in first["customers"]] == [anna] and first["cursor"]
+    second = api.get("/api/customers", phone="333 111 2222", x="2002", limit="1", cursor=first["cursor"])
+    assert [c["id"] for c in second["customers"]] == [marco] and second["cursor"] is None
+    assert api.call("GET", "/api/customers", {"phone": "1", "cursor": "%%%"})[0] == 400

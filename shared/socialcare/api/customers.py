@@ -8,6 +8,7 @@ Each route calls one domain function; errors are domain exceptions mapped by soc
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -176,16 +177,25 @@ def lookup_customers(
     # A lookup matches a handful of customers at most; the cursor is an offset into them.
     start = _offset(cursor)
     page = unique[start : start + limit]
-    next_cursor = str(start + limit) if start + limit < len(unique) else None
+    next_cursor = _encode_offset(start + limit) if start + limit < len(unique) else None
     return {"customers": [_summary(p) for p in page], "cursor": next_cursor}
+
+
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
 
 
 def _offset(cursor: str | None) -> int:
     if not cursor:
         return 0
-    if not cursor.isdigit():
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("invalid cursor") from exc
+    prefix, _, number = text.partition(":")
+    if prefix != "offset" or not number.isdigit():
         raise BadRequest("invalid cursor")
-    return int(cursor)
+    return int(number)
 
 
 @router.get("/api/customers/<customer_id>")
