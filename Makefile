@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check shared infra functions tests
 	$(BIN)/mypy
 	@# every functions/<name>/app.py is module "app" in its own Lambda: type-check each alone
-	@for f in functions/*/app.py; do $(BIN)/mypy --no-incremental "$$f" >/dev/null || { $(BIN)/mypy "$$f"; exit 1; }; done
+	@for f in functions/*/app.py; do $(BIN)/mypy "$$f" >/dev/null || { $(BIN)/mypy "$$f"; exit 1; }; done
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

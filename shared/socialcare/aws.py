@@ -27,19 +27,19 @@ def client(service: str) -> Any:
 
 
 def dynamodb() -> DynamoDBClient:
-    return client("dynamodb")  # type: ignore[no-any-return]
+    return client("dynamodb")
 
 
 def sqs() -> SQSClient:
-    return client("sqs")  # type: ignore[no-any-return]
+    return client("sqs")
 
 
 def s3() -> S3Client:
-    return client("s3")  # type: ignore[no-any-return]
+    return client("s3")
 
 
 def sns() -> SNSClient:
-    return client("sns")  # type: ignore[no-any-return]
+    return client("sns")
 
 
 def reset() -> None:

@@ -78,7 +78,7 @@ def enqueue(events: Sequence[InboundEvent], queue_url: str | None = None) -> int
         # throttling; a second failure is the platform's cue to redeliver the whole POST.
         for attempt in (1, 2):
             try:
-                result = sqs.send_message_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
+                result = sqs.send_message_batch(QueueUrl=url, Entries=entries)
             except Exception as exc:
                 if attempt == 2:
                     raise EnqueueFailed("inbound queue rejected the events") from exc
