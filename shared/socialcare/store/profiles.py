@@ -50,6 +50,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
+import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -81,6 +83,7 @@ _RAW_LIMIT = 300 * 1024
 _TX_CHUNK = 24
 # How far aliases are followed before giving up (a chain only forms through repeated merges).
 _ALIAS_HOPS = 5
+_BATCH_RETRIES = 6
 # Delivery receipts arrive out of order; a later state never goes back to an earlier one.
 _STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
@@ -327,11 +330,16 @@ class ProfilesRepository:
         found: list[dict[str, Any]] = []
         for chunk in _chunks(keys, 100):
             request: dict[str, Any] = {self.table: {"Keys": list(chunk), "ConsistentRead": True}}
-            while request:
+            for attempt in range(_BATCH_RETRIES):
                 response = self.client.batch_get_item(RequestItems=request)
                 found.extend(response.get("Responses", {}).get(self.table, []))
-                # Unprocessed keys only appear under throttling; retrying them is the contract.
+                # Unprocessed keys only appear under throttling: back off, then ask for just those.
                 request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt) * random.random())  # jitter, not security
+            else:
+                raise RuntimeError("DynamoDB kept throttling the identity read")
         return [_from_item(i) for i in found]
 
     def get_claims(self, keys: Iterable[tuple[str, str]]) -> dict[str, Claim]:
