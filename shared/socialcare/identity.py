@@ -113,9 +113,9 @@ class Clue:
     def key(self) -> str:
         return identity_key(self.kind, self.value)
 
-    def as_new(self, handle: str | None = None) -> NewIdentity:
+    def as_new(self, handle: str | None = None, replaces: str | None = None) -> NewIdentity:
         return NewIdentity(kind=self.kind, value=self.value, verified=self.verified, source=self.source,
-                           handle=handle)
+                           handle=handle, replaces=replaces)
 
 
 @dataclass
@@ -237,6 +237,8 @@ class Decision:
     attach: list[Clue] = field(default_factory=list)
     upgrades: list[Clue] = field(default_factory=list)
     suggestions: list[SuggestionDraft] = field(default_factory=list)
+    # claim key -> the vanished customer an attached claim still names (taken over on write)
+    orphans: dict[str, str] = field(default_factory=dict)
 
 
 def _names_agree(evidence: Evidence, profile: Profile | None) -> bool:
@@ -283,6 +285,8 @@ def decide(evidence: Evidence, claims: dict[str, Claim], profiles: dict[str, Pro
             # own claim, kept as claimed).
             if clue.verified or agree:
                 decision.attach.append(clue)
+                if claim is not None:
+                    decision.orphans[clue.key] = claim.customer_id
         elif claim.customer_id == chosen:
             if clue.verified and not claim.verified:
                 decision.upgrades.append(clue)
@@ -395,7 +399,7 @@ def _apply(
 ) -> Recognition:
     handles = {interaction.channel.value: evidence.handle} if evidence.handle else {}
     handle_of = {evidence.platform.key: evidence.handle} if evidence.platform and evidence.handle else {}
-    attach = [c.as_new(handle_of.get(c.key)) for c in decision.attach]
+    attach = [c.as_new(handle_of.get(c.key), decision.orphans.get(c.key)) for c in decision.attach]
     suggested = list(dict.fromkeys(d.other_customer_id for d in decision.suggestions))
     if decision.customer_id is None:
         name = evidence.names[0] if evidence.names else interaction.author.handle

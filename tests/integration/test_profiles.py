@@ -343,3 +343,12 @@ def test_a_crm_contact_can_add_a_verified_identifier_but_never_steal_one(repo: P
     assert identity.find_customer("email", "anna.bianchi@example.com", repo) == anna
     view = repo.customer_view(marco)
     assert view is not None and [s.other_customer_id for s in view.suggestions] == [anna]
+
+
+def test_claims_left_behind_by_an_erased_customer_are_taken_over(aws: AwsStack, repo: ProfilesRepository) -> None:
+    gone = store(repo, message(Channel.X, "111", "t1", "ciao", name="Anna Bianchi"))
+    boto3.resource("dynamodb").Table(aws.profiles_table).delete_item(Key={"pk": customer_pk(gone), "sk": "PROFILE"})
+
+    again = identity.recognise(message(Channel.X, "111", "t2", "sono tornata", name="Anna Bianchi"), repo)
+    assert again.created and again.customer_id != gone
+    assert identity.find_customer("x", "111", repo) == again.customer_id

@@ -193,6 +193,9 @@ class NewIdentity(BaseModel):
     verified: bool
     source: str = "platform"
     handle: str | None = None
+    # The claim exists but names a customer that no longer exists (erased): take it over, on
+    # condition that it still names that customer.
+    replaces: str | None = None
 
     @property
     def key(self) -> str:
@@ -486,7 +489,11 @@ class ProfilesRepository:
                         "kind": ident.kind, "value": ident.value, "customer_id": customer_id,
                         "verified": ident.verified, "claimed_at": at,
                     }),
-                    "ConditionExpression": "attribute_not_exists(pk)",
+                    **(
+                        {"ConditionExpression": "customer_id = :orphan",
+                         "ExpressionAttributeValues": {":orphan": {"S": ident.replaces}}}
+                        if ident.replaces else {"ConditionExpression": "attribute_not_exists(pk)"}
+                    ),
                 }
             })
             actions.append({
