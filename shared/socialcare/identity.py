@@ -622,7 +622,7 @@ def unmerge(customer_id: str, identities: Iterable[tuple[str, str]], *, actor: s
     to a new customer. Audited on both.
     """
     repo = repo or ProfilesRepository.default()
-    view = repo.customer_view(customer_id)
+    view = repo.customer_view(customer_id, follow=False)
     if view is None:
         raise NotFound("no such customer")
     if view.profile.merged_into:

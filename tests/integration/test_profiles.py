@@ -352,3 +352,14 @@ def test_claims_left_behind_by_an_erased_customer_are_taken_over(aws: AwsStack, 
     again = identity.recognise(message(Channel.X, "111", "t2", "sono tornata", name="Anna Bianchi"), repo)
     assert again.created and again.customer_id != gone
     assert identity.find_customer("x", "111", repo) == again.customer_id
+
+
+def test_the_view_of_a_merged_customer_is_its_survivors(repo: ProfilesRepository) -> None:
+    # the CRM and cases keep old customer ids: they must see the merged customer whole
+    anna_x, anna_fb = _two_customers(repo)
+    identity.merge(anna_fb, anna_x, repo=repo)
+    view = repo.customer_view(anna_fb)
+    assert view is not None and view.profile.id == anna_x
+    assert {i.kind for i in view.identities} == {"x", "facebook"}
+    alias = repo.customer_view(anna_fb, follow=False)
+    assert alias is not None and alias.profile.merged_into == anna_x and alias.identities == []

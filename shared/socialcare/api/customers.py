@@ -202,16 +202,10 @@ def _offset(cursor: str | None) -> int:
 def get_customer(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
     """The flat customer 360; a merged id answers with its survivor's, saying so."""
     repo = ProfilesRepository.default()
-    view = repo.customer_view(customer_id)
+    view = repo.customer_view(customer_id)  # a merged id gives its survivor's view
     if view is None:
         raise NotFound(f"no customer {customer_id}")
-    redirected = None
-    if view.profile.merged_into:
-        survivor = repo.get_profile(customer_id)
-        view = repo.customer_view(survivor.id) if survivor is not None else None
-        if view is None:
-            raise NotFound(f"customer {customer_id} was merged into a customer that no longer exists")
-        redirected = view.profile.id
+    redirected = view.profile.id if view.profile.id != customer_id else None
     page = repo.timeline(view.profile.id, limit=limit, cursor=cursor)
     body = customer_360(view, page.items, page.cursor)
     body["merged_into"] = redirected

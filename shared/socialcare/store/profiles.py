@@ -398,12 +398,18 @@ class ProfilesRepository:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def customer_view(self, customer_id: str) -> CustomerView | None:
-        """Profile, identities, merge records and suggestions of one customer: one Query."""
+    def customer_view(self, customer_id: str, *, follow: bool = True) -> CustomerView | None:
+        """Profile, identities, merge records and suggestions of one customer: one Query.
+
+        A merged customer's view is its survivor's (one more Query), unless ``follow`` is False.
+        """
         items = self._query_all(customer_pk(customer_id), "sk < :ts", {":ts": {"S": TIMELINE_PREFIX}})
         profile = next((i for i in items if i["sk"] == PROFILE), None)
         if profile is None:
             return None
+        if follow and profile.get("merged_into"):
+            survivor = self.get_profile(customer_id)
+            return self.customer_view(survivor.id, follow=False) if survivor is not None else None
         return CustomerView(
             profile=Profile.model_validate(profile),
             identities=[IdentityRecord.model_validate(i) for i in items if i["sk"].startswith(IDENTITY_PREFIX)],
