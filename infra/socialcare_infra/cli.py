@@ -56,7 +56,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     stack_options(commands.add_parser("local", help="run the embedded local AWS stack in the foreground"), True)
     stack_options(commands.add_parser("demo", help="start the local stack, play the demo scenario, stop"), False)
+
+    crm = commands.add_parser("crm", help="CRM sync operations").add_subparsers(dest="crm_command", required=True)
+    reconcile = crm.add_parser("reconcile", help="list cases whose CRM version lags ours and re-enqueue them")
+    reconcile.add_argument("--dry-run", action="store_true", help="only list the lagging cases")
+    reconcile.add_argument("--limit", type=int, default=None, help="at most this many cases")
+    target = reconcile.add_mutually_exclusive_group(required=True)
+    target.add_argument("--stack", help="a deployed CloudFormation stack (uses the default AWS credentials)")
+    target.add_argument("--local", action="store_true",
+                        help="the running `socialcare local` (moto on $SOCIALCARE_LOCAL_MOTO_PORT or 4566)")
     return parser
+
+
+def run_crm(args: argparse.Namespace) -> int:
+    from socialcare_infra import ops
+
+    needed = ("CasesTable", "CrmSyncQueue")
+    if args.local:
+        ops.point_at_local(needed, moto_port=env_port(os.environ, "MOTO", DEFAULT_MOTO_PORT))
+    else:
+        ops.point_at_stack(needed, stack=args.stack)
+    lines, code = ops.crm_reconcile(dry_run=args.dry_run, limit=args.limit)
+    print("\n".join(lines))
+    return code
 
 
 def _stack(args: argparse.Namespace, moto_port: int, api_port: int, invoke_port: int, reload: bool) -> LocalStack:
@@ -148,15 +170,17 @@ def run_demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     try:
         if args.command == "local":
             return run_local(args)
+        if args.command == "crm":
+            return run_crm(args)
         return run_demo(args)
-    except (TemplateError, OSError) as exc:
+    except (TemplateError, OSError, LookupError) as exc:
         print(f"socialcare {args.command}: {exc}", file=sys.stderr)
         return 1
 

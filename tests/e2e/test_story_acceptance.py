@@ -279,3 +279,26 @@ def test_the_crm_holds_one_signed_record_per_case_despite_refusing_the_first_del
     ]
     assert len(anna_cases) == 1
     assert {"x", "facebook", "messenger", "whatsapp"} <= set(anna_cases[0]["case"]["channels"])
+
+
+def test_reconcile_finds_nothing_lagging_once_the_crm_caught_up(story: StoryRun) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    wait_for(lambda: len(story.crm.latest_case_views()) >= 2, timeout=90)
+    script = Path(sys.executable).parent / "socialcare"
+    env = {**os.environ, "SOCIALCARE_LOCAL_MOTO_PORT": str(urlparse(story.stack.moto_url).port)}
+    env.pop("AWS_ENDPOINT_URL", None)
+
+    def lagging() -> str | None:
+        out = subprocess.run(
+            [str(script), "crm", "reconcile", "--local", "--dry-run"], env=env, capture_output=True, text=True,
+            timeout=60, cwd=Path(__file__).resolve().parents[2],
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout if "0 case(s) lag the CRM" in out.stdout else None
+
+    assert wait_for(lagging, timeout=60), "reconcile still reports cases lagging the CRM"
