@@ -146,8 +146,15 @@ def run_local(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     from socialcare_infra import demo
+    from socialcare_infra.provision import LOCAL_SECRET_DEFAULTS
 
-    env = os.environ
+    env = dict(os.environ)
+    crm = None
+    if not env.get("SOCIALCARE_CRM_WEBHOOK_URL"):
+        # The demo brings its own loopback CRM so the case sync can be seen end to end.
+        secret = env.get("SOCIALCARE_CRM_WEBHOOK_SECRET") or LOCAL_SECRET_DEFAULTS["SOCIALCARE_CRM_WEBHOOK_SECRET"]
+        crm = demo.DemoCrm(secret)
+        env["SOCIALCARE_CRM_WEBHOOK_URL"] = crm.url
     with LocalStack(
         template_path=args.template,
         stack_name=args.stack,
@@ -156,15 +163,18 @@ def run_demo(args: argparse.Namespace) -> int:
         api_port=env_port(env, "API", DEFAULT_API_PORT),
         invoke_port=env_port(env, "INVOKE", DEFAULT_INVOKE_PORT),
         fallback_to_free_ports=True,  # a demo should run even next to a `socialcare local`
+        environ=env,
     ) as stack:
         print(f"local stack up: http api {stack.api_url}, moto {stack.moto_url}", flush=True)
         stop = threading.Event()
         if args.logs:
             follow_logs(stack, stop)
         try:
-            return demo.play(stack)
+            return demo.play(stack, demo.story_steps(crm))
         finally:
             stop.set()
+            if crm is not None:
+                crm.stop()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

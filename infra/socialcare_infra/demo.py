@@ -54,6 +54,9 @@ class StackLike(Protocol):
     def api_url(self) -> str: ...
 
     @property
+    def invoke_url(self) -> str: ...
+
+    @property
     def secret_values(self) -> dict[str, str]: ...
 
 
@@ -61,15 +64,17 @@ class StackLike(Protocol):
 class DemoClient:
     """HTTP client speaking as each platform would, with the stack's local secrets."""
 
-    def __init__(self, api_url: str, secrets: Mapping[str, str], timeout_s: float = 15.0) -> None:
+    def __init__(self, api_url: str, secrets: Mapping[str, str], timeout_s: float = 15.0,
+                 invoke_url: str = "") -> None:
         self.api_url = api_url.rstrip("/")
+        self.invoke_url = invoke_url
         self.secrets = dict(secrets)
         self.timeout_s = timeout_s
         self.session = requests.Session()
 
     @classmethod
     def for_stack(cls, stack: StackLike) -> DemoClient:
-        return cls(stack.api_url, stack.secret_values)
+        return cls(stack.api_url, stack.secret_values, invoke_url=stack.invoke_url)
 
     def secret(self, logical_id: str) -> str:
         return _plain_secret(self.secrets[logical_id])
@@ -228,8 +233,9 @@ class WaitForCustomer:
 
     kind: str
     value: str
-    timeout_s: float = 30.0
+    timeout_s: float = 60.0
     title: str = "the customer is recognised"
+    key: str = "customer_id"
 
     def run(self, ctx: DemoContext) -> None:
         deadline = time.monotonic() + self.timeout_s
@@ -240,8 +246,8 @@ class WaitForCustomer:
                 found = _items(response.json())
                 if found:
                     customer = found[0]
-                    ctx.state["customer_id"] = str(customer.get("id") or customer.get("customer_id"))
-                    ctx.out(f"  found customer {ctx.state['customer_id']} for {self.kind}={self.value}")
+                    ctx.state[self.key] = str(customer.get("id") or customer.get("customer_id"))
+                    ctx.out(f"  {self.kind}={self.value} -> customer {ctx.state[self.key]}")
                     return
             last = f"{response.status_code} {response.text[:200]}"
             time.sleep(0.5)
@@ -253,9 +259,10 @@ class ShowCustomer:
     """Print the customer 360 and timeline the agents' API returns."""
 
     title: str = "what an agent sees"
+    key: str = "customer_id"
 
     def run(self, ctx: DemoContext) -> None:
-        customer_id = ctx.state.get("customer_id")
+        customer_id = ctx.state.get(self.key)
         if not customer_id:
             raise StepFailed("no customer to show (an earlier step must find one)")
         response = ctx.client.api_get(f"/api/customers/{customer_id}")
@@ -266,44 +273,233 @@ class ShowCustomer:
 
 
 def render_customer(payload: Any) -> list[str]:
-    """Readable lines for a customer document of any reasonable shape."""
+    """The customer 360 in a few readable lines: who, known as, and the cross-channel timeline."""
     if not isinstance(payload, dict):
         return [json.dumps(payload, indent=2, ensure_ascii=False)]
-    nested = payload.get("customer")
-    customer: dict[str, Any] = nested if isinstance(nested, dict) else payload
-    timeline = payload.get("timeline") or payload.get("interactions") or customer.get("timeline") or []
-    lines = ["customer:"]
-    for key, value in customer.items():
-        if key in ("timeline", "interactions") or value is None or value == [] or value == {}:
-            continue  # an agent reads what is there, not every empty field
-        shown = value if isinstance(value, str | int | float | bool) or value is None else json.dumps(
-            value, ensure_ascii=False)
-        lines.append(f"  {key}: {shown}")
-    lines.append(f"timeline ({len(timeline)}):")
+    identities = ", ".join(
+        f"{i['kind']}:{i['value']}{'' if i.get('verified', True) else ' (claimed)'}"
+        for i in payload.get("identities", [])
+        if isinstance(i, dict)
+    )
+    timeline = payload.get("timeline") or []
+    lines = [f"customer {payload.get('id')}: {payload.get('name') or '(no name)'}"]
+    if identities:
+        lines.append(f"  known as: {identities}")
+    for key in ("first_seen", "channel_counts", "open_case_id", "last_sentiment", "suggestions"):
+        if payload.get(key):
+            lines.append(f"  {key}: {json.dumps(payload[key], ensure_ascii=False, default=str)}")
+    lines.append(f"  timeline ({len(timeline)}, newest first):")
     for item in timeline:
-        if not isinstance(item, dict):
-            lines.append(f"  - {item}")
-            continue
-        when = item.get("occurred_at") or item.get("ts") or ""
-        where = "/".join(str(item[k]) for k in ("channel", "kind", "direction") if item.get(k))
-        text = item.get("text") or ""
-        lines.append(f"  - {when} [{where}] {text}")
+        if isinstance(item, dict):
+            text = (item.get("text") or "")[:90]
+            lines.append(f"    {str(item.get('occurred_at', ''))[:19]} [{item.get('channel')}/{item.get('direction')}] "
+                         f"{text}  (case {item.get('case_id')})")
     return lines
 
 
-SCENARIO: list[Step] = [
-    XCrc(),
-    XMention(
-        user_id="2244994945",
-        handle="giulia_r",
-        name="Giulia Rossi",
-        text=f"@{BRAND_X_HANDLE} il mio ordine 48213 non è mai arrivato, chiedo il rimborso!",
-        tweet_id="1862000000000000001",
-        followers=1840,
-    ),
-    WaitForCustomer(kind="x", value="2244994945"),
-    ShowCustomer(),
-]
+@dataclass
+class PlayStory:
+    """Every request of the bundled story (scenario.py), as the platforms would send them."""
+
+    title: str = "the platforms deliver the story (signed webhooks, a batch, an echo, redeliveries, forgeries)"
+
+    def run(self, ctx: DemoContext) -> None:
+        secrets = scenario.Secrets(
+            x_consumer=ctx.client.secret("XConsumerSecret"),
+            meta_app=ctx.client.secret("MetaAppSecret"),
+            meta_verify=ctx.client.secret("MetaVerifyToken"),
+            inbound=ctx.client.secret("InboundSecret"),
+            api_token=ctx.client.secret("ApiToken"),
+        )
+        for step in scenario.story(secrets):
+            response = ctx.client.request(step.method, step.path, body=step.body or None, headers=step.headers)
+            verdict = "ok" if response.status_code == step.expect_status else "UNEXPECTED"
+            ctx.out(f"  {step.name:<52} -> {response.status_code} {verdict}")
+            if response.status_code != step.expect_status:
+                raise StepFailed(f"{step.name}: {response.status_code} {response.text[:200]}")
+
+
+@dataclass
+class WaitFor:
+    """Wait until an API read satisfies a condition (the pipeline is asynchronous)."""
+
+    path: str
+    ready: Callable[[Any], bool]
+    params: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 60.0
+    title: str = "wait for the pipeline"
+
+    def run(self, ctx: DemoContext) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            response = ctx.client.api_get(self.path.format(**ctx.state), params=self.params)
+            if response.ok and self.ready(response.json()):
+                return
+            time.sleep(0.5)
+        raise StepFailed(f"{self.title}: not ready after {self.timeout_s:.0f}s")
+
+
+@dataclass
+class ShowCase:
+    """The customer's case as an agent sees it: priority, team, SLA, channels, hand-offs, items."""
+
+    who: str
+    title: str = "her case"
+
+    def run(self, ctx: DemoContext) -> None:
+        customer = ctx.client.api_get(f"/api/customers/{ctx.state[self.who]}").json()
+        for summary in customer.get("cases", []):
+            case = ctx.client.api_get(f"/api/cases/{summary['id']}").json()
+            ctx.state[f"{self.who}_case"] = case["id"]
+            for line in render_case(case):
+                ctx.out("  " + line)
+
+
+@dataclass
+class PhoneCall:
+    """Amazon Connect invokes CallerLookupFunction when the customer phones the call centre."""
+
+    phone: str
+    title: str = "she phones the call centre (Amazon Connect contact flow -> CallerLookupFunction)"
+
+    def run(self, ctx: DemoContext) -> None:
+        import boto3
+
+        client = boto3.client("lambda", endpoint_url=ctx.client.invoke_url, region_name="eu-west-1",
+                              aws_access_key_id="local", aws_secret_access_key="local")
+        answer = client.invoke(FunctionName="CallerLookupFunction",
+                               Payload=json.dumps(scenario.connect_call(self.phone)))
+        if "FunctionError" in answer:
+            raise StepFailed(f"caller lookup failed: {answer['Payload'].read()[:300]!r}")
+        screen_pop = json.loads(answer["Payload"].read())
+        ctx.out("  screen-pop for the agent: " + ", ".join(f"{k}={v}" for k, v in screen_pop.items() if v))
+
+
+@dataclass
+class ShowCrm:
+    """What the call centre's CRM (a loopback one here) received, signed and deduplicated."""
+
+    crm: DemoCrm | None
+    expect_cases: int = 2
+    timeout_s: float = 60.0
+    title: str = "the call centre's CRM"
+
+    def run(self, ctx: DemoContext) -> None:
+        if self.crm is None:
+            ctx.out("  (SOCIALCARE_CRM_WEBHOOK_URL points elsewhere: see that CRM)")
+            return
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline and len(self.crm.latest()) < self.expect_cases:
+            time.sleep(0.5)
+        refused, accepted, bad = self.crm.counts()
+        ctx.out(f"  deliveries: {accepted} accepted, {refused} refused with 503 (retried), {bad} badly signed")
+        for case_id, body in sorted(self.crm.latest().items()):
+            case = body["case"]
+            ctx.out(f"  {case_id}: {case['status']} {case['priority']} team={case['team']} "
+                    f"channels={','.join(case['channels'])} (v{case.get('version', '?')})")
+
+
+def render_case(case: dict[str, Any]) -> list[str]:
+    sla = case.get("sla") or {}
+    lines = [
+        f"{case['id']}: status={case['status']} priority={case['priority']} team={case['team']} "
+        f"open={case.get('is_open')}",
+        f"  channels: {', '.join(case.get('channels', []))}",
+        f"  SLA: first response due {sla.get('first_response_due')}, resolution due {sla.get('resolution_due')}",
+    ]
+    for handoff in case.get("handoffs") or []:
+        why = handoff.get("note") or handoff.get("reason") or ""
+        lines.append(f"  hand-off: {handoff.get('from')} -> {handoff.get('to')} ({why})")
+    for item in case.get("pending_items") or case.get("items") or []:
+        if isinstance(item, dict):
+            lines.append(f"  work item: {item.get('kind')} for {item.get('team')} - {item.get('reason') or ''}")
+    lines.append(f"  interactions ({len(case.get('interactions', []))}):")
+    for interaction in case.get("interactions", []):
+        text = (interaction.get("summary") or interaction.get("text") or "")[:90]
+        lines.append(f"    [{interaction.get('channel')}] {text}")
+    return lines
+
+
+class DemoCrm:
+    """A loopback CRM: verifies each delivery's signature, refuses the first ones with 503."""
+
+    def __init__(self, secret: str, refuse_first: int = 2) -> None:
+        import hashlib
+        import hmac
+        import threading
+
+        from werkzeug.serving import make_server
+        from werkzeug.wrappers import Request, Response
+
+        self._lock = threading.Lock()
+        self._seen = 0
+        self._refused = 0
+        self._bad = 0
+        self._accepted: dict[str, dict[str, Any]] = {}
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            request = Request(environ)
+            body = request.get_data()
+            expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            with self._lock:
+                self._seen += 1
+                if not hmac.compare_digest(request.headers.get("X-Socialcare-Signature", ""), expected):
+                    self._bad += 1
+                    return Response(status=401)(environ, start_response)
+                if self._seen <= refuse_first:
+                    self._refused += 1
+                    return Response(status=503)(environ, start_response)
+                self._accepted[request.headers.get("X-Socialcare-Delivery-Id", "")] = json.loads(body)
+            return Response(status=200)(environ, start_response)
+
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}/crm/cases"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def latest(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            views: dict[str, dict[str, Any]] = {}
+            for body in self._accepted.values():
+                views[body["case"]["id"]] = body  # deliveries arrive in version order per case
+            return views
+
+    def counts(self) -> tuple[int, int, int]:
+        with self._lock:
+            return self._refused, len(self._accepted), self._bad
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+def _has(*channels: str) -> Callable[[Any], bool]:
+    def ready(customer: Any) -> bool:
+        seen = {t.get("channel") for t in customer.get("timeline", [])}
+        return set(channels) <= seen
+
+    return ready
+
+
+def story_steps(crm: DemoCrm | None = None) -> list[Step]:
+    anna, marco = scenario.ANNA, scenario.MARCO
+    return [
+        PlayStory(),
+        WaitForCustomer(kind="instagram", value=marco["instagram_id"], key="marco",
+                        title="Marco (Instagram) is a customer of his own"),
+        WaitForCustomer(kind="x", value=anna["x_id"], key="anna", title="Anna is recognised"),
+        WaitFor("/api/customers/{anna}", _has("x", "facebook", "messenger", "whatsapp"),
+                title="her five messages reach one profile"),
+        ShowCustomer(key="anna", title="what an agent sees: one customer across X, Facebook, Messenger, WhatsApp"),
+        ShowCase(who="anna", title="one case across the channels, triaged"),
+        PhoneCall(phone=anna["phone"]),
+        WaitFor("/api/customers/{anna}", _has("phone"), title="the call joins her case"),
+        ShowCase(who="anna", title="after the call: her case is with the call centre"),
+        ShowCase(who="marco", title="Marco's praise: a low-priority social engage item, not a complaint"),
+        ShowCrm(crm),
+    ]
+
+
+SCENARIO: list[Step] = story_steps()
 
 
 def play(stack: StackLike, steps: Sequence[Step] | None = None, out: Callable[[str], None] = print) -> int:
