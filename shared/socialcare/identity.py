@@ -21,7 +21,6 @@ and writes happen only when the event brings something new.
 
 from __future__ import annotations
 
-import importlib
 import re
 import uuid
 from collections.abc import Iterable
@@ -507,20 +506,25 @@ def _verified_conflicts(a: Profile, b: Profile) -> dict[str, list[str]]:
 
 
 def _merge_cases(source: str, target: str) -> dict[str, Any] | None:
-    """Merge the two customers' open cases with the cases issue's mechanism, when it exists."""
-    try:
-        cases = importlib.import_module("socialcare.cases")  # lazy: lands with the cases issue
-    except ImportError:
-        return None
-    merge_customers = getattr(cases, "merge_customers", None)
-    if merge_customers is None:
-        return None
-    outcome = merge_customers(source, target)
-    survivor, merged = getattr(outcome, "survivor", None), getattr(outcome, "merged", None)
+    """Merge the two customers' open cases into one, and tell the teams and the CRM.
+
+    The older open case survives; the other becomes ``merged`` pointing at it. Both versions go
+    to the CRM (the merged one closed with a pointer), and the hand-off items reach the teams.
+    Every step is idempotent, so repeating an interrupted merge finishes it.
+    """
+    # Imported here: the cases service imports this module's context helpers.
+    from socialcare import cases, workitems
+    from socialcare.crm import queue as crm_queue
+
+    outcome = cases.merge_customers(source, target)
+    workitems.send(outcome.work_items)
+    for case in outcome.crm_sync:
+        crm_queue.enqueue_sync(case.id, case.version, reason=f"customer merge {source} -> {target}")
+    survivor, merged = outcome.survivor, outcome.merged
     return {
-        "survivor": getattr(survivor, "id", None),
-        "merged": getattr(merged, "id", None),
-        "survivor_open": bool(getattr(survivor, "is_open", False)),
+        "survivor": survivor.id if survivor else None,
+        "merged": merged.id if merged else None,
+        "survivor_open": bool(survivor and survivor.is_open),
     }
 
 

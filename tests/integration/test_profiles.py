@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-import types
+import json
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -230,26 +229,30 @@ def test_a_merge_of_customers_with_different_verified_phones_is_refused(repo: Pr
     assert identity.merge(other, anna, force=True, repo=repo)["id"] == anna
 
 
-def test_a_merge_merges_the_customers_cases_when_the_cases_module_offers_it(
-    repo: ProfilesRepository, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[tuple[str, str]] = []
-    fake = types.ModuleType("socialcare.cases")
+def test_a_merge_merges_the_customers_open_cases_and_tells_the_crm(aws: AwsStack, repo: ProfilesRepository) -> None:
+    from socialcare import cases
 
-    def merge_customers(source: str, target: str) -> Any:
-        calls.append((source, target))
-        return types.SimpleNamespace(survivor=types.SimpleNamespace(id="SC-2026-000001", is_open=True),
-                                     merged=types.SimpleNamespace(id="SC-2026-000002", is_open=False))
-
-    fake.merge_customers = merge_customers  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "socialcare.cases", fake)
     anna_x, anna_fb = _two_customers(repo)
+    # the two stored messages open one case each (nothing linked the customers yet)
+    older = cases.on_interaction(message(Channel.X, "111", "t1", "il pacco?", name="Anna Bianchi"), anna_x).case
+    newer = cases.on_interaction(
+        message(Channel.FACEBOOK, "fb-7", "c1", "ancora niente", name="Anna B.", minutes=10), anna_fb
+    ).case
+    assert older is not None and newer is not None and older.id != newer.id
+
     result = identity.merge(anna_fb, anna_x, repo=repo)
-    assert calls == [(anna_fb, anna_x)]
-    assert result["cases"] == {"survivor": "SC-2026-000001", "merged": "SC-2026-000002", "survivor_open": True}
-    assert identity.context_for(anna_x, repo)["open_case_id"] == "SC-2026-000001"
+
+    assert result["cases"] == {"survivor": older.id, "merged": newer.id, "survivor_open": True}
+    merged = cases.get_case(newer.id, with_interactions=False)
+    assert merged.status.value == "merged" and merged.merged_into == older.id and not merged.is_open
+    assert identity.context_for(anna_x, repo)["open_case_id"] == older.id
     view = repo.customer_view(anna_fb)
-    assert view is not None and view.merges[0]["cases"]["merged"] == "SC-2026-000002"
+    assert view is not None and view.merges[0]["cases"]["merged"] == newer.id
+    # both case versions are on their way to the CRM (the merged one closed, with its pointer)
+    sqs = boto3.client("sqs")
+    bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=aws.queue_urls["CrmSyncQueue"],
+                                                     MaxNumberOfMessages=10).get("Messages", [])]
+    assert {older.id, newer.id} <= {json.loads(b)["case_id"] for b in bodies}
 
 
 def test_unmerge_gives_the_identities_and_their_messages_back(repo: ProfilesRepository) -> None:
@@ -307,19 +310,28 @@ def test_a_returning_customer_with_a_known_suggestion_costs_no_write(
     assert dynamodb_calls == ["BatchGetItem", "BatchGetItem"]
 
 
-def test_an_interrupted_merge_is_finished_by_repeating_it(
-    repo: ProfilesRepository, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_interrupted_merge_is_finished_by_repeating_it(repo: ProfilesRepository) -> None:
     anna_x, anna_fb = _two_customers(repo)
     store(repo, message(Channel.FACEBOOK, "fb-7", "c2", "e allora?", minutes=30))
 
-    def crash(*_: Any, **__: Any) -> None:
-        raise RuntimeError("Lambda timed out")
+    # The Lambda dies on the write that moves the timeline (a failure injected at the wire,
+    # below our code): nothing after it ran.
+    source_pk = customer_pk(anna_fb)
 
-    monkeypatch.setattr(ProfilesRepository, "move_interactions", crash)
-    with pytest.raises(RuntimeError):
-        identity.merge(anna_fb, anna_x, repo=repo)
-    monkeypatch.undo()
+    def die_on_timeline_move(params: dict[str, Any], **_: Any) -> None:
+        for action in params.get("TransactItems", []):
+            key = action.get("Delete", {}).get("Key", {})
+            if key.get("pk", {}).get("S") == source_pk and key.get("sk", {}).get("S", "").startswith("TS#"):
+                raise RuntimeError("Lambda timed out")
+
+    events = repo.client.meta.events
+    events.register("before-parameter-build.dynamodb.TransactWriteItems", die_on_timeline_move)
+    try:
+        with pytest.raises(RuntimeError):
+            identity.merge(anna_fb, anna_x, repo=repo)
+    finally:
+        events.unregister("before-parameter-build.dynamodb.TransactWriteItems", die_on_timeline_move)
+    assert [i["id"] for i in repo.timeline(anna_x).items] == ["x:t1"]  # really interrupted
 
     resumed = identity.merge(anna_fb, anna_x, repo=repo)
     assert resumed["interactions_moved"] == 2
