@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     api_token_arn: str = ""
     crm_webhook_secret_arn: str = ""
     crm_credentials_arn: str = ""
+    team_chat_webhooks_arn: str = ""
 
     @property
     def brand_x_ids(self) -> frozenset[str]:

@@ -17,7 +17,6 @@ hand to the CRM adapter, or hold the item on the case for agents who pull (``/cl
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from socialcare.config import CONFIG_DIR, case_settings
 from socialcare.errors import EnqueueFailed
 from socialcare.faq import FaqMatch
 from socialcare.routing import Team
+from socialcare.secrets import secret_for_account
 from socialcare.settings import get_settings
 from socialcare.sla import Sla
 from socialcare.store.cases import MAX_PENDING_ITEMS, Case, CasesRepository, Handoff, InteractionRef
@@ -280,12 +280,10 @@ def chat_payload(item: WorkItem, fmt: str) -> dict[str, Any]:
 
 def _post_chat(item: WorkItem, team: Team) -> None:
     settings = case_settings()
-    url = settings.social_chat_webhook_url if team is Team.SOCIAL else settings.callcentre_chat_webhook_url
     fmt = settings.social_chat_format if team is Team.SOCIAL else settings.callcentre_chat_format
-    if not url:
-        raise RuntimeError(
-            f"team {team.value} delivers to chat but SOCIALCARE_{team.value.upper()}_CHAT_WEBHOOK_URL is empty"
-        )
+    # An incoming-webhook URL is a credential (anyone holding it can post): Secrets Manager, not
+    # the environment. Missing -> SecretUnavailable: the record is retried, then kept in the DLQ.
+    url = secret_for_account("team_chat_webhooks", team.value)
     response = requests.post(url, json=chat_payload(item, fmt.lower()), timeout=5)
     # 4xx (a revoked webhook) and 5xx both fail the record: it is retried, then kept in the DLQ.
     response.raise_for_status()
@@ -348,14 +346,10 @@ def deliver(item: WorkItem, team: Team) -> str:
         _once()(item=item.model_dump(mode="json"), team=team.value)
         return "chat"
     if where == "crm":
-        # Looked up at run time: the CRM adapter may not offer work item delivery yet, and until
-        # it does the item is not dropped but held on the case for pull.
-        crm_deliver = getattr(importlib.import_module("socialcare.crm"), "deliver_work_item", None)
-        if crm_deliver is None:
-            logger.error("CRM destination configured but socialcare.crm has no deliver_work_item; holding")
-        else:
-            crm_deliver(item)
-            return "crm"
+        # The CRM adapters sync whole cases (CrmSyncFunction), so the CRM already shows the case
+        # with its team and priority; routing one item to a CRM queue or owner is not built yet.
+        # Until it is, the item is held for pull rather than dropped.
+        logger.warning("team destination 'crm' holds items for pull", extra={"item_id": item.item_id})
     hold_for_pull(item)
     return "pull"
 

@@ -532,13 +532,43 @@ def test_dispatcher_holds_items_for_pull_and_reports_partial_failures(
     assert claimed["items"][0]["kind"] == "respond"
 
 
+def _chat_webhooks(stack: AwsStack, urls: dict[str, str]) -> None:
+    """What an admin does out of band: put the teams' incoming-webhook URLs in the secret."""
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=stack.secret_arns["TeamChatWebhooks"], SecretString=json.dumps(urls)
+    )
+    parameters.clear_caches()
+
+
+def test_dispatcher_without_a_chat_webhook_secret_fails_closed(
+    stack: AwsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from socialcare.errors import SecretUnavailable
+
+    out = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW)
+    monkeypatch.setenv("SOCIALCARE_SOCIAL_DESTINATION", "chat")
+    monkeypatch.setenv("SOCIALCARE_IDEMPOTENCY_TABLE", "")
+    _chat_webhooks(stack, {"callcentre": "https://hooks.slack.test/cc"})  # nothing for social
+    from socialcare.settings import get_settings
+
+    get_settings.cache_clear()
+    config.reset()
+    workitems._once.cache_clear()
+    # raised, so the SQS record is retried and finally kept in the DLQ - never posted anywhere else
+    with pytest.raises(SecretUnavailable):
+        workitems.deliver(out.work_items[0], Team.SOCIAL)
+
+
 def test_dispatcher_posts_to_the_team_chat_once(stack: AwsStack, monkeypatch: pytest.MonkeyPatch) -> None:
     import responses
 
     out = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW)
     item = out.work_items[0]
     monkeypatch.setenv("SOCIALCARE_SOCIAL_DESTINATION", "chat")
-    monkeypatch.setenv("SOCIALCARE_SOCIAL_CHAT_WEBHOOK_URL", "https://hooks.slack.test/services/T/B/X")
+    _chat_webhooks(stack, {"social": "https://hooks.slack.test/services/T/B/X"})
     config.reset()
     workitems._once.cache_clear()
     with responses.RequestsMock() as mocked:
@@ -557,7 +587,7 @@ def test_dispatcher_chat_failure_is_retried(stack: AwsStack, monkeypatch: pytest
 
     out = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW)
     monkeypatch.setenv("SOCIALCARE_SOCIAL_DESTINATION", "chat")
-    monkeypatch.setenv("SOCIALCARE_SOCIAL_CHAT_WEBHOOK_URL", "https://hooks.slack.test/x")
+    _chat_webhooks(stack, {"social": "https://hooks.slack.test/x"})
     monkeypatch.setenv("SOCIALCARE_IDEMPOTENCY_TABLE", "")
     from socialcare.settings import get_settings
 

@@ -32,11 +32,10 @@ class CaseSettings(BaseSettings):
     case_id_block: int = Field(default=50, ge=1, le=10_000)
     reopen_window_hours: float = Field(default=72.0, ge=0)
     claim_lease_seconds: int = Field(default=900, ge=30, le=86_400)
-    # Per team: where TeamDispatcher delivers items (pull | chat | crm), chat webhook and format.
+    # Per team: where TeamDispatcher delivers items (pull | chat | crm) and the chat format. The
+    # chat webhook URLs are credentials: they live in the TeamChatWebhooks secret.
     social_destination: str = "pull"
     callcentre_destination: str = "pull"
-    social_chat_webhook_url: str = ""
-    callcentre_chat_webhook_url: str = ""
     social_chat_format: str = "slack"
     callcentre_chat_format: str = "slack"
     # Team the dispatcher serves (one dispatcher function per queue).
