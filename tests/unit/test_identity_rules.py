@@ -32,8 +32,17 @@ def profiles(*entries: tuple[str, str | None]) -> dict[str, Profile]:
 # ---------------------------------------------------------------------------------- gather
 def test_order_numbers_in_any_spelling_become_one_reference() -> None:
     rules = load_rules()
-    for text in ("ORD-123456", "il mio ordine 123456", "ordine n. 123456", "Order #123456", "ord 123456"):
+    for text in ("ORD-123456", "il mio ordine 123456", "ordine n. 123456", "Order #123456", "ord 123456",
+                 "numero d'ordine 123456", "order number: 123456", "ordine nr. 123456", "ORD123456"):
         assert extract_refs(text, rules) == ["ORD-123456"], text
+    assert extract_refs("l'ordine 48213 non è arrivato", rules) == ["ORD-48213"]  # five digits are enough
+    assert extract_refs("ordine ORD-2026-0042", rules) == ["ORD-2026-0042"]
+
+
+def test_years_quantities_and_dates_are_not_order_numbers() -> None:
+    rules = load_rules()
+    for text in ("l'ordine 2026 è arrivato", "order 12 items", "ordine del 12/11", "ho ordinato 3 cose"):
+        assert extract_refs(text, rules) == [], text
 
 
 def test_text_clues_are_claimed_and_platform_assertions_verified() -> None:
