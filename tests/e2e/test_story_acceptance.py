@@ -293,12 +293,15 @@ def test_reconcile_finds_nothing_lagging_once_the_crm_caught_up(story: StoryRun)
     env = {**os.environ, "SOCIALCARE_LOCAL_MOTO_PORT": str(urlparse(story.stack.moto_url).port)}
     env.pop("AWS_ENDPOINT_URL", None)
 
+    last: list[str] = []
+
     def lagging() -> str | None:
         out = subprocess.run(
             [str(script), "crm", "reconcile", "--local", "--dry-run"], env=env, capture_output=True, text=True,
             timeout=60, cwd=Path(__file__).resolve().parents[2],
         )
         assert out.returncode == 0, out.stderr
+        last[:] = [out.stdout]
         return out.stdout if "0 case(s) lag the CRM" in out.stdout else None
 
-    assert wait_for(lagging, timeout=60), "reconcile still reports cases lagging the CRM"
+    assert wait_for(lagging, timeout=60), f"reconcile still reports cases lagging the CRM: {last}"

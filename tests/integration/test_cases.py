@@ -667,3 +667,26 @@ def test_case_routes_are_served_by_the_api_function_with_its_auth(stack: AwsStac
     status, body = _api("GET", f"/api/cases/{case.id}", app=app, token=stack.api_token)
     assert status == 200 and body["id"] == case.id
     assert _api("POST", "/api/teams/social/claim", app=app, token=stack.api_token)[1]["case"]["id"] == case.id
+
+
+def test_every_case_version_is_queued_for_the_crm_even_bookkeeping_ones(stack: AwsStack) -> None:
+    """Escalations, leases and held items change the case too: the CRM must not lag any of them."""
+    import boto3
+
+    out = cases.on_interaction(story()[0], "cust-anna", {}, now=NOW)
+    assert out.case is not None
+    workitems.hold_for_pull(out.work_items[0])
+    claimed = cases.claim(Team(out.work_items[0].team.value), "marta", now=NOW)
+    assert claimed is not None and claimed.version > out.case.version
+
+    sqs = boto3.client("sqs")
+    queued: set[int] = set()
+    while batch := sqs.receive_message(QueueUrl=stack.queue_urls["CrmSyncQueue"], MaxNumberOfMessages=10).get(
+        "Messages", []
+    ):
+        for message in batch:
+            body = json.loads(message["Body"])
+            if body["case_id"] == out.case.id:
+                queued.add(body["version"])
+            sqs.delete_message(QueueUrl=stack.queue_urls["CrmSyncQueue"], ReceiptHandle=message["ReceiptHandle"])
+    assert set(range(out.case.version + 1, claimed.version + 1)) <= queued

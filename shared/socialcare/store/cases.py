@@ -32,16 +32,20 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
+from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from socialcare import aws
+from socialcare.crm.queue import enqueue_sync
 from socialcare.errors import BadRequest, Conflict, NotFound
 from socialcare.routing import Team
 from socialcare.settings import get_settings
 from socialcare.sla import Sla
 from socialcare.triage import Priority
+
+logger = Logger(child=True)
 
 QUEUE_INDEX = "QueueIndex"
 CUSTOMER_INDEX = "CustomerIndex"
@@ -460,12 +464,14 @@ class CasesRepository:
                     break
 
     def update(self, case_id: str, change: Any, *, attempts: int = 6, now: datetime | None = None) -> Case:
-        """Read-modify-write with optimistic locking.
+        """Read-modify-write with optimistic locking, mirrored to the CRM.
 
         ``change(case)`` mutates the case in place and returns False when there is nothing to
         do (then nothing is written); on a version conflict the case is read again and
         ``change`` re-applied, so it must decide from the case it is given, not from outside
-        state captured earlier.
+        state captured earlier. Every version written is queued for the CRM sync: the CRM must
+        never lag a version of ours (escalations, leases, hand-offs, held items alike), and
+        ``socialcare crm reconcile`` is only the safety net, not the mechanism.
         """
         for _ in range(attempts):
             case = self.get(case_id)
@@ -480,5 +486,15 @@ class CasesRepository:
                 self.save(case, read_version)
             except VersionConflict:
                 continue
+            mirror_to_crm(case)
             return case
         raise VersionConflict("the case kept changing concurrently; try again", case_id=case_id)
+
+
+def mirror_to_crm(case: Case) -> None:
+    """Queue the CRM sync of this case version (the sync reads the case itself, so a later
+    version supersedes this one and a stale one is dropped)."""
+    if not get_settings().crm_sync_queue_url:
+        logger.warning("no CRM sync queue configured: case change not mirrored", extra={"case_id": case.id})
+        return
+    enqueue_sync(case.id, case.version, reason="case changed")
