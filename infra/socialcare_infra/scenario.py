@@ -213,65 +213,55 @@ def meta_page_batch(now: float) -> dict[str, Any]:
     }
 
 
-def whatsapp_message(now: float) -> dict[str, Any]:
+def _whatsapp(value: dict[str, Any]) -> dict[str, Any]:
+    """The Cloud API envelope around one `messages` change of the brand's number."""
+    metadata = {"display_phone_number": "390212345678", "phone_number_id": BRAND_WA_PHONE_ID}
     return {
         "object": "whatsapp_business_account",
         "entry": [
             {
                 "id": "102290129340398",
                 "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {"display_phone_number": "390212345678", "phone_number_id": BRAND_WA_PHONE_ID},
-                            "contacts": [{"profile": {"name": ANNA["name"]}, "wa_id": ANNA["wa_id"]}],
-                            "messages": [
-                                {
-                                    "from": ANNA["wa_id"],
-                                    "id": "wamid.HBgMMzkzMzMxMTEyMjIyFQIAEhgWQU5OQTAwMDE=",
-                                    "timestamp": str(int(now - 1800)),
-                                    "type": "text",
-                                    "text": {
-                                        "body": f"Buongiorno, scrivo ancora per l'ordine {ANNA['order']}. "
-                                        "Se non ricevo il rimborso mi rivolgo a un avvocato."
-                                    },
-                                }
-                            ],
-                        },
-                    }
+                    {"field": "messages", "value": {"messaging_product": "whatsapp", "metadata": metadata, **value}}
                 ],
             }
         ],
     }
+
+
+def whatsapp_message(now: float) -> dict[str, Any]:
+    return _whatsapp(
+        {
+            "contacts": [{"profile": {"name": ANNA["name"]}, "wa_id": ANNA["wa_id"]}],
+            "messages": [
+                {
+                    "from": ANNA["wa_id"],
+                    "id": "wamid.HBgMMzkzMzMxMTEyMjIyFQIAEhgWQU5OQTAwMDE=",
+                    "timestamp": str(int(now - 1800)),
+                    "type": "text",
+                    "text": {
+                        "body": f"Buongiorno, scrivo ancora per l'ordine {ANNA['order']}. "
+                        "Se non ricevo il rimborso mi rivolgo a un avvocato."
+                    },
+                }
+            ],
+        }
+    )
 
 
 def whatsapp_status(now: float) -> dict[str, Any]:
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {"display_phone_number": "390212345678", "phone_number_id": BRAND_WA_PHONE_ID},
-                            "statuses": [
-                                {
-                                    "id": "wamid.OUTBOUND0001",
-                                    "status": "delivered",
-                                    "timestamp": str(int(now - 1700)),
-                                    "recipient_id": ANNA["wa_id"],
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    return _whatsapp(
+        {
+            "statuses": [
+                {
+                    "id": "wamid.OUTBOUND0001",
+                    "status": "delivered",
+                    "timestamp": str(int(now - 1700)),
+                    "recipient_id": ANNA["wa_id"],
+                }
+            ]
+        }
+    )
 
 
 def instagram_praise(now: float) -> dict[str, Any]:

@@ -66,6 +66,27 @@ class AwsStack:
     def api_token(self) -> str:
         return self.secret_values["ApiToken"]
 
+    def alerts_inbox(self) -> str:
+        """An SQS queue subscribed to the alerts topic (raw delivery), standing in for on-call."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        boto3.client("sns", region_name=REGION).subscribe(
+            TopicArn=self.topics["AlertsTopic"], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
+        )
+        return str(url)
+
+    @staticmethod
+    def drain(url: str) -> list[dict[str, Any]]:
+        """Every JSON message now on the queue, received and deleted."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        out: list[dict[str, Any]] = []
+        while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for m in got:
+                out.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return out
+
 
 def _bool(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)

@@ -3,7 +3,6 @@ mentions of one post grouped into one incident case, and spam that opens no case
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,24 +38,7 @@ def stack(aws: AwsStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     listening.reset()
 
 
-def inbox(aws: AwsStack) -> str:
-    sqs = boto3.client("sqs", region_name="eu-west-1")
-    url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns", region_name="eu-west-1").subscribe(
-        TopicArn=aws.topics["AlertsTopic"], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
-    )
-    return str(url)
 
-
-def alerts(url: str) -> list[dict[str, Any]]:
-    sqs = boto3.client("sqs", region_name="eu-west-1")
-    out = []
-    while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for m in got:
-            out.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return out
 
 
 def mention(n: int, text: str, *, post: str | None = None, followers: int | None = 150, **meta: Any) -> Interaction:
@@ -86,7 +68,7 @@ def test_counts_are_sharded_and_summed(stack: AwsStack) -> None:
 
 
 def test_spike_alerts_once_per_episode(stack: AwsStack) -> None:
-    url = inbox(stack)
+    url = stack.alerts_inbox()
     # a quiet baseline: 2 mentions per bucket in the previous 15 minutes
     for k in range(1, 4):
         for j in range(2):
@@ -94,7 +76,7 @@ def test_spike_alerts_once_per_episode(stack: AwsStack) -> None:
     listening.reset()  # baselines are cached per bucket; start from the table
     sent = [listening.record(mention(n, "non funziona!"), analyse("non funziona!"), now=NOW).spike for n in range(20)]
     assert sent.count(True) == 1 and sent.index(True) == 11, "alert when 12 >= 3 x baseline, then never again"
-    messages = alerts(url)
+    messages = stack.drain(url)
     assert len(messages) == 1 and messages[0]["type"] == "mention_spike" and messages[0]["brand"] == "brand-it"
     assert messages[0]["mentions"] == 12 and messages[0]["negative"] == 12
     # still spiking in the next bucket: same episode, no new alert
@@ -102,7 +84,7 @@ def test_spike_alerts_once_per_episode(stack: AwsStack) -> None:
     assert not any(
         listening.record(mention(500 + n, "non funziona"), analyse("non funziona"), now=later).spike for n in range(40)
     )
-    assert alerts(url) == []
+    assert stack.drain(url) == []
 
 
 def test_flood_of_mentions_of_one_post_is_one_incident(stack: AwsStack) -> None:

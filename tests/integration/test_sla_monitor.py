@@ -29,26 +29,7 @@ def stack(aws: AwsStack) -> Iterator[AwsStack]:
     config.reset()
 
 
-def alerts_inbox(aws: AwsStack) -> str:
-    sqs = boto3.client("sqs", region_name="eu-west-1")
-    url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    boto3.client("sns", region_name="eu-west-1").subscribe(
-        TopicArn=aws.topics["AlertsTopic"], Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"}
-    )
-    return str(url)
 
-
-def receive(url: str) -> list[dict[str, Any]]:
-    sqs = boto3.client("sqs", region_name="eu-west-1")
-    out: list[dict[str, Any]] = []
-    while True:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not got:
-            return out
-        for m in got:
-            out.append(json.loads(m["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def post(n: int, text: str, *, kind: Kind = Kind.PUBLIC_POST, channel: Channel = Channel.X) -> Interaction:
@@ -64,7 +45,7 @@ def post(n: int, text: str, *, kind: Kind = Kind.PUBLIC_POST, channel: Channel =
 
 
 def test_breach_escalates_once(stack: AwsStack) -> None:
-    inbox = alerts_inbox(stack)
+    inbox = stack.alerts_inbox()
     late = cases.on_interaction(post(1, "il pacco non è arrivato, pessimo servizio"), "c1", {}, now=NOW).case
     answered = cases.on_interaction(post(2, "non funziona nulla"), "c2", {}, now=NOW).case
     praise = cases.on_interaction(post(3, "grazie mille, fantastici!"), "c3", {}, now=NOW).case
@@ -89,12 +70,12 @@ def test_breach_escalates_once(stack: AwsStack) -> None:
     ]
     assert [(i["kind"], i["case"]["id"], i["team"]) for i in items] == [("escalation", late.id, "social")]
     assert items[0]["case"]["priority"] == escalated.priority.value
-    alerts = receive(inbox)
+    alerts = stack.drain(inbox)
     assert [(a["type"], a["case_id"], a["clock"]) for a in alerts] == [("sla_breach", late.id, "first_response")]
 
     # the next runs find the same breach and do nothing
     assert cases.escalate_breaches(now=after_due + timedelta(minutes=1)) == []
-    assert receive(inbox) == []
+    assert stack.drain(inbox) == []
     assert cases.get_case(late.id).priority is escalated.priority
 
 
@@ -110,7 +91,7 @@ def test_resolution_breach_is_a_second_escalation_through_the_handler(
     # may have been created (at collection) before the fixture set it.
     monkeypatch.setattr(metrics, "namespace", "SocialCare")
 
-    inbox = alerts_inbox(stack)
+    inbox = stack.alerts_inbox()
     opened_at = datetime.now(UTC) - timedelta(days=6)
     case = cases.on_interaction(post(4, "ordine sbagliato, non funziona"), "c4", {}, now=opened_at).case
     assert case is not None
@@ -124,7 +105,7 @@ def test_resolution_breach_is_a_second_escalation_through_the_handler(
     result = app.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, _Ctx())
     assert result == {"escalated": [case.id]}
     assert cases.get_case(case.id).sla_breaches == ["resolution#0"]
-    assert [a["clock"] for a in receive(inbox)] == ["resolution"]
+    assert [a["clock"] for a in stack.drain(inbox)] == ["resolution"]
     assert app.handler({}, _Ctx()) == {"escalated": []}
 
 

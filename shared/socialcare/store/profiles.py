@@ -429,15 +429,19 @@ class ProfilesRepository:
 
     def timeline(self, customer_id: str, *, limit: int = 50, cursor: str | None = None) -> Page:
         """The cross-channel timeline, newest first, one page per call."""
+        return self._page(customer_id, TIMELINE_PREFIX, limit=limit, cursor=cursor, newest_first=True)
+
+    def _page(self, customer_id: str, prefix: str, *, limit: int, cursor: str | None, newest_first: bool) -> Page:
+        """One page of a customer's items under ``prefix``; the cursor is bound to both."""
         pk = customer_pk(customer_id)
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :ts)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":ts": {"S": TIMELINE_PREFIX}},
-            "ScanIndexForward": False,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
+            "ScanIndexForward": not newest_first,
             "Limit": limit,
         }
-        start = decode_cursor(cursor, pk, TIMELINE_PREFIX)
+        start = decode_cursor(cursor, pk, prefix)
         if start:
             kwargs["ExclusiveStartKey"] = start
         response = self.client.query(**kwargs)
@@ -449,19 +453,7 @@ class ProfilesRepository:
         return self._query_all(customer_pk(customer_id), "begins_with(sk, :ts)", {":ts": {"S": TIMELINE_PREFIX}})
 
     def suggestions(self, customer_id: str, *, limit: int = 50, cursor: str | None = None) -> Page:
-        pk = customer_pk(customer_id)
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :s)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":s": {"S": SUGGESTION_PREFIX}},
-            "Limit": limit,
-        }
-        start = decode_cursor(cursor, pk, SUGGESTION_PREFIX)
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        response = self.client.query(**kwargs)
-        items = [_from_item(i) for i in response.get("Items", [])]
-        return Page(items=items, cursor=encode_cursor(response.get("LastEvaluatedKey")))
+        return self._page(customer_id, SUGGESTION_PREFIX, limit=limit, cursor=cursor, newest_first=False)
 
     def guard(self, interaction_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(
