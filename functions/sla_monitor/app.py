@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from socialcare import cases
@@ -13,8 +12,4 @@ from socialcare.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    escalated = cases.escalate_breaches()
-    metrics.add_metric(name="SlaBreaches", unit=MetricUnit.Count, value=len(escalated))
-    if escalated:
-        logger.info("SLA breaches escalated", extra={"cases": [e.case_id for e in escalated]})
-    return {"escalated": [e.case_id for e in escalated]}
+    return cases.monitor_slas()

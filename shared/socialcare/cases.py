@@ -28,11 +28,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
 
 from socialcare import aws, faq, listening, routing, sla, workitems
 from socialcare.config import case_settings
 from socialcare.errors import BadRequest, Conflict, NotFound
 from socialcare.models import Channel, Direction, Interaction, Kind
+from socialcare.observability import metrics
 from socialcare.routing import Route, Team
 from socialcare.sentiment import Sentiment, analyse
 from socialcare.settings import get_settings
@@ -934,6 +936,15 @@ def escalate_breaches(now: datetime | None = None) -> list[Escalation]:
         updated = repo.update(found.id, change, now=now)
         done.append(Escalation(found.id, updated.team.value, clock, due, updated.priority.value))
     return done
+
+
+def monitor_slas(now: datetime | None = None) -> dict[str, Any]:
+    """SlaMonitorFunction's run: escalate every breach once, with a metric and a log line."""
+    escalated = escalate_breaches(now)
+    metrics.add_metric(name="SlaBreaches", unit=MetricUnit.Count, value=len(escalated))
+    if escalated:
+        logger.info("SLA breaches escalated", extra={"cases": [e.case_id for e in escalated]})
+    return {"escalated": [e.case_id for e in escalated]}
 
 
 def _alert(case: Case, clock: str, due: datetime, priority: Priority) -> None:
