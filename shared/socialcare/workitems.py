@@ -330,7 +330,10 @@ def hold_for_pull(item: WorkItem, repo: CasesRepository | None = None) -> Case:
     def change(case: Case) -> bool:
         if any(p.get("item_id") == item.item_id for p in case.pending_items):
             return False  # a redelivery: already held
-        case.pending_items = [*case.pending_items, summary][-MAX_PENDING_ITEMS:]
+        # One pending item per kind and team: a second public post on the same case is still one
+        # "respond" job for the social team, now about the newest message.
+        kept = [p for p in case.pending_items if (p.get("kind"), p.get("team")) != (summary["kind"], summary["team"])]
+        case.pending_items = [*kept, summary][-MAX_PENDING_ITEMS:]
         return True
 
     return repo.update(item.case.id, change)

@@ -690,3 +690,18 @@ def test_every_case_version_is_queued_for_the_crm_even_bookkeeping_ones(stack: A
                 queued.add(body["version"])
             sqs.delete_message(QueueUrl=stack.queue_urls["CrmSyncQueue"], ReceiptHandle=message["ReceiptHandle"])
     assert set(range(out.case.version + 1, claimed.version + 1)) <= queued
+
+
+def test_an_agent_sees_one_pending_job_per_kind_and_team_about_the_newest_message(stack: AwsStack) -> None:
+    first, second = story()[0], story()[0].model_copy(update={"id": "x:second-post", "platform_message_id": "2"})
+    out1 = cases.on_interaction(first, "cust-anna", {}, now=NOW)
+    out2 = cases.on_interaction(second, "cust-anna", {}, now=NOW)
+    assert out1.case is not None and out2.case is not None and out1.case.id == out2.case.id
+    for item in [*out1.work_items, *out2.work_items]:
+        workitems.hold_for_pull(item)
+    pending = cases.get_case(out1.case.id).pending_items
+    jobs = [(p["kind"], p["team"]) for p in pending]
+    assert len(jobs) == len(set(jobs)), pending
+    newest = {(i.kind.value, i.team.value): i.item_id for i in out2.work_items}
+    assert set(newest) & {(i.kind.value, i.team.value) for i in out1.work_items}, "both posts must ask the same job"
+    assert all(p["item_id"] == newest[(p["kind"], p["team"])] for p in pending if (p["kind"], p["team"]) in newest)
