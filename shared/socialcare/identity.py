@@ -139,8 +139,11 @@ def normalise(kind: str, value: str) -> str | None:
     if kind == IdentifierKind.PHONE:
         return phones.to_e164(value)
     if kind == IdentifierKind.WHATSAPP:
+        # The wa_id is WhatsApp's own id for the person: it keys the claim even when it is no
+        # phone number we can read (a range newer than our metadata); a "+39 ..." spelling of
+        # it (an agent's lookup) lands on the same digits.
         e164 = phones.from_wa_id(value) or phones.to_e164(value)
-        return phones.wa_id_of(e164) if e164 else None
+        return phones.wa_id_of(e164) if e164 else (phones.wa_id_of(value) or None)
     if kind == IdentifierKind.EMAIL:
         return value.lower() if "@" in value else None
     if kind == IdentifierKind.REF:

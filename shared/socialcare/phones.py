@@ -16,16 +16,21 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberMat
 from socialcare.settings import get_settings
 
 _DIGITS = re.compile(r"\d+")
+_INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+|00)[1-9][\d\s().-]{6,18}\d")
 
 
-def _valid_e164(text: str, region: str | None) -> str | None:
+def _valid_e164(text: str, region: str | None, *, strict: bool = True) -> str | None:
+    """E.164 of ``text`` if it is a valid number (``strict``) or at least a possible one.
+
+    Possible-but-not-valid numbers are real in practice: ranges newer than the library's
+    metadata, and the fictional ranges (UK 07700 900xxx, US 555-01xx) that test stories use.
+    """
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    ok = phonenumbers.is_valid_number(number) if strict else phonenumbers.is_possible_number(number)
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164) if ok else None
 
 
 def to_e164(value: str, region: str | None = None) -> str | None:
@@ -43,15 +48,25 @@ def to_e164(value: str, region: str | None = None) -> str | None:
     if found is not None:
         return found
     digits = "".join(_DIGITS.findall(text))
+    international = text.startswith("+") or text.startswith("00")
     if digits and not text.startswith("+"):
-        return _valid_e164("+" + digits, None)
+        found = _valid_e164("+" + digits.removeprefix("00") if international else "+" + digits, None)
+        if found is not None:
+            return found
+    if international:
+        # Written with its country code: trust the writer on a number that is merely possible.
+        return _valid_e164("+" + digits.removeprefix("00") if not text.startswith("+") else text, None, strict=False)
+    if len(digits) >= 10:
+        # Bare international digits (a wa_id, an agent pasting one) of a merely possible number.
+        return _valid_e164("+" + digits, None, strict=False)
     return None
 
 
 def from_wa_id(wa_id: str) -> str | None:
-    """WhatsApp's ``wa_id`` is the E.164 number without its ``+``."""
+    """WhatsApp's ``wa_id`` is the E.164 number without its ``+``: WhatsApp has verified it, so
+    a possible number is enough."""
     digits = "".join(_DIGITS.findall(wa_id or ""))
-    return _valid_e164("+" + digits, None) if digits else None
+    return _valid_e164("+" + digits, None, strict=False) if digits else None
 
 
 def wa_id_of(value: str) -> str:
@@ -72,4 +87,10 @@ def find_in_text(text: str | None, region: str | None = None) -> list[str]:
         e164 = phonenumbers.format_number(match.number, PhoneNumberFormat.E164)
         if e164 not in found:
             found.append(e164)
+    # A number typed with its country code ("+44 7700 900123") is one on purpose, even where the
+    # matcher's VALID leniency rejects it; bare digits stay strict (order numbers, dates).
+    for written in _INTERNATIONAL.findall(text):
+        typed = to_e164(written, region)
+        if typed and typed not in found:
+            found.append(typed)
     return found

@@ -7,6 +7,9 @@ import os
 import pytest
 from pytest_socket import disable_socket
 
+# No X-Ray in unit tests: the SDK's UDP emitter would open a socket whenever a Tracer is built.
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
 
 def pytest_runtest_setup() -> None:
     # Unix sockets stay allowed: some libraries probe them at import; TCP/UDP are refused.

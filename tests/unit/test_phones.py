@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from socialcare import phones
+from socialcare.identity import normalise
 
 ANNA = "+393331112222"
 
@@ -48,3 +49,23 @@ def test_numbers_typed_in_a_message_are_found_but_order_numbers_are_not() -> Non
 
 def test_the_same_number_typed_twice_is_reported_once() -> None:
     assert phones.find_in_text("+39 333 111 2222 ... ripeto 3331112222") == [ANNA]
+
+
+def test_a_possible_number_in_international_form_is_kept_even_if_not_in_the_library_ranges() -> None:
+    # UK 07700 900xxx is reserved for fiction: possible, never "valid". Customers (and test
+    # stories) still write such numbers, and WhatsApp still sends them as wa_ids.
+    for spelling in ("+44 7700 900123", "0044 7700 900123", "447700900123"):
+        assert phones.to_e164(spelling) == "+447700900123", spelling
+    assert phones.from_wa_id("447700900123") == "+447700900123"
+
+
+def test_a_whatsapp_id_always_keys_its_claim() -> None:
+    assert normalise("whatsapp", "447700900123") == "447700900123"
+    assert normalise("whatsapp", "+44 7700 900123") == "447700900123"
+
+
+def test_free_text_takes_numbers_written_with_a_country_code_but_never_order_numbers() -> None:
+    text = "My phone is +44 7700 900123, order 4815162342, or 333 111 2222"
+    assert phones.find_in_text(text) == ["+393331112222", "+447700900123"]
+    assert phones.find_in_text("ordine 4815162342 del 12/11/2026") == []
+    assert phones.to_e164("48213") is None
