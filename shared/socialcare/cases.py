@@ -61,12 +61,11 @@ _SUMMARY_CHARS = 280
 
 @dataclass
 class CaseOutcome:
-    """What the pipeline does next: enqueue ``work_items`` (``workitems.send``) and, when
-    ``crm_sync`` is true, send the case (at ``case.version``) to the CRM sync queue."""
+    """What the pipeline does next: enqueue ``work_items`` (``workitems.send``). Every case
+    version written is already queued for the CRM by the cases repository."""
 
     case: Case | None
     work_items: list[WorkItem] = field(default_factory=list)
-    crm_sync: bool = False
     created: bool = False
     reopened: bool = False
     duplicate: bool = False
@@ -82,9 +81,6 @@ class MergeOutcome:
     merged: Case | None
     work_items: list[WorkItem] = field(default_factory=list)
 
-    @property
-    def crm_sync(self) -> list[Case]:
-        return [c for c in (self.survivor, self.merged) if c is not None]
 
 
 # ---------------------------------------------------------------- case ids
@@ -318,7 +314,6 @@ def _thread(
     return CaseOutcome(
         case=case,
         work_items=_items_for(case, route, ref, interaction, ctx, now),
-        crm_sync=True,
         created=created,
         reopened=reopened,
         triage=result,
@@ -385,7 +380,7 @@ def _incident(
         case = repo.get(case_id) or case
     logger.debug("mention joined incident", extra={"case_id": case_id, "post_id": post_id, "won": won})
     return CaseOutcome(
-        case=case, work_items=items, crm_sync=bool(items), created=bool(items), incident=True, triage=result
+        case=case, work_items=items, created=bool(items), incident=True, triage=result
     )
 
 
@@ -411,7 +406,7 @@ def _outbound(repo: CasesRepository, interaction: Interaction, customer_id: str,
                     {"Put": repo.timeline_put(case.id, ref)},
                 ]
             )
-            return CaseOutcome(case=case, crm_sync=True)
+            return CaseOutcome(case=case)
         except VersionConflict:
             case = repo.get(case.id)
             if case is None or not case.is_open:
@@ -435,7 +430,7 @@ def _duplicate(
         decided = Route.model_validate(route)
         ref = next((r for r in case.recent if r.id == interaction.id), None) or _ref(interaction, None)
         items = _items_for(case, decided, ref, interaction, ctx, now)
-    return CaseOutcome(case=case, work_items=items, crm_sync=case is not None, duplicate=True)
+    return CaseOutcome(case=case, work_items=items, duplicate=True)
 
 
 def on_interaction(
@@ -582,7 +577,7 @@ def resolve(case_id: str, *, by: str = "agent", note: str | None = None, now: da
             )
         )
     logger.info("case resolved", extra={"case_id": case_id, "by": by})
-    return CaseOutcome(case=case, work_items=items, crm_sync=True)
+    return CaseOutcome(case=case, work_items=items)
 
 
 def reopen(case_id: str, *, by: str = "agent", now: datetime | None = None) -> CaseOutcome:
@@ -605,7 +600,7 @@ def reopen(case_id: str, *, by: str = "agent", now: datetime | None = None) -> C
 
     case = repo.update(case_id, change, now=now)
     logger.info("case reopened", extra={"case_id": case_id, "by": by})
-    return CaseOutcome(case=case, crm_sync=True, reopened=True)
+    return CaseOutcome(case=case, reopened=True)
 
 
 def handoff(
@@ -642,7 +637,7 @@ def handoff(
         note=note,
         now=now,
     )
-    return CaseOutcome(case=case, work_items=[item], crm_sync=True)
+    return CaseOutcome(case=case, work_items=[item])
 
 
 def claim(team: Team, agent: str, *, now: datetime | None = None) -> Case | None:

@@ -512,17 +512,15 @@ def _merge_cases(source: str, target: str) -> dict[str, Any] | None:
     """Merge the two customers' open cases into one, and tell the teams and the CRM.
 
     The older open case survives; the other becomes ``merged`` pointing at it. Both versions go
-    to the CRM (the merged one closed with a pointer), and the hand-off items reach the teams.
+    to the CRM (the merged one closed with a pointer: the cases repository queues every case
+    version it writes), and the hand-off items reach the teams.
     Every step is idempotent, so repeating an interrupted merge finishes it.
     """
     # Imported here: the cases service imports this module's context helpers.
     from socialcare import cases, workitems
-    from socialcare.crm import queue as crm_queue
 
-    outcome = cases.merge_customers(source, target)
+    outcome = cases.merge_customers(source, target)  # both case versions reach the CRM from there
     workitems.send(outcome.work_items)
-    for case in outcome.crm_sync:
-        crm_queue.enqueue_sync(case.id, case.version, reason=f"customer merge {source} -> {target}")
     survivor, merged = outcome.survivor, outcome.merged
     return {
         "survivor": survivor.id if survivor else None,

@@ -69,7 +69,8 @@ def process(event: InboundEvent) -> dict[str, Any]:
 def thread_into_case(
     repo: ProfilesRepository, interaction: Interaction, customer_id: str, context: dict[str, Any]
 ) -> str | None:
-    """Case, work items, CRM sync, profile context; then mark the interaction threaded.
+    """Case (whose every version the cases repository queues for the CRM), work items, profile
+    context; then mark the interaction threaded.
 
     The interaction's case id is written LAST: it is what tells a redelivery that everything
     downstream happened. Each step before it is idempotent (the case service on the
@@ -81,8 +82,9 @@ def thread_into_case(
         metrics.add_metric(name="SpamInteractions", unit=MetricUnit.Count, value=1)
         return None
     workitems.send(outcome.work_items)
-    if outcome.crm_sync:
-        crm_queue.enqueue_sync(case.id, case.version, reason=f"interaction {interaction.id}")
+    if outcome.duplicate:
+        # Resuming after a crash: the write's own CRM mirror may never have been sent.
+        crm_queue.enqueue_sync(case.id, case.version, reason=f"resumed {interaction.id}")
     fields: dict[str, Any] = {
         "open_case_id": case.id if case.is_open else None,
         "case_priority": case.priority.value if case.is_open else None,

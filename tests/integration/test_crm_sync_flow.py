@@ -116,12 +116,8 @@ def _story() -> list[Interaction]:
 
 
 def _pipeline(interaction: Interaction, customer_id: str) -> None:
-    """What the processor does with an outcome: the CRM sync part of it."""
-    outcome = cases.on_interaction(interaction, customer_id, {}, now=interaction.occurred_at)
-    if outcome.crm_sync and outcome.case is not None:
-        from socialcare.crm import enqueue_sync
-
-        enqueue_sync(outcome.case.id, outcome.case.version, reason="pipeline")
+    """Thread the interaction into its case: the cases repository queues the CRM sync."""
+    cases.on_interaction(interaction, customer_id, {}, now=interaction.occurred_at)
 
 
 def _run_crm_sync(aws: AwsStack, deadline_s: float = 30.0) -> None:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcare import cases, workitems
-from socialcare.errors import BadRequest, EnqueueFailed
+from socialcare.errors import BadRequest
 from socialcare.routing import Team
 from socialcare.store.cases import Case, CaseStatus
 
@@ -72,22 +72,9 @@ def case_json(case: Case) -> dict[str, Any]:
 
 
 def _after_change(outcome: cases.CaseOutcome, reason: str) -> None:
+    # The CRM sync of the new version was queued by the cases repository itself.
     if outcome.work_items:
         workitems.send(outcome.work_items)
-    if outcome.crm_sync and outcome.case is not None:
-        _crm_sync(outcome.case, reason)
-
-
-def _crm_sync(case: Case, reason: str) -> None:
-    try:
-        from socialcare.crm.queue import enqueue_sync
-    except ImportError:  # pragma: no cover - the CRM package ships alongside
-        return
-    try:
-        enqueue_sync(case.id, case.version, reason=reason)
-    except EnqueueFailed:
-        # The change is made; the CRM reconcile job picks up versions it never received.
-        logger.warning("crm sync not enqueued", extra={"case_id": case.id, "version": case.version})
 
 
 @router.get("/api/cases/<case_id>")

@@ -463,8 +463,9 @@ def use_case_service(factory: Callable[[], CaseService], source: Callable[[], Ca
 
 
 def default_inbound(context: Any = None) -> CrmInbound:
+    from socialcare.cases import CrmCaseService
     from socialcare.crm.guard import PowertoolsGuard
-    from socialcare.crm.views import StoreCaseSource, SyncingCaseService
+    from socialcare.crm.views import StoreCaseSource
 
     table = get_settings().idempotency_table
     guard: OnceGuard = NoGuard()
@@ -474,7 +475,7 @@ def default_inbound(context: Any = None) -> CrmInbound:
             powertools_guard.register(context)
     return CrmInbound(
         records=CrmRecords(),
-        case_service=_case_service_factory() if _case_service_factory else SyncingCaseService(),
+        case_service=_case_service_factory() if _case_service_factory else CrmCaseService(),
         case_source=_case_source_factory() if _case_source_factory else StoreCaseSource(),
         guard=guard,
     )

@@ -3,9 +3,9 @@
 * ``StoreCaseSource`` - ``CaseSource`` over the cases repository (case + full timeline, one
   Query; the case part projected by ``cases.crm_snapshot``) and the profiles repository
   (customer and identities, one Query);
-* ``SyncingCaseService`` - ``CaseService`` over ``cases.CrmCaseService`` (resolve, reopen,
-  status), which then sends the changed case back through the CRM sync, so the CRM's copy carries
-  our version of it (``resolved_at``, SLA) and reconcile never finds it lagging.
+* the ``CaseService`` is ``cases.CrmCaseService`` itself: every case version it writes is queued
+  for the CRM sync by the cases repository, so the CRM's copy carries our version of it
+  (``resolved_at``, SLA) and reconcile never finds it lagging.
 
 ``sync.default_service`` and ``inbound.default_inbound`` use these unless something else was
 wired with ``sync.use_case_source`` / ``inbound.use_case_service`` (tests, another backend).
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from socialcare.crm.records import CrmRecords
 from socialcare.crm.schema import CaseSnapshot, CaseView, CustomerIdentity, CustomerView, InteractionView
 
 # A case.upserted carries the newest interactions only: an incident can gather thousands, and a
@@ -81,26 +80,3 @@ class StoreCaseSource:
         if case is None:
             return None
         return case_view(case, _customer(case.customer_id, self.profiles))
-
-
-class SyncingCaseService:
-    def __init__(self, inner: Any = None, records: CrmRecords | None = None) -> None:
-        from socialcare import cases
-
-        self.inner = inner or cases.CrmCaseService()
-        self.records = records or CrmRecords()
-
-    def resolve_case(self, case_id: str, *, actor: str) -> None:
-        self.inner.resolve_case(case_id, actor=actor)
-        self._sync(case_id, actor)
-
-    def set_case_status(self, case_id: str, status: str, *, actor: str) -> None:
-        self.inner.set_case_status(case_id, status, actor=actor)
-        self._sync(case_id, actor)
-
-    def _sync(self, case_id: str, actor: str) -> None:
-        from socialcare.crm.queue import enqueue_sync
-
-        state = self.records.state(case_id)
-        if state is not None and state.case_version is not None and state.case_version > state.synced_version:
-            enqueue_sync(case_id, state.case_version, reason=actor)

@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from socialcare import aws
 from socialcare.crm.queue import enqueue_sync
-from socialcare.errors import BadRequest, Conflict, NotFound
+from socialcare.errors import BadRequest, Conflict, EnqueueFailed, NotFound
 from socialcare.routing import Team
 from socialcare.settings import get_settings
 from socialcare.sla import Sla
@@ -416,7 +416,9 @@ class CasesRepository:
         return {"TableName": self.table, "Item": _to_item(data)}
 
     def transact(self, ops: list[dict[str, Any]]) -> None:
-        """Run a transaction, translating each kind of condition failure to its exception."""
+        """Run a transaction, translating each kind of condition failure to its exception.
+
+        Every case version the transaction writes is mirrored to the CRM, as ``update`` does."""
         try:
             self.client.transact_write_items(TransactItems=ops)
         except ClientError as exc:
@@ -437,6 +439,10 @@ class CasesRepository:
             if any(pk.startswith("CASE#") for pk in failed) or not reasons:
                 raise VersionConflict("the case changed concurrently") from exc
             raise
+        for op in ops:
+            item = op.get("Put", {}).get("Item", {})
+            if item.get("sk", {}).get("S") == "CASE" and item.get("pk", {}).get("S", "").startswith("CASE#"):
+                _mirror(item["pk"]["S"].removeprefix("CASE#"), int(item["version"]["N"]))
 
     def save(self, case: Case, expected_version: int) -> None:
         """Write a changed case (version already bumped) if nobody changed it meanwhile."""
@@ -486,15 +492,22 @@ class CasesRepository:
                 self.save(case, read_version)
             except VersionConflict:
                 continue
-            mirror_to_crm(case)
+            _mirror(case.id, case.version)
             return case
         raise VersionConflict("the case kept changing concurrently; try again", case_id=case_id)
 
 
-def mirror_to_crm(case: Case) -> None:
-    """Queue the CRM sync of this case version (the sync reads the case itself, so a later
-    version supersedes this one and a stale one is dropped)."""
+def _mirror(case_id: str, version: int) -> None:
+    """Queue the CRM sync of this case version: the CRM must never lag a version of ours.
+
+    The sync reads the case itself, so a later version supersedes this one and a stale one is
+    dropped. A failure to enqueue does not undo the write already made: it is logged, and
+    ``socialcare crm reconcile`` finds the lagging version.
+    """
     if not get_settings().crm_sync_queue_url:
-        logger.warning("no CRM sync queue configured: case change not mirrored", extra={"case_id": case.id})
+        logger.warning("no CRM sync queue configured: case change not mirrored", extra={"case_id": case_id})
         return
-    enqueue_sync(case.id, case.version, reason="case changed")
+    try:
+        enqueue_sync(case_id, version, reason="case changed")
+    except EnqueueFailed:
+        logger.warning("CRM sync not enqueued; reconcile will catch up", extra={"case_id": case_id, "version": version})
