@@ -16,6 +16,7 @@ from socialcare.errors import Conflict
 from socialcare.models import Author, Channel, Direction, Interaction, Kind, ThreadRef
 from socialcare.routing import Team
 from socialcare.store.cases import CasesRepository, CaseStatus, VersionConflict
+from socialcare_infra.handlers import load_app
 
 AwsStack = Any  # tests/integration/conftest.py's fixture type
 
@@ -35,17 +36,6 @@ def stack(aws: AwsStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
     listening.reset()
 
 
-def load_handler(name: str) -> Any:
-    """functions/<name>/app.py is module "app" in its own Lambda: load it by path."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"{name}_app", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def msg(
@@ -484,7 +474,7 @@ def test_dispatcher_holds_items_for_pull_and_reports_partial_failures(
     messages = drain(stack, "SocialTeamQueue")
     monkeypatch.setenv("SOCIALCARE_TEAM", "social")
     config.reset()
-    app = load_handler("team_dispatcher")
+    app = load_app("team_dispatcher")
     records = [
         {
             "messageId": "m1",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
 import json
 import time
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from socialcare import cases, config, listening, observability, workitems
+from socialcare import cases, config, listening, workitems
 from socialcare.crm import sync
 from socialcare.crm.reconcile import reconcile
 from socialcare.crm.records import CrmRecords
@@ -27,6 +26,7 @@ from socialcare.models import Author, Channel, Interaction, Kind
 from socialcare.settings import get_settings
 from socialcare.store.cases import CaseStatus
 from socialcare_infra.esm import failed_message_ids, lambda_sqs_record
+from socialcare_infra.handlers import load_app
 
 pytestmark = pytest.mark.integration
 
@@ -46,13 +46,6 @@ class Context:
         return 60_000
 
 
-def load_handler(name: str) -> Any:
-    """functions/<name>/app.py is module "app" in its own Lambda: load it by path."""
-    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -79,8 +72,6 @@ def world(aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SOCIALCARE_CRM_WEBHOOK_URL", httpserver.url_for("/crm"))
     monkeypatch.setenv("SOCIALCARE_CRM_RETRY_BASE_SECONDS", "1")
     monkeypatch.setenv("SOCIALCARE_CRM_RETRY_MAX_SECONDS", "2")
-    # Metrics read POWERTOOLS_METRICS_NAMESPACE when first imported, before any fixture ran.
-    monkeypatch.setattr(observability.metrics.provider, "namespace", "SocialCareTest")
     get_settings.cache_clear()
     config.reset()
     cases.reset()
@@ -122,7 +113,7 @@ def _pipeline(interaction: Interaction, customer_id: str) -> None:
 
 def _run_crm_sync(aws: AwsStack, deadline_s: float = 30.0) -> None:
     """Lambda's SQS event source for CrmSyncFunction, on moto."""
-    handler = load_handler("crm_sync").handler
+    handler = load_app("crm_sync").handler
     sqs = boto3.client("sqs")
     url, arn = aws.queue_urls["CrmSyncQueue"], aws.queue_arns["CrmSyncQueue"]
     end = time.monotonic() + deadline_s
@@ -164,7 +155,7 @@ def _webhook(provider: str, doc: Any, secret: str) -> dict[str, Any]:
         "body": body.decode(),
         "isBase64Encoded": False,
     }
-    response: dict[str, Any] = load_handler("crm_webhook").handler(event, Context())
+    response: dict[str, Any] = load_app("crm_webhook").handler(event, Context())
     return response
 
 

@@ -3,7 +3,6 @@ and becomes a customer keyed by the number; calling again, Connect hears who it 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -13,6 +12,7 @@ import boto3
 import pytest
 
 from socialcare.models import Action, Channel, Identifier, IdentifierKind, InboundEvent, Kind
+from socialcare_infra.handlers import load_app
 
 if TYPE_CHECKING:
     from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
@@ -22,10 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENT = json.loads((ROOT / "tests" / "fixtures" / "channels" / "connect_contact_flow.json").read_text())
 SAFE = re.compile(r"^[A-Za-z0-9 _-]*$")
 
-spec = importlib.util.spec_from_file_location("caller_lookup_app", ROOT / "functions" / "caller_lookup" / "app.py")
-assert spec is not None and spec.loader is not None
-CALLER_LOOKUP = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(CALLER_LOOKUP)
+CALLER_LOOKUP = load_app("caller_lookup")
 
 
 class Context:

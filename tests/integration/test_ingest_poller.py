@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 from socialcare.channels import poller, x
 from socialcare.models import InboundEvent
 from socialcare.settings import get_settings
+from socialcare_infra.handlers import load_app
 
 if TYPE_CHECKING:
     from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
@@ -29,16 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BRAND = "1500000000000000001"
 
 
-def _load(function_dir: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"{function_dir}_app", ROOT / "functions" / function_dir / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-X_POLLER = _load("x_poller")
-WEBHOOK_X = _load("webhook_x")
+X_POLLER = load_app("x_poller")
+WEBHOOK_X = load_app("webhook_x")
 
 
 class Context:

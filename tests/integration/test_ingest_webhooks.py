@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib.util
 import json
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import boto3
 import pytest
 
 from socialcare.models import Action, InboundEvent
+from socialcare_infra.handlers import load_app
 
 if TYPE_CHECKING:
     from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
@@ -27,18 +27,11 @@ FIXTURES = ROOT / "tests" / "fixtures" / "channels"
 pytestmark = pytest.mark.integration
 
 
-def load_handler(function_dir: str) -> ModuleType:
-    """functions/<dir>/app.py as its own module (every function's module is called ``app``)."""
-    spec = importlib.util.spec_from_file_location(f"{function_dir}_app", ROOT / "functions" / function_dir / "app.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
-WEBHOOK_X = load_handler("webhook_x")
-WEBHOOK_META = load_handler("webhook_meta")
-WEBHOOK_INBOUND = load_handler("webhook_inbound")
+WEBHOOK_X = load_app("webhook_x")
+WEBHOOK_META = load_app("webhook_meta")
+WEBHOOK_INBOUND = load_app("webhook_inbound")
 
 
 class Context:

@@ -15,6 +15,7 @@ from socialcare import cases, config, listening
 from socialcare.models import Author, Channel, Interaction, Kind
 from socialcare.routing import Team
 from socialcare.store.cases import CaseStatus
+from socialcare_infra.handlers import load_app
 
 AwsStack = Any  # tests/integration/conftest.py's fixture type
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday 11:00 in Rome: both teams open
@@ -79,28 +80,13 @@ def test_breach_escalates_once(stack: AwsStack) -> None:
     assert cases.get_case(late.id).priority is escalated.priority
 
 
-def test_resolution_breach_is_a_second_escalation_through_the_handler(
-    stack: AwsStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib.util
-    from pathlib import Path
-
-    from socialcare.observability import metrics
-
-    # Lambda sets POWERTOOLS_METRICS_NAMESPACE before the import; here the shared Metrics object
-    # may have been created (at collection) before the fixture set it.
-    monkeypatch.setattr(metrics, "namespace", "SocialCare")
-
+def test_resolution_breach_is_a_second_escalation_through_the_handler(stack: AwsStack) -> None:
     inbox = stack.alerts_inbox()
     opened_at = datetime.now(UTC) - timedelta(days=6)
     case = cases.on_interaction(post(4, "ordine sbagliato, non funziona"), "c4", {}, now=opened_at).case
     assert case is not None
     cases.record_first_response(case.id, opened_at + timedelta(minutes=5))  # first response in time
-    path = Path(__file__).resolve().parents[2] / "functions" / "sla_monitor" / "app.py"
-    spec = importlib.util.spec_from_file_location("sla_monitor_app", path)
-    assert spec and spec.loader
-    app = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(app)
+    app = load_app("sla_monitor")
 
     result = app.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, _Ctx())
     assert result == {"escalated": [case.id]}
