@@ -313,27 +313,16 @@ def connect_call(phone: str = "+393331112222") -> dict[str, Any]:
 def story(secrets: Secrets, now: float | None = None) -> list[Step]:
     now = time.time() if now is None else now
 
-    def x_post(name: str, payload: dict[str, Any], genuine: bool = True) -> Step:
-        body = _json(payload)
-        return Step(
-            name,
-            "POST",
-            "/webhooks/x",
-            body,
-            {"content-type": "application/json", "x-twitter-webhooks-signature": x_signature(secrets.x_consumer, body)},
-            genuine=genuine,
-        )
+    def signed(path: str, header: str, sign: Any, secret: str) -> Any:
+        def post(name: str, payload: dict[str, Any], genuine: bool = True) -> Step:
+            body = _json(payload)
+            headers = {"content-type": "application/json", header: sign(secret, body)}
+            return Step(name, "POST", path, body, headers, genuine=genuine)
 
-    def meta_post(name: str, payload: dict[str, Any], genuine: bool = True) -> Step:
-        body = _json(payload)
-        return Step(
-            name,
-            "POST",
-            "/webhooks/meta",
-            body,
-            {"content-type": "application/json", "x-hub-signature-256": meta_signature(secrets.meta_app, body)},
-            genuine=genuine,
-        )
+        return post
+
+    x_post = signed("/webhooks/x", "x-twitter-webhooks-signature", x_signature, secrets.x_consumer)
+    meta_post = signed("/webhooks/meta", "x-hub-signature-256", meta_signature, secrets.meta_app)
 
     mention, batch = x_mention(now), meta_page_batch(now)
     forged = _json(x_mention(now))

@@ -476,42 +476,8 @@ def test_dispatcher_holds_items_for_pull_and_reports_partial_failures(
     config.reset()
     app = load_app("team_dispatcher")
     records = [
-        {
-            "messageId": "m1",
-            "receiptHandle": "h1",
-            "body": json.dumps(messages[0]["body"]),
-            "attributes": {
-                "MessageGroupId": out.case.id,
-                "MessageDeduplicationId": "d1",
-                "ApproximateReceiveCount": "1",
-                "SentTimestamp": "0",
-                "SenderId": "s",
-                "ApproximateFirstReceiveTimestamp": "0",
-            },
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn",
-            "awsRegion": "eu-west-1",
-        },
-        {
-            "messageId": "m2",
-            "receiptHandle": "h2",
-            "body": "{not json",
-            "attributes": {
-                "MessageGroupId": "other",
-                "MessageDeduplicationId": "d2",
-                "ApproximateReceiveCount": "1",
-                "SentTimestamp": "0",
-                "SenderId": "s",
-                "ApproximateFirstReceiveTimestamp": "0",
-            },
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn",
-            "awsRegion": "eu-west-1",
-        },
+        _sqs_record("m1", json.dumps(messages[0]["body"]), out.case.id),
+        _sqs_record("m2", "{not json", "other"),
     ]
     result = app.handler({"Records": records}, _context())
     assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
@@ -531,6 +497,28 @@ def _chat_webhooks(stack: AwsStack, urls: dict[str, str]) -> None:
         SecretId=stack.secret_arns["TeamChatWebhooks"], SecretString=json.dumps(urls)
     )
     parameters.clear_caches()
+
+
+def _sqs_record(message_id: str, body: str, group: str) -> dict[str, Any]:
+    """A record as Lambda's SQS event source hands it to the dispatcher."""
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"h-{message_id}",
+        "body": body,
+        "attributes": {
+            "MessageGroupId": group,
+            "MessageDeduplicationId": f"d-{message_id}",
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "0",
+            "SenderId": "s",
+            "ApproximateFirstReceiveTimestamp": "0",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn",
+        "awsRegion": "eu-west-1",
+    }
 
 
 def test_dispatcher_without_a_chat_webhook_secret_fails_closed(
