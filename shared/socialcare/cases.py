@@ -20,7 +20,6 @@ per environment, not gapless (an environment that is recycled leaves its unused 
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
-from socialcare import aws, faq, listening, routing, sla, workitems
+from socialcare import aws, faq, identity, listening, routing, sla, workitems
 from socialcare.config import case_settings
 from socialcare.errors import BadRequest, Conflict, NotFound
 from socialcare.models import Channel, Direction, Interaction, Kind
@@ -213,12 +212,12 @@ def _customer_context(case: Case) -> CustomerContext | None:
     """The returning-customer context for items raised outside the pipeline (hand-off,
     escalation, close-the-loop), so they carry the same context as the first item did.
 
-    Read from the identity service when it is there; an item is never held back for it.
+    An item is never held back for it: if the profiles cannot be read, the case snapshot still
+    carries the essentials.
     """
     if not case.customer_id:
         return None
     try:
-        identity = importlib.import_module("socialcare.identity")
         found = identity.context_for(case.customer_id)
     except Exception:  # profiles unavailable: the case snapshot still carries the essentials
         logger.warning("customer context unavailable", extra={"case_id": case.id}, exc_info=True)

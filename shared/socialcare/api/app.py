@@ -12,13 +12,8 @@ def build() -> APIGatewayHttpResolver:
     app = make_resolver(enable_validation=True)
     app.use(middlewares=[require_bearer_token])
     # Routers are imported here, not at module import, so a cold start pays only for this.
-    from socialcare.api import customers
+    from socialcare.api import cases, customers
 
     app.include_router(customers.router)
-    try:
-        from socialcare.api import cases
-    except ImportError:  # pragma: no cover - the cases router lands with issue 5
-        pass
-    else:
-        app.include_router(cases.router)
+    app.include_router(cases.router)
     return app

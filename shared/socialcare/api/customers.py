@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from socialcare import identity
 from socialcare.errors import BadRequest, NotFound
 from socialcare.models import IdentifierKind
+from socialcare.store.cases import CasesRepository
 from socialcare.store.profiles import CustomerView, Profile, ProfilesRepository
 
 logger = Logger(child=True)
@@ -96,19 +97,14 @@ _CASE_FIELDS = {"id", "status", "priority", "team", "channels", "public", "opene
 
 
 def _cases(profile: Profile, timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The customer's cases from the cases store; without it, what the profile knows."""
+    """The customer's cases from the cases store; if it cannot answer, what the profile knows."""
     try:
-        from socialcare.store.cases import CasesRepository  # lazy: the cases issue owns it
-    except ImportError:  # pragma: no cover - only before the cases issue lands
-        CasesRepository = None  # noqa: N806
-    if CasesRepository is not None:
-        try:
-            found = CasesRepository.default().customer_cases(profile.id)
-        except Exception:  # the 360 must not fail because the cases table does
-            logger.exception("could not read the customer's cases", extra={"customer_id": profile.id})
-        else:
-            # The cases API's own field names (``is_open``...), so both APIs read alike.
-            return [c.model_dump(mode="json", include=_CASE_FIELDS) for c in found]
+        found = CasesRepository.default().customer_cases(profile.id)
+    except Exception:  # the 360 must not fail because the cases table does
+        logger.exception("could not read the customer's cases", extra={"customer_id": profile.id})
+    else:
+        # The cases API's own field names (``is_open``...), so both APIs read alike.
+        return [c.model_dump(mode="json", include=_CASE_FIELDS) for c in found]
     ids = [*([profile.open_case_id] if profile.open_case_id else []), *reversed(profile.previous_cases),
            *(i["case_id"] for i in timeline if i.get("case_id"))]
     return [{"id": cid, "is_open": cid == profile.open_case_id} for cid in dict.fromkeys(ids)]
