@@ -32,25 +32,23 @@ from aws_lambda_powertools.metrics import MetricUnit
 from socialcare import aws, faq, identity, listening, routing, sla, workitems
 from socialcare.config import case_settings
 from socialcare.errors import BadRequest, Conflict, NotFound
-from socialcare.models import Channel, Direction, Interaction, Kind
+from socialcare.models.case import Case, CaseStatus, Handoff, InteractionRef, Priority, Team
+from socialcare.models.interaction import Channel, Direction, Interaction, Kind
+from socialcare.models.triage import Route, Sentiment, Triage
+from socialcare.models.workitem import CustomerContext, RoutingInfo, WorkItem, WorkItemKind
 from socialcare.observability import metrics
-from socialcare.routing import Route, Team
-from socialcare.sentiment import Sentiment, analyse
+from socialcare.sentiment import analyse
 from socialcare.settings import get_settings
 from socialcare.store.cases import (
     RECENT_INTERACTIONS,
-    Case,
     CasesRepository,
-    CaseStatus,
     CustomerRace,
     DuplicateInteraction,
-    Handoff,
-    InteractionRef,
     VersionConflict,
 )
 from socialcare.store.cases import iso as iso_seconds
-from socialcare.triage import Priority, Triage, triage
-from socialcare.workitems import CustomerContext, RoutingInfo, WorkItem, WorkItemKind, build
+from socialcare.triage import triage
+from socialcare.workitems import build
 
 logger = Logger(child=True)
 

@@ -14,9 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pydantic import BaseModel
-
 from socialcare import config
+from socialcare.models.triage import FaqMatch
 from socialcare.sentiment import guess_language, tokens
 
 _STOP = frozenset(
@@ -144,14 +143,6 @@ _STEM = 6
 
 def _terms(text: str) -> list[str]:
     return [t[:_STEM] for t in tokens(text) if t.isalpha() and len(t) > 1 and t not in _STOP]
-
-
-class FaqMatch(BaseModel):
-    id: str
-    answer: str
-    link: str | None = None
-    language: str
-    score: float
 
 
 @dataclass(frozen=True)

@@ -36,20 +36,10 @@ from pydantic import BaseModel, Field
 
 from socialcare import names, phones
 from socialcare.errors import BadRequest, Conflict, NotFound
-from socialcare.models import Channel, IdentifierKind, Interaction
+from socialcare.models.interaction import Channel, IdentifierKind, Interaction
+from socialcare.models.profile import Claim, IdentityRecord, NewIdentity, Profile, identity_key
 from socialcare.observability import metrics
-from socialcare.store.profiles import (
-    Claim,
-    ClaimTaken,
-    CustomerMoved,
-    IdentityRecord,
-    NewIdentity,
-    Profile,
-    ProfilesRepository,
-    identity_key,
-    iso,
-    now_iso,
-)
+from socialcare.store.profiles import ClaimTaken, CustomerMoved, ProfilesRepository, iso, now_iso
 
 logger = Logger(child=True)
 

@@ -17,7 +17,7 @@ from aws_lambda_powertools import Logger
 
 from socialcare import aws
 from socialcare.errors import EnqueueFailed
-from socialcare.models import InboundEvent
+from socialcare.models.interaction import InboundEvent
 from socialcare.settings import get_settings
 
 logger = Logger(child=True)

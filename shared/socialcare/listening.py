@@ -32,8 +32,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from socialcare import aws, config
-from socialcare.models import Channel, Direction, Interaction
-from socialcare.sentiment import Sentiment, normalise
+from socialcare.models.interaction import Channel, Direction, Interaction
+from socialcare.models.triage import Sentiment
+from socialcare.sentiment import normalise
 from socialcare.settings import get_settings
 
 logger = Logger(child=True)

@@ -20,7 +20,7 @@ from socialcare import cases, identity, workitems
 from socialcare.channels import media
 from socialcare.crm import queue as crm_queue
 from socialcare.ingest import decode_raw
-from socialcare.models import Action, Direction, InboundEvent, Interaction
+from socialcare.models.interaction import Action, Direction, InboundEvent, Interaction
 from socialcare.observability import logger, metrics
 from socialcare.store.profiles import ProfilesRepository
 

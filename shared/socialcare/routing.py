@@ -7,29 +7,15 @@ answer on the case and on the work item.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
 
 from socialcare import config
-from socialcare.models import Interaction
-from socialcare.triage import Triage
-
-
-class Team(StrEnum):
-    SOCIAL = "social"
-    CALLCENTRE = "callcentre"
-
-
-class Route(BaseModel):
-    rule: str
-    version: int
-    team: Team
-    item: str  # work item kind: respond | engage | call_followup | callback ...
-    assign: bool  # the case itself moves to `team`
-    reason: str
+from socialcare.models.case import Team
+from socialcare.models.interaction import Interaction
+from socialcare.models.triage import Route, Triage
 
 
 class _Rule(BaseModel):

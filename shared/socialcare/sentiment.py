@@ -13,29 +13,15 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel
 
 from socialcare import aws
 from socialcare.config import case_settings
+from socialcare.models.triage import Label, Sentiment
 
 logger = Logger(child=True)
-
-Label = Literal["positive", "negative", "neutral", "mixed"]
-
-
-class Sentiment(BaseModel):
-    label: Label
-    score: float  # -1 (most negative) .. +1 (most positive)
-    language: str
-    provider: str
-
-    @property
-    def is_negative(self) -> bool:
-        return self.label in ("negative", "mixed") and self.score < 0
-
 
 # ---------------------------------------------------------------- lexicon
 # Weights in -3..+3. A trailing "*" matches any word starting with the stem, so inflections
@@ -579,7 +565,7 @@ def analyse_comprehend(text: str, language: str | None = None) -> Sentiment:
     scores = result.get("SentimentScore", {})
     score = float(scores.get("Positive", 0.0)) - float(scores.get("Negative", 0.0))
     named = str(result.get("Sentiment", "NEUTRAL")).lower()
-    label: Label = named if named in ("positive", "negative", "neutral", "mixed") else "neutral"  # type: ignore[assignment]
+    label: Label = named if named in ("positive", "negative", "neutral", "mixed") else "neutral"
     return Sentiment(label=label, score=round(score, 4), language=lang, provider="comprehend")
 
 

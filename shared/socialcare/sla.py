@@ -16,10 +16,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
-
 from socialcare import config
-from socialcare.triage import Priority
+from socialcare.models.case import Priority, Sla
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -27,14 +25,6 @@ _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A calendar with no opening hours at all would loop forever looking for one; two years of
 # searching means the config is wrong, and then wall-clock time is the safe answer.
 _MAX_DAYS = 731
-
-
-class Sla(BaseModel):
-    policy: str  # "<visibility>/<priority>", e.g. "public/high"
-    calendar: str  # the team whose calendar the clocks run on
-    started_at: datetime
-    first_response_due: datetime
-    resolution_due: datetime
 
 
 def parse_duration(text: str | int | float) -> timedelta:

@@ -7,57 +7,17 @@ priority score live there, so tuning triage is a reviewed config change, not a c
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from socialcare import config
-from socialcare.models import Interaction
-from socialcare.sentiment import Sentiment, analyse, normalise
-
-
-class Priority(StrEnum):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    def raised(self) -> Priority:
-        """One step up (urgent stays urgent): the SLA monitor's escalation bump."""
-        order = list(Priority)
-        return order[min(self.rank + 1, len(order) - 1)]
-
-    @staticmethod
-    def highest(*values: Priority) -> Priority:
-        return max(values, key=lambda p: p.rank)
-
-
-_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+from socialcare.models.case import Priority
+from socialcare.models.interaction import Interaction
+from socialcare.models.triage import Sentiment, Triage
+from socialcare.sentiment import analyse, normalise
 
 # Categories that say "this needs attention now" rather than "this is about X".
 URGENCY_CUES = frozenset({"legal_threat", "refund_demand", "cancel", "urgent", "callback"})
-
-
-class Triage(BaseModel):
-    sentiment: Sentiment
-    categories: list[str] = Field(default_factory=list)
-    cues: list[str] = Field(default_factory=list, description="urgency cues among the categories")
-    priority: Priority
-    score: float
-    reasons: list[str] = Field(default_factory=list, description="why this priority, for agents")
-    public: bool
-    followers: int | None = None
-    version: int
-
-    @property
-    def is_praise(self) -> bool:
-        return "praise" in self.categories and self.sentiment.label == "positive"
 
 
 @lru_cache(maxsize=1)

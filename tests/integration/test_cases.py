@@ -13,9 +13,9 @@ import pytest
 
 from socialcare import cases, config, listening, workitems
 from socialcare.errors import Conflict
-from socialcare.models import Author, Channel, Direction, Interaction, Kind, ThreadRef
-from socialcare.routing import Team
-from socialcare.store.cases import CasesRepository, CaseStatus, VersionConflict
+from socialcare.models.case import CaseStatus, Team
+from socialcare.models.interaction import Author, Channel, Direction, Interaction, Kind, ThreadRef
+from socialcare.store.cases import CasesRepository, VersionConflict
 from socialcare_infra.handlers import load_app
 
 AwsStack = Any  # tests/integration/conftest.py's fixture type
@@ -601,7 +601,7 @@ def test_resolved_case_cannot_be_handed_off(stack: AwsStack) -> None:
 
 
 def test_crm_commands_change_the_case_like_an_agent(stack: AwsStack) -> None:
-    from socialcare.crm.schema import CaseSnapshot
+    from socialcare.models.crm import CaseSnapshot
 
     case = cases.on_interaction(story()[2], "cust-anna", {}, now=NOW).case  # private refund: call centre
     assert case is not None and case.team is Team.CALLCENTRE

@@ -29,10 +29,10 @@ from socialcare.crm.guard import PowertoolsGuard
 from socialcare.crm.ratelimit import TokenBucket
 from socialcare.crm.records import CrmRecords
 from socialcare.crm.samples import sample_view
-from socialcare.crm.schema import CaseView
 from socialcare.crm.sync import CrmSync, SyncConsumer
 from socialcare.crm.webhook import WebhookAdapter
 from socialcare.crm.zendesk import ZendeskAdapter
+from socialcare.models.crm import CaseView
 from socialcare.settings import get_settings
 from socialcare_infra.esm import failed_message_ids, lambda_sqs_record
 from socialcare_infra.provision import Provisioner

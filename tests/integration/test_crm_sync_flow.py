@@ -22,9 +22,9 @@ from socialcare import cases, config, listening, workitems
 from socialcare.crm import sync
 from socialcare.crm.reconcile import reconcile
 from socialcare.crm.records import CrmRecords
-from socialcare.models import Author, Channel, Interaction, Kind
+from socialcare.models.case import CaseStatus
+from socialcare.models.interaction import Author, Channel, Interaction, Kind
 from socialcare.settings import get_settings
-from socialcare.store.cases import CaseStatus
 from socialcare_infra.esm import failed_message_ids, lambda_sqs_record
 from socialcare_infra.handlers import load_app
 

@@ -15,7 +15,7 @@ import pytest
 
 from socialcare import identity, pipeline
 from socialcare.api.app import build
-from socialcare.models import (
+from socialcare.models.interaction import (
     Action,
     Author,
     Channel,

@@ -19,7 +19,7 @@ from moto.core.botocore_stubber import BotocoreStubber
 
 from socialcare import aws as aws_clients
 from socialcare import identity
-from socialcare.models import Author, Channel, Identifier, IdentifierKind, Interaction, Kind
+from socialcare.models.interaction import Author, Channel, Identifier, IdentifierKind, Interaction, Kind
 from socialcare.store.profiles import ProfilesRepository
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from socialcare.models import Action, Channel, Identifier, IdentifierKind, InboundEvent, Kind
+from socialcare.models.interaction import Action, Channel, Identifier, IdentifierKind, InboundEvent, Kind
 from socialcare_infra.handlers import load_app
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from socialcare import aws, ingest, secrets
 from socialcare.errors import EnqueueFailed, SecretUnavailable
-from socialcare.models import Action, Author, Channel, InboundEvent, Interaction, Kind
+from socialcare.models.interaction import Action, Author, Channel, InboundEvent, Interaction, Kind
 from socialcare.settings import get_settings
 
 

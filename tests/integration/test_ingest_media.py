@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
 from socialcare.channels import media, meta
-from socialcare.models import InboundEvent, Interaction
+from socialcare.models.interaction import InboundEvent, Interaction
 from socialcare.settings import get_settings
 
 if TYPE_CHECKING:

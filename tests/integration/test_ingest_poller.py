@@ -17,7 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
 from socialcare.channels import poller, x
-from socialcare.models import InboundEvent
+from socialcare.models.interaction import InboundEvent
 from socialcare.settings import get_settings
 from socialcare_infra.handlers import load_app
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import boto3
 import pytest
 
-from socialcare.models import Action, InboundEvent
+from socialcare.models.interaction import Action, InboundEvent
 from socialcare_infra.handlers import load_app
 
 if TYPE_CHECKING:

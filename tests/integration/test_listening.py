@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from socialcare import cases, config, listening
-from socialcare.models import Author, Channel, Interaction, Kind, ThreadRef
+from socialcare.models.interaction import Author, Channel, Interaction, Kind, ThreadRef
 from socialcare.sentiment import analyse
 
 AwsStack = Any  # tests/integration/conftest.py's fixture type

@@ -14,7 +14,7 @@ import pytest
 from socialcare import aws as aws_clients
 from socialcare import identity
 from socialcare.errors import Conflict
-from socialcare.models import Author, Channel, DeliveryStatus, Direction, Interaction, Kind
+from socialcare.models.interaction import Author, Channel, DeliveryStatus, Direction, Interaction, Kind
 from socialcare.store.profiles import ProfilesRepository, customer_pk
 
 if TYPE_CHECKING:

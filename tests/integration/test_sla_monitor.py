@@ -12,9 +12,8 @@ import boto3
 import pytest
 
 from socialcare import cases, config, listening
-from socialcare.models import Author, Channel, Interaction, Kind
-from socialcare.routing import Team
-from socialcare.store.cases import CaseStatus
+from socialcare.models.case import CaseStatus, Team
+from socialcare.models.interaction import Author, Channel, Interaction, Kind
 from socialcare_infra.handlers import load_app
 
 AwsStack = Any  # tests/integration/conftest.py's fixture type

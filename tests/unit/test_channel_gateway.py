@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from socialcare import aws
 from socialcare.channels import gateway
 from socialcare.errors import BadRequest, SecretUnavailable, Unauthorized
-from socialcare.models import Channel, Identifier, IdentifierKind, Kind
+from socialcare.models.interaction import Channel, Identifier, IdentifierKind, Kind
 from socialcare.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from socialcare import aws
 from socialcare.channels import meta
 from socialcare.errors import BadRequest, Forbidden, SecretUnavailable, Unauthorized
-from socialcare.models import Action, Channel, Identifier, IdentifierKind, Kind
+from socialcare.models.interaction import Action, Channel, Identifier, IdentifierKind, Kind
 from socialcare.settings import get_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "channels"

@@ -11,7 +11,7 @@ import responses
 from socialcare.crm.base import Http, Permanent
 from socialcare.crm.hubspot import HubSpotAdapter
 from socialcare.crm.samples import sample_view
-from socialcare.crm.schema import CaseUpserted
+from socialcare.models.crm import CaseUpserted
 
 BASE = "https://api.hubapi.com"
 

@@ -21,7 +21,7 @@ from socialcare import aws
 from socialcare.crm import inbound
 from socialcare.crm.records import CrmRecords
 from socialcare.crm.samples import sample_view
-from socialcare.crm.schema import CaseView
+from socialcare.models.crm import CaseView
 from socialcare.settings import get_settings
 from socialcare_infra.provision import Provisioner
 from socialcare_infra.template import Resolver, load_template

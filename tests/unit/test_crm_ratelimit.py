@@ -11,7 +11,8 @@ import pytest
 from moto import mock_aws
 
 from socialcare.crm.ratelimit import TokenBucket
-from socialcare.crm.records import CrmRecords, CrmState
+from socialcare.crm.records import CrmRecords
+from socialcare.models.crm import CrmState
 from socialcare_infra.provision import Provisioner
 from socialcare_infra.template import Resolver, load_template
 

@@ -13,7 +13,7 @@ from responses import matchers
 from socialcare.crm.base import Http, Permanent, Retryable
 from socialcare.crm.salesforce import SalesforceAdapter
 from socialcare.crm.samples import sample_view
-from socialcare.crm.schema import CaseUpserted
+from socialcare.models.crm import CaseUpserted
 
 INSTANCE = "https://acme.my.salesforce.com"
 API = f"{INSTANCE}/services/data/v61.0"

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from socialcare.crm.samples import sample_view
-from socialcare.crm.schema import (
+from socialcare.models.crm import (
     CaseUpserted,
     CrmSyncRequest,
     OutboundReply,

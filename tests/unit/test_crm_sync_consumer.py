@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from socialcare.crm.base import CrmAdapter, CrmTuning, Permanent, Retryable, UpsertResult
-from socialcare.crm.records import CrmState
 from socialcare.crm.samples import sample_view
-from socialcare.crm.schema import CaseUpserted, CaseView
 from socialcare.crm.sync import CrmSync, SyncConsumer, retry_delay
+from socialcare.models.crm import CaseUpserted, CaseView, CrmState
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/stack-crm-sync-queue.fifo"
 DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/stack-crm-sync-dlq.fifo"
@@ -123,7 +122,7 @@ def _consumer(service: CrmSync, sqs: FakeSqs) -> SyncConsumer:
 
 
 def test_a_retry_of_an_old_message_sends_the_current_version() -> None:
-    from socialcare.crm.schema import CrmSyncRequest
+    from socialcare.models.crm import CrmSyncRequest
 
     adapter = FakeAdapter()
     service = _service(adapter, sample_view(version=5), SC_2026_1=CrmState(synced_version=2))
@@ -136,7 +135,7 @@ def test_a_retry_of_an_old_message_sends_the_current_version() -> None:
 
 
 def test_versions_the_crm_already_acknowledged_are_dropped() -> None:
-    from socialcare.crm.schema import CrmSyncRequest
+    from socialcare.models.crm import CrmSyncRequest
 
     adapter = FakeAdapter()
     service = _service(adapter, sample_view(version=5), SC_2026_1=CrmState("crm-1", "webhook", 5))
@@ -147,7 +146,7 @@ def test_versions_the_crm_already_acknowledged_are_dropped() -> None:
 
 
 def test_the_stored_record_id_is_passed_to_the_adapter() -> None:
-    from socialcare.crm.schema import CrmSyncRequest
+    from socialcare.models.crm import CrmSyncRequest
 
     adapter = FakeAdapter()
     service = _service(adapter, sample_view(version=2), SC_2026_1=CrmState("zd-77", "webhook", 1))
@@ -155,7 +154,7 @@ def test_the_stored_record_id_is_passed_to_the_adapter() -> None:
 
 
 def test_a_case_that_no_longer_exists_is_dropped() -> None:
-    from socialcare.crm.schema import CrmSyncRequest
+    from socialcare.models.crm import CrmSyncRequest
 
     adapter = FakeAdapter()
     service = _service(adapter, sample_view())
@@ -163,7 +162,7 @@ def test_a_case_that_no_longer_exists_is_dropped() -> None:
 
 
 def test_same_delivery_is_not_sent_twice_when_recording_failed_after_it() -> None:
-    from socialcare.crm.schema import CrmSyncRequest
+    from socialcare.models.crm import CrmSyncRequest
 
     adapter = FakeAdapter()
     records = FakeRecords(SC_2026_1=CrmState())
@@ -185,7 +184,7 @@ def test_same_delivery_is_not_sent_twice_when_recording_failed_after_it() -> Non
 
 
 def test_a_merged_case_the_crm_holds_is_closed_there_with_a_pointer() -> None:
-    from socialcare.crm.schema import CrmSyncRequest
+    from socialcare.models.crm import CrmSyncRequest
 
     adapter = FakeAdapter()
     view = sample_view("SC-2026-9", version=4, status="merged", merged_into="SC-2026-1")
@@ -197,7 +196,7 @@ def test_a_merged_case_the_crm_holds_is_closed_there_with_a_pointer() -> None:
 
 
 def test_a_case_merged_before_the_crm_ever_saw_it_creates_no_record() -> None:
-    from socialcare.crm.schema import CrmSyncRequest
+    from socialcare.models.crm import CrmSyncRequest
 
     adapter = FakeAdapter()
     view = sample_view("SC-2026-9", version=2, status="merged", merged_into="SC-2026-1")

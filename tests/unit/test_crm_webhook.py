@@ -12,8 +12,8 @@ import responses
 
 from socialcare.crm.base import Http, Permanent, Retryable, parse_retry_after
 from socialcare.crm.samples import sample_view
-from socialcare.crm.schema import CaseUpserted
 from socialcare.crm.webhook import WebhookAdapter
+from socialcare.models.crm import CaseUpserted
 
 URL = "https://crm.example.test/hooks/socialcare"
 SECRET = "s3cret"

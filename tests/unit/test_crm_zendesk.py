@@ -12,8 +12,8 @@ from responses import matchers
 
 from socialcare.crm.base import Http, Retryable
 from socialcare.crm.samples import sample_view
-from socialcare.crm.schema import CaseUpserted
 from socialcare.crm.zendesk import ZendeskAdapter
+from socialcare.models.crm import CaseUpserted
 
 BASE = "https://acme.zendesk.com/api/v2"
 

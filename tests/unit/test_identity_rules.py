@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from socialcare.identity import Evidence, decide, extract_refs, gather, load_rules
-from socialcare.models import Author, Channel, Identifier, IdentifierKind, Interaction, Kind
-from socialcare.store.profiles import Claim, Profile
+from socialcare.models.interaction import Author, Channel, Identifier, IdentifierKind, Interaction, Kind
+from socialcare.models.profile import Claim, Profile
 
 WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 

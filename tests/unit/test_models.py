@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from socialcare.models import (
-    Action,
-    Author,
-    Channel,
-    DeliveryStatus,
-    InboundEvent,
-    Interaction,
-    Kind,
-)
+from socialcare.models.interaction import Action, Author, Channel, DeliveryStatus, InboundEvent, Interaction, Kind
 
 
 def _mention(text: str = "hello", **meta: str) -> Interaction:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from socialcare import config, routing, triage, workitems
-from socialcare.models import Author, Channel, Interaction, Kind
-from socialcare.routing import Team
+from socialcare.models import workitem as workitem_models
+from socialcare.models.case import Team
+from socialcare.models.interaction import Author, Channel, Interaction, Kind
 
 
 @pytest.fixture(autouse=True)
@@ -93,15 +94,15 @@ def test_unversioned_rules_are_refused(tmp_path: Any, monkeypatch: pytest.Monkey
 
 def test_published_work_item_schema_matches_the_model() -> None:
     published = json.loads(workitems.SCHEMA_PATH.read_text(encoding="utf-8"))
-    assert published == json.loads(json.dumps(workitems.json_schema())), (
+    assert published == json.loads(json.dumps(workitem_models.json_schema())), (
         "regenerate config/workitem.schema.json: python -c 'from socialcare import workitems; workitems.write_schema()'"
     )
-    assert published["properties"]["schema_version"]["const"] == workitems.WORKITEM_SCHEMA_VERSION
+    assert published["properties"]["schema_version"]["const"] == workitem_models.WORKITEM_SCHEMA_VERSION
     assert {"case", "customer", "timeline_summary", "suggested_answer", "routing"} <= set(published["properties"])
 
 
 def test_item_ids_are_stable_per_cause() -> None:
-    a = workitems.item_id("SC-2026-000001", "respond", "social", "x:1")
-    assert a == workitems.item_id("SC-2026-000001", "respond", "social", "x:1")
-    assert a != workitems.item_id("SC-2026-000001", "respond", "social", "x:2")
-    assert a != workitems.item_id("SC-2026-000001", "respond", "callcentre", "x:1")
+    a = workitem_models.item_id("SC-2026-000001", "respond", "social", "x:1")
+    assert a == workitem_models.item_id("SC-2026-000001", "respond", "social", "x:1")
+    assert a != workitem_models.item_id("SC-2026-000001", "respond", "social", "x:2")
+    assert a != workitem_models.item_id("SC-2026-000001", "respond", "callcentre", "x:1")

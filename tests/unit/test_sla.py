@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from socialcare import config, sla
+from socialcare.models.case import Priority
 from socialcare.sla import Calendar, parse_duration
-from socialcare.triage import Priority
 
 
 @pytest.fixture(autouse=True)

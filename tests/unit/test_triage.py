@@ -9,9 +9,9 @@ import pytest
 from botocore.stub import Stubber
 
 from socialcare import aws, config, sentiment, triage
-from socialcare.models import Author, Channel, Interaction, Kind
+from socialcare.models.case import Priority
+from socialcare.models.interaction import Author, Channel, Interaction, Kind
 from socialcare.sentiment import analyse, analyse_offline
-from socialcare.triage import Priority
 
 
 @pytest.fixture(autouse=True)

@@ -20,8 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from socialcare import cases, workitems
 from socialcare.errors import BadRequest
-from socialcare.routing import Team
-from socialcare.store.cases import Case, CaseStatus
+from socialcare.models.case import Case, CaseStatus, Team
 
 logger = Logger(child=True)
 router = APIGatewayHttpRouter()

@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field
 
 from socialcare import identity
 from socialcare.errors import BadRequest, NotFound
-from socialcare.models import IdentifierKind
+from socialcare.models.interaction import IdentifierKind
+from socialcare.models.profile import CustomerView, Profile
 from socialcare.store.cases import CasesRepository
-from socialcare.store.profiles import CustomerView, Profile, ProfilesRepository
+from socialcare.store.profiles import ProfilesRepository
 
 logger = Logger(child=True)
 router = Router()

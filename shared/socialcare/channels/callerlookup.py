@@ -30,7 +30,7 @@ from socialcare.channels.common import count
 from socialcare.channels.connect import ContactFlowEvent
 from socialcare.errors import EnqueueFailed
 from socialcare.ingest import enqueue
-from socialcare.models import (
+from socialcare.models.interaction import (
     Action,
     Author,
     Channel,

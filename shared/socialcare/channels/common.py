@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from socialcare import ingest as durable
 from socialcare.errors import BadRequest
-from socialcare.models import InboundEvent
+from socialcare.models.interaction import InboundEvent
 from socialcare.observability import logger
 
 DEFAULT_NAMESPACE = "SocialCare"

@@ -18,7 +18,7 @@ from socialcare import phones
 from socialcare.channels import accounts
 from socialcare.channels.common import Parsed, sha256_header_matches
 from socialcare.errors import BadRequest, Unauthorized
-from socialcare.models import (
+from socialcare.models.interaction import (
     Action,
     Attachment,
     Author,

@@ -23,7 +23,7 @@ from socialcare import aws
 from socialcare.channels import accounts, sdk
 from socialcare.channels.common import count
 from socialcare.errors import SecretUnavailable
-from socialcare.models import Attachment, Channel, Interaction
+from socialcare.models.interaction import Attachment, Channel, Interaction
 from socialcare.observability import logger
 from socialcare.settings import get_settings
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from socialcare.channels import accounts, whatsapp
 from socialcare.channels.common import Parsed, from_epoch, sha256_header_matches
 from socialcare.errors import BadRequest, Forbidden, Unauthorized
-from socialcare.models import (
+from socialcare.models.interaction import (
     Action,
     Attachment,
     Author,

@@ -24,7 +24,7 @@ from socialcare import aws
 from socialcare.channels import accounts, sdk, x
 from socialcare.channels.common import count
 from socialcare.ingest import enqueue
-from socialcare.models import Action, InboundEvent
+from socialcare.models.interaction import Action, InboundEvent
 from socialcare.observability import logger
 from socialcare.settings import get_settings
 

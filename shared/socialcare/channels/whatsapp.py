@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from socialcare.channels.common import Parsed, from_epoch
 from socialcare.errors import BadRequest
-from socialcare.models import (
+from socialcare.models.interaction import (
     Action,
     Attachment,
     Author,

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from socialcare.channels import accounts
 from socialcare.channels.common import Parsed, from_epoch, hmac_sha256, sha256_header_matches
 from socialcare.errors import BadRequest, Unauthorized
-from socialcare.models import (
+from socialcare.models.interaction import (
     Action,
     Attachment,
     Author,

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from socialcare.crm import render
 from socialcare.crm.base import CrmAdapter, CrmError, Http, NoGuard, OnceGuard, Permanent, UpsertResult
-from socialcare.crm.schema import CaseUpserted
+from socialcare.models.crm import CaseUpserted
 
 CASE_PROPERTY = "socialcare_case_id"
 CUSTOMER_PROPERTY = "socialcare_customer_id"

@@ -39,10 +39,10 @@ from pydantic import BaseModel
 from socialcare import aws, secrets
 from socialcare.crm.base import NoGuard, OnceGuard, Permanent
 from socialcare.crm.records import CrmRecords
-from socialcare.crm.schema import OutboundReply, ReplyTarget
 from socialcare.crm.sync import CaseSource
 from socialcare.errors import BadRequest, Conflict, EnqueueFailed, NotFound, SecretUnavailable, Unauthorized
 from socialcare.http import constant_time_equal, make_resolver, raw_body
+from socialcare.models.crm import OutboundReply, ReplyTarget
 from socialcare.observability import logger, metrics
 from socialcare.settings import get_settings
 

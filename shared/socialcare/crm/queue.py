@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from socialcare import aws
-from socialcare.crm.schema import CrmSyncRequest
 from socialcare.errors import EnqueueFailed
+from socialcare.models.crm import CrmSyncRequest
 from socialcare.settings import get_settings
 
 

@@ -16,31 +16,19 @@ stray item behind).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from socialcare import aws
+from socialcare.models.crm import CrmState
 from socialcare.settings import get_settings
 
 CASE_PK_PREFIX = "CASE#"
 CASE_SK = "CASE"
 CRM_SK = "CRM"
 CRM_INDEX = "CrmIndex"
-
-
-@dataclass(frozen=True)
-class CrmState:
-    record_id: str | None = None
-    provider: str | None = None
-    synced_version: int = 0
-    case_version: int | None = None  # the case item's version when read, if it has one
-
-    def record_for(self, provider: str) -> str | None:
-        """The stored id, only if it belongs to the CRM we talk to now (providers can change)."""
-        return self.record_id if self.provider in (None, provider) else None
 
 
 def case_key(case_id: str, sk: str = CASE_SK) -> dict[str, Any]:

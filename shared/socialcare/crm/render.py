@@ -5,7 +5,7 @@ Shared by the vendor adapters so a case looks the same in Salesforce, Zendesk an
 
 from __future__ import annotations
 
-from socialcare.crm.schema import CaseUpserted, CustomerView, InteractionView
+from socialcare.models.crm import CaseUpserted, CustomerView, InteractionView
 
 
 def subject(event: CaseUpserted) -> str:

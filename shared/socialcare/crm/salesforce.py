@@ -24,7 +24,7 @@ import requests
 
 from socialcare.crm import render
 from socialcare.crm.base import CrmAdapter, Http, NoGuard, OnceGuard, Permanent, UpsertResult
-from socialcare.crm.schema import CaseUpserted
+from socialcare.models.crm import CaseUpserted
 
 CASE_EXTERNAL_ID = "Socialcare_Case_Id__c"
 CONTACT_EXTERNAL_ID = "Socialcare_Customer_Id__c"

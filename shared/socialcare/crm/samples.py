@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from socialcare.crm.schema import CaseSnapshot, CaseView, CustomerIdentity, CustomerView, InteractionView
+from socialcare.models.crm import CaseSnapshot, CaseView, CustomerIdentity, CustomerView, InteractionView
 
 _T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -35,8 +35,8 @@ from pydantic import ValidationError
 from socialcare import aws
 from socialcare.crm.base import CrmAdapter, CrmTuning, OnceGuard, Permanent, Retryable
 from socialcare.crm.records import CrmRecords
-from socialcare.crm.schema import CaseUpserted, CaseView, CrmSyncRequest
 from socialcare.errors import SecretUnavailable
+from socialcare.models.crm import CaseUpserted, CaseView, CrmSyncRequest
 from socialcare.observability import logger, metrics
 from socialcare.settings import get_settings
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from socialcare.crm.schema import CaseSnapshot, CaseView, CustomerIdentity, CustomerView, InteractionView
+from socialcare.models.crm import CaseSnapshot, CaseView, CustomerIdentity, CustomerView, InteractionView
 
 # A case.upserted carries the newest interactions only: an incident can gather thousands, and a
 # CRM wants the conversation, not a dump (the full timeline stays in our API).

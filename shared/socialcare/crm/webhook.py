@@ -14,7 +14,7 @@ import hmac
 from typing import ClassVar
 
 from socialcare.crm.base import CrmAdapter, Http, Permanent, UpsertResult
-from socialcare.crm.schema import CaseUpserted
+from socialcare.models.crm import CaseUpserted
 
 SIGNATURE_HEADER = "X-Socialcare-Signature"
 DELIVERY_HEADER = "X-Socialcare-Delivery-Id"

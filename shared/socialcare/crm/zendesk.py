@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from socialcare.crm import render
 from socialcare.crm.base import CrmAdapter, Http, NoGuard, OnceGuard, Permanent, UpsertResult
-from socialcare.crm.schema import CaseUpserted
+from socialcare.models.crm import CaseUpserted
 
 _STATUS = {
     "new": "new",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -112,6 +113,21 @@ class CaseView(_Frozen):
     case: CaseSnapshot
     customer: CustomerView
     interactions: list[InteractionView] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- CRM state of a case
+
+
+@dataclass(frozen=True)
+class CrmState:
+    record_id: str | None = None
+    provider: str | None = None
+    synced_version: int = 0
+    case_version: int | None = None  # the case item's version when read, if it has one
+
+    def record_for(self, provider: str) -> str | None:
+        """The stored id, only if it belongs to the CRM we talk to now (providers can change)."""
+        return self.record_id if self.provider in (None, provider) else None
 
 
 # --------------------------------------------------------------------------- crm-sync.fifo
