@@ -70,11 +70,11 @@ def sqs_source(function: str, event_name: str, props: Mapping[str, Any], queue_u
         report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
         maximum_concurrency=int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None,
         enabled=str(props.get("Enabled", True)).lower() != "false",
-        filters=_filter_patterns(props.get("FilterCriteria")),
+        filters=filter_patterns(props.get("FilterCriteria")),
     )
 
 
-def _filter_patterns(criteria: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
+def filter_patterns(criteria: Mapping[str, Any] | None) -> list[dict[str, Any]] | None:
     if not criteria:
         return None
     patterns = []
@@ -96,7 +96,12 @@ def record_passes(record: Mapping[str, Any], patterns: list[dict[str, Any]] | No
     data = dict(record)
     with contextlib.suppress(ValueError):  # a JSON body is matched as JSON, else as the string
         data["body"] = json.loads(record.get("body", ""))
-    return any(_match(pattern, data) for pattern in patterns)
+    return matches_any(data, patterns)
+
+
+def matches_any(data: Mapping[str, Any], patterns: list[dict[str, Any]] | None) -> bool:
+    """Whether any pattern matches ``data`` as it is (no patterns: everything passes)."""
+    return not patterns or any(_match(pattern, data) for pattern in patterns)
 
 
 def _match(pattern: Mapping[str, Any], data: Any) -> bool:

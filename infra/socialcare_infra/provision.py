@@ -122,6 +122,7 @@ class Provisioned:
     names: dict[str, str] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     queue_urls: dict[str, str] = field(default_factory=dict)
+    stream_arns: dict[str, str] = field(default_factory=dict)  # tables with a stream
     secret_arns: dict[str, str] = field(default_factory=dict)
     secret_values: dict[str, str] = field(default_factory=dict)
 
@@ -225,6 +226,7 @@ class Provisioner:
         self.resolver.set_attr(logical_id, "Arn", created["TableArn"])
         if created.get("LatestStreamArn"):
             self.resolver.set_attr(logical_id, "StreamArn", created["LatestStreamArn"])
+            out.stream_arns[logical_id] = created["LatestStreamArn"]
         ttl = props.get("TimeToLiveSpecification")
         if ttl and _bool(ttl.get("Enabled", False)):
             self.dynamodb.update_time_to_live(

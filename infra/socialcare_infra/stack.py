@@ -26,7 +26,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from socialcare_infra import esm
+from socialcare_infra import esm, streams
 from socialcare_infra.gateway import Gateway, Route, api_id_for, routes_from_events
 from socialcare_infra.invoke import AsyncInvoker, FunctionRunner, FunctionSpec, invoke_app
 from socialcare_infra.provision import (
@@ -173,6 +173,7 @@ class LocalStack:
         self.routes: list[Route] = []
         self.sqs_sources: list[esm.SqsSource] = []
         self.schedules: list[esm.Schedule] = []
+        self.stream_sources: list[streams.StreamSource] = []
         self._servers: dict[str, _Server] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -374,10 +375,20 @@ class LocalStack:
                     self.sqs_sources.append(source)
                     if source.enabled:
                         self._spawn(esm.SqsPoller(source, self.runners[logical_id], sqs, self.region, self._stop))
+                elif kind == "DynamoDB":
+                    self._add_stream(logical_id, event_name, props)
                 elif kind in ("Schedule", "ScheduleV2"):
                     self._add_schedule(logical_id, event_name, kind, props)
                 elif kind not in ("HttpApi", None):
                     log.warning("%s.%s: event type %s is not emulated locally", logical_id, event_name, kind)
+
+    def _add_stream(self, logical_id: str, event_name: str, props: Mapping[str, Any]) -> None:
+        source = streams.stream_source(logical_id, event_name, props, self.provisioned.stream_arns.values())
+        self.stream_sources.append(source)
+        if source.enabled:
+            client = streams.streams_client(self.region, self.moto_url)
+            self._spawn(streams.StreamPoller(source, self.runners[logical_id], client, self.region, self._stop,
+                                             self.time_scale))
 
     def _add_schedule(self, logical_id: str, event_name: str, kind: str, props: Mapping[str, Any]) -> None:
         expression = str(props.get("Schedule") or props.get("ScheduleExpression") or "")
@@ -442,6 +453,9 @@ class LocalStack:
             lines.append(f"  {logical_id:<{width}}  {name}  ({kind})")
         for route in self.routes:
             lines.append(f"  route {route.route_key} -> {route.function}")
+        for source in self.stream_sources:
+            state = "" if source.enabled else " (disabled)"
+            lines.append(f"  stream {source.stream_arn} -> {source.function}.{source.event_name}{state}")
         return lines
 
 
