@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from socialcare.api.app import build
+from socialcare.flows.api.app import build
 from socialcare.observability import logger, metrics, tracer
 
 app = build()

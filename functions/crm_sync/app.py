@@ -4,12 +4,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from socialcare.crm import sync
+from socialcare.flows.crm_sync import build
 from socialcare.observability import logger, metrics, tracer
+
+flow = build()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return sync.handle_batch(event, context)
+    return flow.handle_batch(event, context)

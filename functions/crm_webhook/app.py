@@ -4,12 +4,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from socialcare.crm import inbound
+from socialcare.flows.crm_webhook import build
 from socialcare.observability import logger, metrics, tracer
+
+app = build()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return inbound.handle_request(event, context)
+    return app.resolve(event, context)

@@ -4,12 +4,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from socialcare import cases
+from socialcare.flows.sla_monitor import build
 from socialcare.observability import logger, metrics, tracer
+
+flow = build()
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return cases.monitor_slas()
+    return flow.handle(event, context)

@@ -1,17 +1,17 @@
-"""X Account Activity webhook: CRC, signature check, split, enqueue."""
+"""X Account Activity webhook: CRC, signature check, split, publish."""
 
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from socialcare.channels.webhooks import x_app
+from socialcare.flows.webhooks import x_app
 from socialcare.observability import logger, metrics, tracer
 
 app = x_app()
 
 
-# The request id is the correlation id until the body names the platform event (common.ingest).
+# The request id is the correlation id until the body names the platform event (flows.webhooks.ingest).
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -4,12 +4,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from socialcare.channels.poller import run
+from socialcare.flows.x_poller import build
 from socialcare.observability import logger, metrics, tracer
+
+flow = build()
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run()
+    return flow.handle(event, context)

@@ -61,7 +61,7 @@ def point_at_stack(logical_ids: Iterable[str], *, stack: str) -> None:
 
 def crm_reconcile(*, dry_run: bool, limit: int | None) -> tuple[list[str], int]:
     """Run the CRM reconciliation; returns printable lines and an exit code."""
-    from socialcare.crm.reconcile import reconcile
+    from socialcare.flows.reconcile import reconcile
 
     report = reconcile(dry_run=dry_run, limit=limit)
     lines = [f"{c.case_id}: ours v{c.version}, CRM has v{c.synced_version}" for c in report.lagging]

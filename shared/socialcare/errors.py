@@ -1,4 +1,4 @@
-"""Domain errors. One mapper (socialcare.http) turns them into HTTP responses, so no handler
+"""Domain errors. One mapper (flows.http) turns them into HTTP responses, so no handler
 chooses a status code by matching error strings."""
 
 from __future__ import annotations
@@ -41,6 +41,16 @@ class Conflict(SocialcareError):
     code = "conflict"
 
 
+class Busy(Conflict):
+    """Another invocation is doing the same thing right now: try again in ``retry_after`` s."""
+
+    code = "busy"
+
+    def __init__(self, reason: str, *, retry_after: float = 10.0, **details: Any) -> None:
+        super().__init__(reason, **details)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(SocialcareError):
     status = 413
     code = "payload_too_large"
@@ -51,6 +61,14 @@ class SecretUnavailable(SocialcareError):
 
     status = 500
     code = "secret_unavailable"
+
+
+class ConfigurationError(SocialcareError):
+    """A function was deployed without a setting it needs (named in the reason): fail at cold
+    start, not at the first event."""
+
+    status = 500
+    code = "configuration_error"
 
 
 class EnqueueFailed(SocialcareError):

@@ -5,8 +5,24 @@ Service name and namespace come from POWERTOOLS_* in the template's Globals.
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+DEFAULT_NAMESPACE = "SocialCare"
+
+
+def count(name: str, value: float = 1, **dimensions: str) -> None:
+    """One EMF metric with its own dimensions (channel, reason), flushed immediately, so a
+    metric per channel does not fight the function-wide dimension set of ``metrics``."""
+    # The template sets POWERTOOLS_METRICS_NAMESPACE; without it a metric must still not turn an
+    # accepted webhook into a 500 (and a platform retry), so fall back to the project's namespace.
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=namespace) as metric:
+        for key, dim in dimensions.items():
+            metric.add_dimension(name=key, value=dim)

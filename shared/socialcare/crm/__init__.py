@@ -1,9 +1,4 @@
-"""CRM sync both ways (issue 6): adapters, the sync consumer, inbound CRM webhooks, reconcile.
-
-Kept import-light: the processor imports ``enqueue_sync`` on its hot path, so the adapters,
-Powertools batch/idempotency and requests load only where they are used.
-"""
-
-from socialcare.crm.queue import enqueue_sync
-
-__all__ = ["enqueue_sync"]
+"""CRM adapters: one module per vendor (``webhook``, ``salesforce``, ``zendesk``, ``hubspot``) on a
+shared HTTP core (``base``), the inbound webhook formats and signatures (``inbound_events``), and
+the shared rate limiter (``ratelimit``). The flows that use them are ``flows.crm_sync`` and
+``flows.crm_webhook``."""

@@ -24,8 +24,7 @@ from typing import Any, ClassVar, Protocol
 from urllib.parse import urlparse
 
 import requests
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from socialcare.models.crm import CaseUpserted
 
@@ -49,14 +48,11 @@ class Permanent(CrmError):
     """Retrying cannot help (a 4xx other than 408/409/423/425/429, bad configuration)."""
 
 
-class CrmTuning(BaseSettings):
-    """Knobs of the CRM sync, from ``SOCIALCARE_CRM_*`` (all optional; defaults fit AWS).
+class CrmTuning(BaseModel):
+    """Knobs of the CRM sync (``SOCIALCARE_CRM_*`` and the local stack's time scale, read by
+    ``config.settings``); the defaults fit AWS."""
 
-    Kept beside the adapters rather than in ``socialcare.settings`` because nothing else reads
-    them; local mode scales the retry delays down through the same variables.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="SOCIALCARE_CRM_", extra="ignore")
+    model_config = ConfigDict(frozen=True)
 
     timeout_seconds: float = 5.0  # per HTTP request: 5 records x one slow call fit the 30 s function timeout
     retry_base_seconds: float = 5.0  # first backoff; doubles per receive
@@ -64,9 +60,9 @@ class CrmTuning(BaseSettings):
     rate_per_second: float = 5.0  # token bucket refill, shared by every invocation
     burst: float = 10.0  # token bucket capacity
     api_version: str = "v61.0"  # Salesforce REST API version
-    # The local stack's time scale (docs: ARCHITECTURE.md §6) shrinks our own backoff the way it
-    # shrinks queue timeouts; a CRM's Retry-After is always honoured as given.
-    time_scale: float = Field(default=1.0, gt=0, validation_alias="SOCIALCARE_LOCAL_TIME_SCALE")
+    # The local stack's time scale shrinks our own backoff the way it shrinks queue timeouts; a
+    # CRM's Retry-After is always honoured as given.
+    time_scale: float = Field(default=1.0, gt=0)
 
 
 @dataclass(frozen=True)
@@ -81,17 +77,6 @@ class TokenSource(Protocol):
     def take(self, tokens: float = 1.0) -> float: ...
 
     def hold(self, seconds: float) -> None: ...
-
-
-class OnceGuard(Protocol):
-    """Runs ``action`` at most once per ``key`` and remembers its (string) result.
-
-    The production guard is Powertools idempotency over IdempotencyTable (``sync.PowertoolsGuard``);
-    it protects the side effects that a search cannot make idempotent (creating a ticket whose
-    search index lags, posting a comment).
-    """
-
-    def once(self, key: str, action: Callable[[], str]) -> str: ...
 
 
 class NoGuard:

@@ -134,7 +134,7 @@ class CrmState:
 
 
 class CrmSyncRequest(BaseModel):
-    """Body of a crm-sync.fifo message. Group id = case id; dedupe id = f"{case_id}:{version}"."""
+    """Body of a crm-sync.fifo message. Group id = case id; dedupe key = case id and version."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -145,8 +145,15 @@ class CrmSyncRequest(BaseModel):
     requested_at: datetime = Field(default_factory=_utcnow)
 
     @property
-    def dedupe_id(self) -> str:
-        return f"{self.case_id}:{self.version}"[:128]
+    def group_id(self) -> str:
+        return self.case_id[:128]
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"crm-sync|{self.case_id}|{self.version}"
+
+    def queue_body(self) -> str:
+        return self.model_dump_json()
 
 
 # --------------------------------------------------------------------------- case.upserted
@@ -211,8 +218,8 @@ class ReplyTarget(BaseModel):
 
 
 class OutboundReply(BaseModel):
-    """Body of an outbound.fifo message produced by a CRM. Group id = case id; dedupe id = a hash
-    of ``reply_id`` (the CRM's comment id), so a CRM's webhook retry is never sent twice."""
+    """Body of an outbound.fifo message produced by a CRM. Group id = case id; dedupe key =
+    ``reply_id`` (the CRM's comment id), so a CRM's webhook retry is never sent twice."""
 
     schema_version: Literal[1] = 1
     kind: Literal["agent_reply"] = "agent_reply"
@@ -227,8 +234,15 @@ class OutboundReply(BaseModel):
     created_at: datetime = Field(default_factory=_utcnow)
 
     @property
-    def dedupe_id(self) -> str:
-        return hashlib.sha256(self.reply_id.encode()).hexdigest()
+    def group_id(self) -> str:
+        return self.case_id[:128]
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"outbound|{self.reply_id}"
+
+    def queue_body(self) -> str:
+        return self.model_dump_json()
 
 
 # --------------------------------------------------------------------------- JSON Schema

@@ -1,4 +1,4 @@
-"""Canonical domain model (ARCHITECTURE.md §2).
+"""The canonical interaction (docs/architecture.md, "Canonical model").
 
 Every platform payload is parsed by its channel module into these shapes; nothing downstream of
 the webhook functions ever sees a platform-specific shape. The inbound queue carries
@@ -7,7 +7,9 @@ the webhook functions ever sees a platform-specific shape. The inbound queue car
 
 from __future__ import annotations
 
-import hashlib
+import base64
+import json
+import zlib
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -15,6 +17,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 INBOUND_EVENT_VERSION = 1
+# SQS accepts 256 KiB per message; keep headroom for the envelope. Larger raw slices
+# (WhatsApp media-heavy batches) travel compressed.
+_INLINE_RAW_LIMIT = 200 * 1024
+_PACKED = "_zlib_b64"
 
 
 class Channel(StrEnum):
@@ -182,18 +188,29 @@ class InboundEvent(BaseModel):
         return f"{self.source}:{self.target_id or self.event_id}"[:128]
 
     @property
-    def dedupe_id(self) -> str:
-        """SQS dedupe id: hash of the event's identity (message id + action/status).
-
-        An edit or a status therefore never collides with its original, while a platform's
-        redelivery of the same event does.
-        """
+    def dedupe_key(self) -> str:
+        """The event's identity (message id + action/status): the publisher hashes it into the
+        SQS dedupe id, so an edit or a status never collides with its original, while a
+        platform's redelivery of the same event does."""
         if self.interaction is not None:
             identity = f"{self.interaction.id}|{self.action.value}"
             if self.action is Action.EDIT:
                 identity += f"|{self.interaction.metadata.get('edit_marker', '')}"
-        elif self.status is not None:
-            identity = f"{self.status.channel.value}:{self.status.platform_message_id}|status|{self.status.status}"
-        else:
-            identity = f"{self.source}:{self.target_id or self.event_id}|{self.action.value}"
-        return hashlib.sha256(identity.encode()).hexdigest()
+            return identity
+        if self.status is not None:
+            return f"{self.status.channel.value}:{self.status.platform_message_id}|status|{self.status.status}"
+        return f"{self.source}:{self.target_id or self.event_id}|{self.action.value}"
+
+    def queue_body(self) -> str:
+        """The message body; a raw slice too large for SQS travels compressed."""
+        body = self.model_dump_json()
+        if len(body) <= _INLINE_RAW_LIMIT or self.raw is None:
+            return body
+        packed = base64.b64encode(zlib.compress(json.dumps(self.raw).encode(), 9)).decode()
+        return self.model_copy(update={"raw": {_PACKED: packed}}).model_dump_json()
+
+    def raw_payload(self) -> Any:
+        """``raw`` as the platform sent it (decompressed when it travelled compressed)."""
+        if isinstance(self.raw, dict) and set(self.raw) == {_PACKED}:
+            return json.loads(zlib.decompress(base64.b64decode(self.raw[_PACKED])))
+        return self.raw

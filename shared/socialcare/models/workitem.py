@@ -109,6 +109,13 @@ class WorkItem(BaseModel):
     def group_id(self) -> str:
         return self.case.id
 
+    @property
+    def dedupe_key(self) -> str:
+        return self.item_id
+
+    def queue_body(self) -> str:
+        return self.model_dump_json()
+
 
 def item_id(case_id: str, kind: WorkItemKind | str, team: Team | str, cause: str) -> str:
     return hashlib.sha256(f"{case_id}|{WorkItemKind(kind).value}|{Team(team).value}|{cause}".encode()).hexdigest()

@@ -1,1 +1,0 @@
-"""The authenticated agent/analyst API (``/api/*``), one resolver made of per-concept routers."""

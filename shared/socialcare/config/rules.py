@@ -1,0 +1,246 @@
+"""The rule files (``config/*.yaml``) as validated models: a typo in a reviewed YAML change fails
+at cold start with the file and field named, not at the first message that needs the rule.
+
+Each model names its file (``FILE``); ``socialcare.config.loader.load_rules`` reads it, from
+``SOCIALCARE_CONFIG_DIR`` when that directory has a file of the same name.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time, timedelta
+from typing import Annotated, Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from socialcare.models.case import Priority, Team
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_duration(text: str | int | float | timedelta) -> timedelta:
+    """``"30m"``, ``"4h"``, ``"2d"`` (a bare number is minutes)."""
+    if isinstance(text, timedelta):
+        return text
+    if isinstance(text, int | float):
+        return timedelta(minutes=float(text))
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"bad duration {text!r}: use <n>m, <n>h or <n>d")
+    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+
+
+def _regex(value: Any) -> str:
+    try:
+        re.compile(str(value))
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression {value!r}: {exc}") from exc
+    return str(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Regex = Annotated[str, BeforeValidator(_regex)]
+
+
+class _Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RuleFile(_Rules):
+    FILE: ClassVar[str]
+
+    version: int = Field(description="recorded on every decision: bump it on every change")
+
+
+# ---------------------------------------------------------------------------- routing.yaml
+class RoutingConditions(_Rules):
+    channel: list[str] | None = None
+    kind: list[str] | None = None
+    public: bool | None = None
+    categories_any: list[str] | None = None
+    sentiment: list[str] | None = None
+    case_team: list[str] | None = None
+
+
+class RoutingRule(_Rules):
+    name: str = "default"
+    when: RoutingConditions = Field(default_factory=RoutingConditions)
+    team: Team
+    item: str = "respond"
+    assign: bool = False
+    reason: str = ""
+
+
+class RoutingRules(RuleFile):
+    FILE: ClassVar[str] = "routing.yaml"
+
+    default: RoutingRule = RoutingRule(team=Team.SOCIAL)
+    rules: list[RoutingRule] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- sla.yaml, calendars.yaml
+class SlaTarget(_Rules):
+    first_response: Duration
+    resolution: Duration
+
+
+class SlaPolicies(RuleFile):
+    FILE: ClassVar[str] = "sla.yaml"
+
+    policies: dict[Literal["public", "private"], dict[Priority, SlaTarget]]
+
+
+def _clock(text: str) -> time:
+    if text == "24:00":
+        return time.max
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+class CalendarRules(_Rules):
+    timezone: str = "UTC"
+    hours: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
+    holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _weekdays_and_clocks(cls, value: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
+        for day, intervals in value.items():
+            if str(day).lower()[:3] not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r}")
+            for start, end in intervals:
+                _clock(start), _clock(end)  # noqa: B018 - raises on a malformed clock
+        return value
+
+    def intervals(self) -> dict[int, tuple[tuple[time, time], ...]]:
+        """Weekday (0 = Monday) -> its opening intervals, sorted."""
+        return {
+            WEEKDAYS.index(str(day).lower()[:3]): tuple(sorted((_clock(a), _clock(b)) for a, b in spans))
+            for day, spans in self.hours.items()
+        }
+
+
+class Calendars(RuleFile):
+    FILE: ClassVar[str] = "calendars.yaml"
+
+    calendars: dict[str, CalendarRules] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- triage.yaml
+class SentimentPoints(_Rules):
+    negative: float = 2
+    very_negative: float = 3
+    very_negative_below: float = -0.6
+    mixed: float = 1
+    positive: float = -1
+
+
+class ReachStep(_Rules):
+    followers: int
+    points: float
+
+
+class Thresholds(_Rules):
+    urgent: float = 7
+    high: float = 4
+    normal: float = 0
+
+
+class PriorityScoring(_Rules):
+    sentiment: SentimentPoints = SentimentPoints()
+    cues: dict[str, float] = Field(default_factory=dict)
+    public_negative: float = 1
+    reach: list[ReachStep] = Field(default_factory=list)
+    tier: dict[str, float] = Field(default_factory=dict)
+    thresholds: Thresholds = Thresholds()
+
+
+class TriageRules(RuleFile):
+    FILE: ClassVar[str] = "triage.yaml"
+
+    categories: dict[str, list[Regex]] = Field(default_factory=dict)
+    priority: PriorityScoring = PriorityScoring()
+
+
+# ---------------------------------------------------------------------------- identity.yaml
+class ReferenceRule(_Rules):
+    name: str
+    pattern: Regex = Field(description="captures the identifying part in named groups")
+    canonical: str = Field(description="rebuilds one spelling from the named groups")
+
+
+class IdentityRules(RuleFile):
+    FILE: ClassVar[str] = "identity.yaml"
+
+    references: list[ReferenceRule] = Field(default_factory=list)
+    self_introductions: list[Regex] = Field(default_factory=list)
+    email: Regex
+
+
+# ---------------------------------------------------------------------------- faq.yaml
+class FaqEntry(_Rules):
+    id: str
+    lang: str = "en"
+    topic: str | None = Field(default=None, description="translations of one answer share a topic")
+    question: str = ""
+    keywords: list[str] = Field(default_factory=list)
+    answer: str
+    link: str | None = None
+
+
+class FaqBook(RuleFile):
+    FILE: ClassVar[str] = "faq.yaml"
+
+    min_score: float = 0.12
+    entries: list[FaqEntry] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------- listening.yaml
+class SpikeRules(_Rules):
+    baseline_buckets: int = Field(default=12, ge=1)
+    multiple: float = 3.0
+    min_mentions: int = 30
+    min_baseline: float = 2.0
+    check_every: int = Field(default=5, ge=1)
+    episode_minutes: float = 60
+
+
+class IncidentRules(_Rules):
+    threshold: int = 25
+    window_buckets: int = Field(default=3, ge=1)
+    ttl_hours: float = 72
+
+
+class SpamRules(_Rules):
+    threshold: int = 3
+    repeat_threshold: int = 3
+    new_account_days: int = 7
+    phrases: list[Regex] = Field(default_factory=list)
+
+
+class ListeningRules(RuleFile):
+    FILE: ClassVar[str] = "listening.yaml"
+
+    bucket_minutes: int = Field(default=5, ge=1, le=60)
+    shards: int = Field(default=10, ge=1)
+    counter_ttl_days: float = 8
+    spike: SpikeRules = SpikeRules()
+    incident: IncidentRules = IncidentRules()
+    spam: SpamRules = SpamRules()
+
+
+RULE_FILES: tuple[type[RuleFile], ...] = (
+    RoutingRules, SlaPolicies, Calendars, TriageRules, IdentityRules, FaqBook, ListeningRules,
+)

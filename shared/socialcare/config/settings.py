@@ -1,0 +1,230 @@
+"""The one configuration of every function: its ``SOCIALCARE_*`` environment, validated at cold start.
+
+``Settings`` names every variable the code reads, all optional; each function has its own
+subclass that makes required what that function cannot run without. ``load`` builds one and
+fails with ``ConfigurationError`` naming every missing variable, so a function deployed without
+its queue URL fails at cold start instead of at its first event.
+
+Secret *values* never appear here: only the ARNs of the secrets (``*_arn``), which
+``socialcare.secrets`` reads from Secrets Manager.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import Field, StringConstraints, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from socialcare.errors import ConfigurationError
+
+PREFIX = "SOCIALCARE_"
+
+# A required name: present and not blank (an empty variable is as missing as an absent one).
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Settings(BaseSettings):
+    """Every SOCIALCARE_* variable; each function's subclass requires its own."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True)
+
+    stage: str = "dev"
+    default_region: str = Field(default="IT", description="phone region for numbers without a prefix")
+    config_dir: str = Field(default="", description="directory whose rule files replace the shipped ones")
+
+    profiles_table: str | None = None
+    cases_table: str | None = None
+    state_table: str | None = None
+    idempotency_table: str | None = None
+
+    inbound_queue_url: str | None = None
+    social_team_queue_url: str | None = None
+    callcentre_team_queue_url: str | None = None
+    crm_sync_queue_url: str | None = None
+    outbound_queue_url: str | None = None
+    media_bucket: str | None = None
+    alerts_topic_arn: str | None = None
+
+    x_api_url: str = "https://api.x.com"
+    graph_api_url: str = "https://graph.facebook.com"
+    graph_api_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
+    brand_x_account_ids: str = Field(default="", description="comma-separated X ids of brand accounts")
+
+    # Largest webhook body accepted (bytes). WhatsApp sends up to 3 MB; HTTP API allows 10 MB,
+    # Lambda's synchronous payload 6 MB (base64 inflates by 4/3), so 4 MiB leaves room for both.
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+
+    # ---- cases, triage, routing
+    sentiment_provider: str = Field(default="offline", pattern="^(offline|comprehend)$")
+    # Ids reserved per StateTable round trip. Larger blocks mean fewer writes and bigger gaps
+    # in the sequence when execution environments are recycled; 50 balances both.
+    case_id_block: int = Field(default=50, ge=1, le=10_000)
+    reopen_window_hours: float = Field(default=72.0, ge=0)
+    claim_lease_seconds: int = Field(default=900, ge=30, le=86_400)
+    # SlaMonitor: most breaches handled per run (the rest wait one minute, never lost).
+    sla_monitor_max_escalations: int = Field(default=200, ge=1)
+
+    # ---- team dispatchers: where each team's items go (pull | chat | crm) and the chat format.
+    # The chat webhook URLs are credentials: they live in the TeamChatWebhooks secret.
+    team: str = Field(default="", description="the team a dispatcher serves (one dispatcher per queue)")
+    social_destination: str = "pull"
+    callcentre_destination: str = "pull"
+    social_chat_format: str = "slack"
+    callcentre_chat_format: str = "slack"
+    console_url: str = Field(default="", description="console link put in chat messages")
+
+    # ---- CRM
+    crm_provider: str = Field(default="webhook", pattern="^(webhook|salesforce|zendesk|hubspot)$")
+    crm_webhook_url: str = ""
+    crm_timeout_seconds: float = Field(default=5.0, gt=0)  # 5 records x one slow call fit 30 s
+    crm_retry_base_seconds: float = Field(default=5.0, gt=0)  # first backoff; doubles per receive
+    crm_retry_max_seconds: float = Field(default=900.0, gt=0)  # backoff cap (SQS allows 12 h)
+    crm_rate_per_second: float = Field(default=5.0, gt=0)  # token bucket refill, all invocations
+    crm_burst: float = Field(default=10.0, ge=1)  # token bucket capacity
+    crm_api_version: str = "v61.0"  # Salesforce REST API version
+    # The local stack's time scale shrinks our own backoff the way it shrinks queue timeouts; a
+    # CRM's Retry-After is always honoured as given.
+    local_time_scale: float = Field(default=1.0, gt=0)
+
+    # ---- secrets (ARNs, never values)
+    x_consumer_secret_arn: str | None = None
+    x_api_credentials_arn: str | None = None
+    meta_app_secret_arn: str | None = None
+    meta_verify_token_arn: str | None = None
+    meta_access_tokens_arn: str | None = None
+    inbound_secret_arn: str | None = None
+    api_token_arn: str | None = None
+    crm_webhook_secret_arn: str | None = None
+    crm_credentials_arn: str | None = None
+    team_chat_webhooks_arn: str | None = None
+
+    @property
+    def brand_x_ids(self) -> frozenset[str]:
+        return frozenset(v.strip() for v in self.brand_x_account_ids.split(",") if v.strip())
+
+    def secret_arns(self) -> dict[str, str]:
+        """Secret name (``x_consumer_secret``...) -> ARN, for the secrets this function may read."""
+        found = {}
+        for field, value in self:
+            if field.endswith("_arn") and field != "alerts_topic_arn" and value:
+                found[field.removesuffix("_arn")] = str(value)
+        return found
+
+
+# ---------------------------------------------------------------------------- per function
+class WebhookXSettings(Settings):
+    inbound_queue_url: Name
+    x_consumer_secret_arn: Name
+
+
+class WebhookMetaSettings(Settings):
+    inbound_queue_url: Name
+    meta_app_secret_arn: Name
+    meta_verify_token_arn: Name
+
+
+class WebhookInboundSettings(Settings):
+    inbound_queue_url: Name
+    inbound_secret_arn: Name
+
+
+class ProcessorSettings(Settings):
+    profiles_table: Name
+    cases_table: Name
+    state_table: Name
+    social_team_queue_url: Name
+    callcentre_team_queue_url: Name
+    media_bucket: Name
+    alerts_topic_arn: Name
+    meta_access_tokens_arn: Name
+
+
+class ApiSettings(Settings):
+    profiles_table: Name
+    cases_table: Name
+    social_team_queue_url: Name
+    callcentre_team_queue_url: Name
+    api_token_arn: Name
+
+
+class CallerLookupSettings(Settings):
+    profiles_table: Name
+    inbound_queue_url: Name
+
+
+class XPollerSettings(Settings):
+    state_table: Name
+    inbound_queue_url: Name
+    x_api_credentials_arn: Name
+
+
+class SlaMonitorSettings(Settings):
+    cases_table: Name
+    profiles_table: Name
+    social_team_queue_url: Name
+    callcentre_team_queue_url: Name
+    alerts_topic_arn: Name
+
+
+class TeamDispatcherSettings(Settings):
+    cases_table: Name
+    idempotency_table: Name
+    team: Name
+    team_chat_webhooks_arn: Name
+
+
+class CaseStreamSettings(Settings):
+    crm_sync_queue_url: Name
+
+
+class _CrmSettings(Settings):
+    crm_webhook_secret_arn: Name
+    crm_credentials_arn: Name
+
+
+class CrmSyncSettings(_CrmSettings):
+    cases_table: Name
+    profiles_table: Name
+    state_table: Name
+    idempotency_table: Name
+    crm_sync_queue_url: Name
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> CrmSyncSettings:
+        if self.crm_provider == "webhook" and not self.crm_webhook_url.strip():
+            raise ValueError("SOCIALCARE_CRM_WEBHOOK_URL is required when SOCIALCARE_CRM_PROVIDER is webhook")
+        return self
+
+
+class CrmWebhookSettings(_CrmSettings):
+    cases_table: Name
+    profiles_table: Name
+    idempotency_table: Name
+    outbound_queue_url: Name
+    social_team_queue_url: Name
+    callcentre_team_queue_url: Name
+
+
+class ReconcileSettings(Settings):
+    cases_table: Name
+    crm_sync_queue_url: Name
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def load(model: type[S], **overrides: Any) -> S:
+    """The settings of one function, or ConfigurationError naming every missing or bad variable."""
+    try:
+        return model(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            variable = f"{PREFIX}{where.upper()}" if where else model.__name__
+            if error["type"] in ("missing", "string_too_short"):
+                problems.append(f"{variable} is required")
+            else:
+                problems.append(f"{variable}: {error['msg']}")
+        raise ConfigurationError(f"{model.__name__}: " + "; ".join(problems), problems=problems) from exc

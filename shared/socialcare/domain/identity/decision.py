@@ -1,0 +1,93 @@
+"""Who wrote an event, decided from its evidence and the claims it hit (pure).
+
+Nothing here ever merges two existing customers: evidence that points at a second customer
+becomes a suggestion, and only an agent merges. That is the conflict guard too: two customers
+holding different verified phones or e-mails are never merged automatically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from socialcare.domain import names
+from socialcare.domain.identity.evidence import Clue, Evidence
+from socialcare.models.interaction import IdentifierKind
+from socialcare.models.profile import Claim, Profile
+
+
+@dataclass(frozen=True)
+class SuggestionDraft:
+    other_customer_id: str
+    reason: str
+    clue: Clue
+
+
+@dataclass
+class Decision:
+    customer_id: str | None  # None: a new customer
+    matched_by: str
+    attach: list[Clue] = field(default_factory=list)
+    upgrades: list[Clue] = field(default_factory=list)
+    suggestions: list[SuggestionDraft] = field(default_factory=list)
+    # claim key -> the vanished customer an attached claim still names (taken over on write)
+    orphans: dict[str, str] = field(default_factory=dict)
+
+
+def _names_agree(evidence: Evidence, profile: Profile | None) -> bool:
+    return profile is not None and names.agree(evidence.names, profile.names)
+
+
+def _choose(evidence: Evidence, claims: dict[str, Claim], profiles: dict[str, Profile]) -> tuple[str | None, str]:
+    def owner(clue: Clue) -> Claim | None:
+        claim = claims.get(clue.key)
+        return claim if claim is not None and claim.customer_id in profiles else None
+
+    if evidence.platform is not None and (claim := owner(evidence.platform)) is not None:
+        return claim.customer_id, "platform"
+    verified = [c for c in [*evidence.strong, *evidence.others] if c.verified]
+    for clue in verified:
+        claim = owner(clue)
+        # A verified identifier links on its own, unless it points at a claim that was only
+        # typed by someone whose name clearly is not this author's (a mistyped number).
+        if claim is not None and (claim.verified or not names.conflict(evidence.names,
+                                                                       profiles[claim.customer_id].names)):
+            return claim.customer_id, clue.kind
+    for clue in (c for c in evidence.strong if not c.verified):
+        claim = owner(clue)
+        if claim is not None and _names_agree(evidence, profiles[claim.customer_id]):
+            return claim.customer_id, f"{clue.kind}+name"
+    for clue in evidence.refs:
+        claim = owner(clue)
+        if claim is not None and _names_agree(evidence, profiles[claim.customer_id]):
+            return claim.customer_id, "ref+name"
+    return None, "new"
+
+
+def decide(evidence: Evidence, claims: dict[str, Claim], profiles: dict[str, Profile]) -> Decision:
+    """Who wrote this, what to attach to them, and what to suggest to an agent. Pure."""
+    chosen, matched_by = _choose(evidence, claims, profiles)
+    decision = Decision(customer_id=chosen, matched_by=matched_by)
+    chosen_profile = profiles.get(chosen) if chosen else None
+    agree = chosen is None or _names_agree(evidence, chosen_profile)
+    for clue in evidence.clues:
+        claim = claims.get(clue.key)
+        if claim is None or claim.customer_id not in profiles:
+            # A verified identifier always belongs to its author; a typed one attaches to an
+            # existing customer only with name agreement (on a new customer it is the author's
+            # own claim, kept as claimed).
+            if clue.verified or agree:
+                decision.attach.append(clue)
+                if claim is not None:
+                    decision.orphans[clue.key] = claim.customer_id
+        elif claim.customer_id == chosen:
+            if clue.verified and not claim.verified:
+                decision.upgrades.append(clue)
+        else:
+            # Evidence for a second customer never merges anyone: an agent decides.
+            reason = "same reference, names differ" if clue.kind == IdentifierKind.REF else f"shared {clue.kind}"
+            if clue.kind == IdentifierKind.REF and _names_agree(evidence, profiles[claim.customer_id]):
+                reason = "same reference and name"
+            decision.suggestions.append(SuggestionDraft(claim.customer_id, reason, clue))
+    return decision
+
+

@@ -1,0 +1,31 @@
+"""Builds the ApiFunction's resolver: the wiring and auth middlewares, then every router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+from socialcare.config.settings import ApiSettings, load
+from socialcare.flows.api import cases, customers
+from socialcare.flows.api.auth import require_bearer_token
+from socialcare.flows.http import make_resolver
+from socialcare.flows.wiring import Wiring
+
+
+def build(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
+    """ApiFunction's resolver, its settings validated at cold start."""
+    w = wiring or Wiring(load(ApiSettings))
+    app = make_resolver(enable_validation=True)
+
+    def provide_wiring(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        # Routers reach the services through the request context (Powertools clears it after
+        # every request, so it is set again for each).
+        app.append_context(wiring=w)
+        return next_middleware(app)
+
+    app.use(middlewares=[provide_wiring, require_bearer_token])
+    app.include_router(customers.router)
+    app.include_router(cases.router)
+    return app

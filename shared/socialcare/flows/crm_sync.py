@@ -1,0 +1,239 @@
+"""CrmSyncFunction: consume crm-sync.fifo and upsert each case into the CRM.
+
+Per message (``CrmSyncRequest``, a trigger - never a snapshot):
+
+1. read the CRM state on the case (record id, acknowledged version); a message for a version
+   the CRM already acknowledged is *stale* and dropped;
+2. read the case's *current* view (``domain.crm_view``) - a retry therefore sends the latest
+   version, never an old one - and drop it if that version was acknowledged meanwhile;
+3. deliver ``case.upserted`` for that version through the adapter, at most once per delivery id
+   (OnceGuard), then store the record id and acknowledged version on the case.
+
+Failures never sleep: a ``Retryable`` changes the record's visibility timeout to the backoff (or
+the CRM's Retry-After) and reports the record as a batch item failure; a ``Permanent`` failure
+is sent straight to the DLQ with its reason as a message attribute and deleted from the queue,
+so it neither hammers the CRM 8 times with a request that cannot succeed nor blocks its case's
+FIFO group for the whole redrive cycle. Anything unexpected (a bug, DynamoDB down) is simply
+re-raised: SQS retries it and redrives it to the DLQ after maxReceiveCount.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import ValidationError
+
+from socialcare.config.settings import CrmSyncSettings, load
+from socialcare.crm.base import CrmAdapter, CrmTuning, Permanent, Retryable
+from socialcare.crm.factory import build_adapter
+from socialcare.crm.ratelimit import TokenBucket
+from socialcare.domain.crm_view import CaseSource
+from socialcare.errors import Busy, ConfigurationError, SecretUnavailable
+from socialcare.flows.wiring import Wiring
+from socialcare.models.crm import CaseUpserted, CrmSyncRequest
+from socialcare.observability import logger, metrics
+from socialcare.ports import OnceGuard
+from socialcare.publish import RecordQueue
+from socialcare.store.cases import CasesRepository
+
+_MAX_VISIBILITY = 43_200  # SQS: 12 hours
+
+
+Outcome = Literal["synced", "stale", "up_to_date", "missing", "merged_unsynced"]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    outcome: Outcome
+    case_id: str
+    version: int | None = None
+    record_id: str | None = None
+    delivery_id: str | None = None
+
+
+class CrmSync:
+    def __init__(self, adapter: CrmAdapter, cases: CaseSource, records: CasesRepository, guard: OnceGuard) -> None:
+        self.adapter = adapter
+        self.cases = cases
+        self.records = records
+        self.guard = guard
+
+    def sync(self, request: CrmSyncRequest) -> SyncResult:
+        provider = self.adapter.provider
+        state = self.records.crm_state(request.case_id)
+        if state is None:
+            # Erased (GDPR) or never written: nothing to send, and nothing will change that.
+            return SyncResult("missing", request.case_id)
+        same_crm = state.provider in (None, provider)
+        if same_crm and request.version <= state.synced_version:
+            return SyncResult("stale", request.case_id, request.version, state.record_id)
+        if same_crm and state.case_version is not None and state.case_version <= state.synced_version:
+            # A newer message already carried the current version there: skip the view read.
+            return SyncResult("up_to_date", request.case_id, state.case_version, state.record_id)
+        view = self.cases.get_case_view(request.case_id)
+        if view is None:
+            return SyncResult("missing", request.case_id)
+        version = view.case.version
+        if same_crm and version <= state.synced_version:
+            return SyncResult("up_to_date", request.case_id, version, state.record_id)
+        known = state.record_for(provider)
+        if view.case.status == "merged" and known is None and not (same_crm and state.synced_version):
+            # The CRM never saw this case: there is no record to close, and creating one only to
+            # close it would show the customer's story twice (the survivor carries its timeline).
+            self.records.record_crm_sync(request.case_id, provider=provider, record_id=None, version=version)
+            return SyncResult("merged_unsynced", request.case_id, version)
+        event = CaseUpserted.from_view(view)
+
+        def deliver() -> str:
+            return self.adapter.upsert_case(event, record_id=known).record_id
+
+        record_id = self.guard.once(f"{provider}:deliver:{event.delivery_id}", deliver)
+        self.records.record_crm_sync(request.case_id, provider=provider, record_id=record_id, version=version)
+        return SyncResult("synced", request.case_id, version, record_id, event.delivery_id)
+
+
+def retry_delay(
+    receive_count: int, retry_after: float | None, tuning: CrmTuning, *, rng: random.Random | None = None
+) -> int:
+    """Seconds until the next attempt: the CRM's Retry-After when it gave one, else exponential
+    backoff with jitter (half fixed, half random, so a burst of failures spreads out)."""
+    if retry_after is not None:
+        delay = retry_after
+    else:
+        ceiling = min(tuning.retry_max_seconds, tuning.retry_base_seconds * 2 ** max(0, receive_count - 1))
+        ceiling *= tuning.time_scale
+        delay = ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+    return int(min(_MAX_VISIBILITY, max(1, math.ceil(delay))))
+
+
+class SyncConsumer:
+    """The SQS side: one record -> one ``CrmSync.sync``, with visibility-timeout retries and the
+    DLQ for permanent failures."""
+
+    def __init__(self, service_factory: Callable[[], CrmSync], queue: RecordQueue, tuning: CrmTuning) -> None:
+        self._service_factory = service_factory
+        self._service: CrmSync | None = None
+        self._context: Any = None
+        self._deferred: dict[str, int] = {}  # message group -> delay given to its failed record
+        self._deferred_ids: set[str] = set()
+        self.queue = queue
+        self.tuning = tuning
+        # skip_group_on_error: a failing case holds back only its own later messages.
+        self.processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+        # A CRM outage fails every record of a batch; each already carries its own backoff, so
+        # report them as item failures rather than raising a function error per invocation.
+        self.processor.raise_on_entire_batch_failure = False
+
+    @property
+    def service(self) -> CrmSync:
+        # Built on first use, not at cold start: a missing secret or credential must fail a
+        # record (retried until someone fixes the configuration), never dead-letter good messages.
+        if self._service is None:
+            try:
+                self._service = self._service_factory()
+            except (Permanent, SecretUnavailable) as exc:
+                raise Retryable(f"CRM is not configured: {exc.reason}") from exc
+        return self._service
+
+    def backoff_tuning(self) -> CrmTuning:
+        """Our own backoff never exceeds the queue's visibility timeout: that is how long SQS itself
+        would wait, and the local stack scales it down, so local retries take seconds too."""
+        visibility = self.queue.visibility_timeout()
+        if visibility is not None and 0 < visibility < self.tuning.retry_max_seconds:
+            return self.tuning.model_copy(update={"retry_max_seconds": visibility})
+        return self.tuning
+
+    def handle_batch(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self._context = context
+        self._deferred = {}
+        self._deferred_ids = set()
+        response = process_partial_response(
+            event=event, record_handler=self.handle_record, processor=self.processor, context=context
+        )
+        self._defer_held_back(event, response["batchItemFailures"])
+        return dict(response)
+
+    def _defer_held_back(self, event: dict[str, Any], failures: list[Any]) -> None:
+        """Give the later records of a deferred case the same delay.
+
+        The FIFO processor fails them unprocessed to keep the case's order. Left alone they would
+        stay in flight for the queue's whole visibility timeout (180 s) - and SQS serves nothing
+        of a message group while any of its messages is in flight, so the case's own retry
+        would wait that long too, whatever backoff it was given.
+        """
+        failed = {f["itemIdentifier"] for f in failures}
+        held: list[tuple[str, int]] = []
+        for raw in event.get("Records", []):
+            group = (raw.get("attributes") or {}).get("MessageGroupId", "")
+            if raw["messageId"] in failed and group in self._deferred and raw["messageId"] not in self._deferred_ids:
+                held.append((raw["receiptHandle"], self._deferred[group]))
+        self.queue.defer(held)
+
+    def handle_record(self, record: SQSRecord) -> str:
+        try:
+            request = CrmSyncRequest.model_validate_json(record.body)
+        except ValidationError as exc:
+            self.dead_letter(record, f"malformed crm-sync message: {exc.errors()[0]['msg']}")
+            return "dead-lettered"
+        logger.append_keys(case_id=request.case_id)
+        try:
+            service = self.service
+            register = getattr(service.guard, "register", None)
+            if callable(register) and self._context is not None:
+                register(self._context)
+            result = service.sync(request)
+        except (Retryable, Busy) as exc:
+            self.defer(record, exc.reason, exc.retry_after)
+            raise
+        except SecretUnavailable as exc:
+            # Fail closed but keep the message: someone will fill the secret.
+            self.defer(record, exc.reason, None)
+            raise Retryable(exc.reason) from exc
+        except Permanent as exc:
+            self.dead_letter(record, exc.reason)
+            return "dead-lettered"
+        metrics.add_metric(name=f"CrmSync_{result.outcome}", unit=MetricUnit.Count, value=1)
+        logger.info("crm sync", extra={"outcome": result.outcome, "version": result.version,
+                                       "record_id": result.record_id, "delivery_id": result.delivery_id})
+        return result.outcome
+
+    def defer(self, record: SQSRecord, reason: str, retry_after: float | None) -> None:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        delay = retry_delay(receives, retry_after, self.backoff_tuning())
+        metrics.add_metric(name="CrmSyncRetries", unit=MetricUnit.Count, value=1)
+        logger.warning("crm sync deferred", extra={"reason": reason, "retry_in": delay, "receive_count": receives})
+        self._deferred[record.attributes.message_group_id or ""] = delay
+        self._deferred_ids.add(record.message_id)
+        self.queue.defer([(record.receipt_handle, delay)])
+
+    def dead_letter(self, record: SQSRecord, reason: str) -> None:
+        """Move the record to the DLQ now, with a readable reason; the batch then deletes it."""
+        metrics.add_metric(name="CrmSyncFailures", unit=MetricUnit.Count, value=1)
+        logger.error("crm sync failed permanently", extra={"reason": reason, "message_id": record.message_id})
+        self.queue.dead_letter(record.body, group_id=record.attributes.message_group_id or "crm-sync",
+                               source_message_id=record.message_id, reason=reason)
+
+
+def crm_sync(wiring: Wiring) -> CrmSync:
+    """The production CrmSync: adapter per SOCIALCARE_CRM_PROVIDER, the StateTable token bucket,
+    the Powertools idempotency guard, the cases read model and CRM state."""
+    s, tuning = wiring.settings, wiring.crm_tuning
+    limiter = TokenBucket(s.crm_provider, wiring.state, rate_per_second=tuning.rate_per_second, burst=tuning.burst)
+    adapter = build_adapter(s.crm_provider, wiring.secrets, webhook_url=s.crm_webhook_url, limiter=limiter,
+                            guard=wiring.guard, tuning=tuning)
+    return CrmSync(adapter, wiring.crm_views, wiring.cases_repo, wiring.guard)
+
+
+def build(wiring: Wiring | None = None) -> SyncConsumer:
+    """CrmSyncFunction's flow, its settings validated at cold start."""
+    w = wiring or Wiring(load(CrmSyncSettings))
+    if not w.settings.crm_sync_queue_url:
+        raise ConfigurationError("SOCIALCARE_CRM_SYNC_QUEUE_URL is required")
+    return SyncConsumer(lambda: crm_sync(w), RecordQueue(w.client("sqs"), w.settings.crm_sync_queue_url), w.crm_tuning)

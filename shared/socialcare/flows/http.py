@@ -1,0 +1,74 @@
+"""The one place HTTP handlers turn domain errors into responses, and read raw bodies.
+
+Every route in every function answers errors as JSON ``{"error": <code>, "reason": <text>}``;
+nothing but a real failure to make an event durable (or a missing secret, which fails closed)
+may produce a 5xx.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from socialcare.errors import BadRequest, PayloadTooLarge, SocialcareError
+
+logger = Logger(child=True)
+
+
+def error_response(status: int, code: str, reason: str, **details: Any) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"error": code, "reason": reason}
+    if details:
+        body["details"] = details
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def make_resolver(*, enable_validation: bool = False) -> APIGatewayHttpResolver:
+    """An HTTP API (payload 2.0) resolver with socialcare's error mapping installed."""
+    app = APIGatewayHttpResolver(enable_validation=enable_validation)
+
+    @app.exception_handler(SocialcareError)
+    def _domain(exc: SocialcareError) -> Response[dict[str, Any]]:
+        if exc.status >= 500:
+            logger.error("request failed", extra={"code": exc.code, "reason": exc.reason})
+        return error_response(exc.status, exc.code, exc.reason, **exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError) -> Response[dict[str, Any]]:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()]
+        return error_response(422, "validation_error", "request failed validation", errors=errors)
+
+    @app.exception_handler(ValidationError)
+    def _pydantic(exc: ValidationError) -> Response[dict[str, Any]]:
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        return error_response(400, "bad_request", "request body failed validation", errors=errors)
+
+    @app.not_found
+    def _not_found(_: NotFoundError) -> Response[dict[str, Any]]:
+        return error_response(404, "not_found", "no such route")
+
+    return app
+
+
+def raw_body(event: Any, limit: int) -> bytes:
+    """The request body exactly as the platform sent it (signatures cover these bytes).
+
+    ``event`` is a Powertools APIGatewayProxyEventV2; larger than ``limit`` bytes is a 413.
+    """
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest("body is not valid base64") from exc
+    else:
+        data = body.encode("utf-8")
+    if len(data) > limit:
+        raise PayloadTooLarge(f"body exceeds {limit} bytes")
+    return data

@@ -1,0 +1,106 @@
+"""ProcessorFunction: one inbound event (inbound.fifo) from a platform to a case and its team.
+
+    recognise the customer -> fetch its media -> store the interaction (deduped for good)
+    -> thread it into a case (triage, SLA, routing; the case service publishes the team's
+    work item) -> note the case on the profile -> mark the interaction threaded
+
+Every saved case version then reaches the CRM through the cases table's stream
+(``flows.case_stream``), whether or not this function lives to the end.
+
+Every step is idempotent on the interaction id, because SQS and every platform deliver at
+least once: a redelivered event that was already stored is a duplicate *unless* its downstream
+steps never finished (the interaction has no case yet), in which case they are resumed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from socialcare.config.settings import ProcessorSettings, load
+from socialcare.flows.wiring import Wiring
+from socialcare.models.interaction import Action, Direction, InboundEvent, Interaction
+from socialcare.observability import logger, metrics
+
+
+class Processor:
+    def __init__(self, wiring: Wiring) -> None:
+        self.w = wiring
+        # skip_group_on_error: a failing record holds back only its own author's later events,
+        # not every other customer's in the batch.
+        self.batch = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+    def handle_batch(self, event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+        return process_partial_response(event=event, record_handler=self.handle_record, processor=self.batch,
+                                        context=context)
+
+    def handle_record(self, record: SQSRecord) -> None:
+        """Raise to leave the record on the queue (retried, then dead-lettered)."""
+        event = InboundEvent.model_validate_json(record.body)
+        logger.set_correlation_id(event.event_id)
+        self.process(event)
+
+    def process(self, event: InboundEvent) -> dict[str, Any]:
+        profiles = self.w.profiles
+        raw = event.raw_payload()
+        if event.action is Action.STATUS and event.status is not None:
+            profiles.record_status(event.status)
+            metrics.add_metric(name="DeliveryStatuses", unit=MetricUnit.Count, value=1)
+            return {"status": "recorded"}
+        if event.action is Action.DELETE:
+            found = profiles.mark_deleted(event.target_id or "")
+            return {"status": "deleted" if found else "unknown"}
+        interaction = event.interaction
+        if interaction is None:
+            raise ValueError(f"{event.action} event without an interaction")
+        if event.action is Action.EDIT and profiles.apply_edit(interaction, raw):
+            return {"status": "edited"}
+        # CREATE, or an edit of something we never saw: store it as new.
+        recognition = self.w.identity.recognise(interaction)
+        customer_id = recognition.customer_id
+        if interaction.attachments:
+            # before the store, so the stored interaction carries each attachment's s3_key
+            interaction = self.w.media.store_attachments(interaction, customer_id)
+        stored = profiles.record_interaction(customer_id, interaction, raw, via=self.w.identity.via(interaction))
+        if stored.created:
+            metrics.add_metric(name="Interactions", unit=MetricUnit.Count, value=1)
+        else:
+            metrics.add_metric(name="DuplicateInteractions", unit=MetricUnit.Count, value=1)
+            if stored.deleted:
+                # Deleted by its author before we stored it (a tombstone): never thread or route it.
+                return {"status": "deleted", "customer_id": customer_id}
+            if stored.case_id is not None:
+                return {"status": "duplicate", "customer_id": customer_id}
+        case_id = self.thread_into_case(interaction, customer_id, recognition.context)
+        return {"status": "stored", "customer_id": customer_id, "case_id": case_id}
+
+    def thread_into_case(self, interaction: Interaction, customer_id: str, context: dict[str, Any]) -> str | None:
+        """The case (its work items published by the case service), the profile's context, then
+        the interaction marked threaded - LAST: that is what tells a redelivery that everything
+        downstream happened. Each step before it is idempotent, so a crash anywhere resumes whole.
+        """
+        outcome = self.w.threading.on_interaction(interaction, customer_id, context)
+        case = outcome.case
+        if case is None:  # spam from a stranger: stored on the timeline, no case, no work
+            metrics.add_metric(name="SpamInteractions", unit=MetricUnit.Count, value=1)
+            return None
+        fields: dict[str, Any] = {
+            "open_case_id": case.id if case.is_open else None,
+            "case_priority": case.priority.value if case.is_open else None,
+        }
+        if outcome.triage is not None and interaction.direction is Direction.INBOUND:
+            fields["last_sentiment"] = outcome.triage.sentiment.label
+        if outcome.created:
+            fields["add_previous_case"] = case.id
+        self.w.profiles.update_context(customer_id, **fields)
+        self.w.profiles.set_interaction_case(interaction.id, case.id)
+        return case.id
+
+
+def build() -> Processor:
+    """ProcessorFunction's flow, its settings validated at cold start."""
+    return Processor(Wiring(load(ProcessorSettings)))

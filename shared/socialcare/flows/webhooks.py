@@ -1,0 +1,123 @@
+"""The webhook functions (X, Meta, the inbound gateway): verify, split, publish, answer.
+
+A webhook does the least work that makes an event durable. Every route is: read the raw bytes
+(413 over the limit), verify (401/403, 500 when the secret is missing), parse (400), publish
+every event on inbound.fifo (503 when SQS refuses, so the platform redelivers), 200. Nothing here
+touches DynamoDB: the processor does the rest.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from pydantic import ValidationError
+
+from socialcare.config.settings import WebhookInboundSettings, WebhookMetaSettings, WebhookXSettings, load
+from socialcare.domain.channels import gateway, meta, x
+from socialcare.domain.channels.common import Parsed, load_json
+from socialcare.errors import BadRequest
+from socialcare.flows.http import make_resolver, raw_body
+from socialcare.flows.wiring import Wiring
+from socialcare.observability import count, logger, tracer
+
+
+def parse_or_400(parse: Callable[[Any], Parsed], payload: Any) -> Parsed:
+    """Run a parser; a value no model could reject (an epoch beyond year 9999, a malformed date
+    in a free-form field) is the sender's error too: 400, never a 5xx."""
+    try:
+        return parse(payload)
+    except ValidationError:
+        raise  # the resolver's mapper answers 400 with the failing locations
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        raise BadRequest(f"payload has an invalid value: {exc}") from exc
+
+
+def ingest(wiring: Wiring, parsed: Parsed, source: str) -> dict[str, Any]:
+    """Publish every parsed event and report what happened (PublishFailed -> 503)."""
+    events = parsed.events
+    if len(events) == 1:
+        logger.set_correlation_id(events[0].event_id)
+    if events:
+        wiring.publisher.inbound(events)
+        logger.info("events enqueued", extra={"event_ids": [e.event_id for e in events][:100]})
+    per_channel: Counter[tuple[str, str]] = Counter()
+    for event in events:
+        subject = event.interaction or event.status
+        per_channel[(subject.channel.value if subject is not None else source, event.action.value)] += 1
+    for (channel, action), n in per_channel.items():
+        count("InboundEvents", n, channel=channel, action=action)
+    for reason, n in parsed.ignored.items():
+        count("IgnoredEvents", n, source=source, reason=reason[:250])
+    if parsed.ignored:
+        logger.info("ignored platform events", extra={"ignored": dict(parsed.ignored)})
+    return {"received": len(events), "ignored": sum(parsed.ignored.values())}
+
+
+def _headers(app: APIGatewayHttpResolver) -> dict[str, str]:
+    # HTTP API 2.0 lower-cases header names; normalise anyway so direct invokes behave the same
+    return {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
+
+
+def x_app(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
+    """WebhookXFunction: the CRC and Account Activity events."""
+    w = wiring or Wiring(load(WebhookXSettings))
+    app = make_resolver()
+
+    @app.get("/webhooks/x")
+    @tracer.capture_method
+    def crc() -> dict[str, str]:
+        params = app.current_event.query_string_parameters or {}
+        return x.crc_response(w.accounts, params.get("crc_token", ""), params.get("app"))
+
+    @app.post("/webhooks/x")
+    @tracer.capture_method
+    def activity() -> dict[str, Any]:
+        body = raw_body(app.current_event, w.settings.max_body_bytes)
+        signed_by = x.verify(w.accounts, body, _headers(app))
+        payload = load_json(body)
+        parsed = parse_or_400(lambda p: x.parse(p, w.settings.brand_x_ids), payload)
+        x.check_account(w.accounts, x.Activity.model_validate(payload), signed_by)
+        return ingest(w, parsed, x.SOURCE)
+
+    return app
+
+
+def meta_app(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
+    """WebhookMetaFunction: the verification handshake and page/instagram/WhatsApp updates."""
+    w = wiring or Wiring(load(WebhookMetaSettings))
+    app = make_resolver()
+
+    @app.get("/webhooks/meta")
+    @tracer.capture_method
+    def verification() -> Response[str]:
+        params = app.current_event.query_string_parameters or {}
+        challenge = meta.verify_subscription(w.accounts, params)
+        return Response(status_code=200, content_type=content_types.TEXT_PLAIN, body=challenge)
+
+    @app.post("/webhooks/meta")
+    @tracer.capture_method
+    def updates() -> dict[str, Any]:
+        body = raw_body(app.current_event, w.settings.max_body_bytes)
+        meta.verify(w.accounts, body, _headers(app))
+        return ingest(w, parse_or_400(meta.parse, load_json(body)), meta.SOURCE)
+
+    return app
+
+
+def inbound_app(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
+    """WebhookInboundFunction: the signed gateway for e-mail, web chat and web forms."""
+    w = wiring or Wiring(load(WebhookInboundSettings))
+    app = make_resolver()
+
+    @app.post("/webhooks/inbound")
+    @tracer.capture_method
+    def message() -> dict[str, Any]:
+        body = raw_body(app.current_event, w.settings.max_body_bytes)
+        gateway.verify(w.accounts, body, _headers(app))
+        parsed = parse_or_400(lambda p: gateway.parse(p, w.settings.default_region), load_json(body))
+        return ingest(w, parsed, gateway.SOURCE)
+
+    return app

@@ -1,0 +1,208 @@
+"""The composition root: every collaborator a function needs, built once per execution
+environment from its validated settings, and passed to services through their constructors.
+
+A function keeps one ``Wiring`` at module level (built by its flow's ``build()`` at cold
+start), so clients, repositories, compiled rules and per-environment caches (case-id blocks,
+listening baselines) live as long as the execution environment. Tests build their own from the
+environment the moto fixture sets. A component a function's settings do not configure raises
+``ConfigurationError`` naming the missing variable.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from socialcare import aws
+from socialcare.config.loader import load_rules
+from socialcare.config.rules import (
+    Calendars,
+    FaqBook,
+    IdentityRules,
+    ListeningRules,
+    RoutingRules,
+    SlaPolicies,
+    TriageRules,
+)
+from socialcare.config.settings import Settings
+from socialcare.crm.base import CrmTuning
+from socialcare.domain.cases.actions import CaseActions
+from socialcare.domain.cases.ids import CaseIds
+from socialcare.domain.cases.merge import CaseMerge
+from socialcare.domain.cases.reads import CaseQueries
+from socialcare.domain.cases.sla_monitor import SlaMonitor
+from socialcare.domain.cases.threading import CaseThreading
+from socialcare.domain.channels.accounts import Accounts
+from socialcare.domain.crm_view import CrmCaseViews
+from socialcare.domain.delivery import TeamDelivery
+from socialcare.domain.faq import FaqIndex
+from socialcare.domain.identity.evidence import Rules
+from socialcare.domain.identity.service import IdentityService
+from socialcare.domain.listening import Listening
+from socialcare.domain.media import MediaService
+from socialcare.domain.merge import CustomerMerge
+from socialcare.domain.routing import Router
+from socialcare.domain.sentiment.analyser import SentimentAnalyser
+from socialcare.domain.sla import SlaClock
+from socialcare.domain.triage import Triager
+from socialcare.errors import ConfigurationError
+from socialcare.models.case import Team
+from socialcare.platforms import Platforms
+from socialcare.publish import Publisher
+from socialcare.secrets import SecretStore
+from socialcare.store.cases import CasesRepository
+from socialcare.store.idempotency import PowertoolsGuard
+from socialcare.store.media import MediaStore
+from socialcare.store.profiles import ProfilesRepository
+from socialcare.store.state import StateRepository
+
+
+def required(settings: Settings, field: str) -> str:
+    value = getattr(settings, field)
+    if not value:
+        raise ConfigurationError(f"SOCIALCARE_{field.upper()} is required by this function")
+    return str(value)
+
+
+class Wiring:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def client(self, service: str) -> Any:
+        return aws.client(service)
+
+    # ------------------------------------------------------------------ adapters
+    @cached_property
+    def profiles(self) -> ProfilesRepository:
+        return ProfilesRepository(required(self.settings, "profiles_table"), self.client("dynamodb"))
+
+    @cached_property
+    def cases_repo(self) -> CasesRepository:
+        return CasesRepository(required(self.settings, "cases_table"), self.client("dynamodb"))
+
+    @cached_property
+    def state(self) -> StateRepository:
+        return StateRepository(required(self.settings, "state_table"), self.client("dynamodb"))
+
+    @cached_property
+    def media_store(self) -> MediaStore:
+        return MediaStore(required(self.settings, "media_bucket"), self.client("s3"))
+
+    @cached_property
+    def guard(self) -> PowertoolsGuard:
+        return PowertoolsGuard(required(self.settings, "idempotency_table"), self.client("dynamodb"))
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        s = self.settings
+        return Publisher(
+            self.client("sqs"), self.client("sns") if s.alerts_topic_arn else None,
+            inbound_url=s.inbound_queue_url,
+            team_urls={Team.SOCIAL: s.social_team_queue_url, Team.CALLCENTRE: s.callcentre_team_queue_url},
+            crm_sync_url=s.crm_sync_queue_url, outbound_url=s.outbound_queue_url, alerts_topic=s.alerts_topic_arn,
+        )
+
+    @cached_property
+    def secrets(self) -> SecretStore:
+        return SecretStore(self.settings.secret_arns())
+
+    @cached_property
+    def accounts(self) -> Accounts:
+        return Accounts(self.secrets, self.settings.brand_x_ids)
+
+    @cached_property
+    def platforms(self) -> Platforms:
+        s = self.settings
+        return Platforms(x_api_url=s.x_api_url, graph_api_url=s.graph_api_url, graph_api_version=s.graph_api_version)
+
+    @cached_property
+    def crm_tuning(self) -> CrmTuning:
+        s = self.settings
+        return CrmTuning(
+            timeout_seconds=s.crm_timeout_seconds, retry_base_seconds=s.crm_retry_base_seconds,
+            retry_max_seconds=s.crm_retry_max_seconds, rate_per_second=s.crm_rate_per_second, burst=s.crm_burst,
+            api_version=s.crm_api_version, time_scale=s.local_time_scale,
+        )
+
+    # ------------------------------------------------------------------ rules
+    def rules(self, model: Any) -> Any:
+        return load_rules(model, self.settings.config_dir)
+
+    @cached_property
+    def analyser(self) -> SentimentAnalyser:
+        provider = self.settings.sentiment_provider
+        return SentimentAnalyser(provider, self.client("comprehend") if provider == "comprehend" else None)
+
+    @cached_property
+    def triager(self) -> Triager:
+        return Triager(self.rules(TriageRules), self.analyser)
+
+    @cached_property
+    def router(self) -> Router:
+        return Router(self.rules(RoutingRules))
+
+    @cached_property
+    def sla(self) -> SlaClock:
+        return SlaClock(self.rules(SlaPolicies), self.rules(Calendars))
+
+    @cached_property
+    def faq(self) -> FaqIndex:
+        return FaqIndex(self.rules(FaqBook))
+
+    @cached_property
+    def identity_rules(self) -> Rules:
+        return Rules.compile(self.rules(IdentityRules), self.settings.default_region)
+
+    # ------------------------------------------------------------------ domain services
+    @cached_property
+    def identity(self) -> IdentityService:
+        return IdentityService(self.profiles, self.identity_rules)
+
+    @cached_property
+    def listening(self) -> Listening:
+        return Listening(self.rules(ListeningRules), self.state, self.publisher)
+
+    @cached_property
+    def case_ids(self) -> CaseIds:
+        return CaseIds(self.state, self.settings.case_id_block)
+
+    @cached_property
+    def threading(self) -> CaseThreading:
+        return CaseThreading(self.cases_repo, self.case_ids, self.triager, self.router, self.sla, self.faq,
+                             self.listening, self.publisher, reopen_window_hours=self.settings.reopen_window_hours)
+
+    @cached_property
+    def case_actions(self) -> CaseActions:
+        return CaseActions(self.cases_repo, self.sla, self.router, self.publisher, self.identity,
+                           claim_lease_seconds=self.settings.claim_lease_seconds)
+
+    @cached_property
+    def case_queries(self) -> CaseQueries:
+        return CaseQueries(self.cases_repo)
+
+    @cached_property
+    def sla_monitor(self) -> SlaMonitor:
+        return SlaMonitor(self.cases_repo, self.router, self.publisher, self.identity,
+                          max_escalations=self.settings.sla_monitor_max_escalations)
+
+    @cached_property
+    def merges(self) -> CustomerMerge:
+        return CustomerMerge(self.profiles, self.identity, CaseMerge(self.cases_repo))
+
+    @cached_property
+    def media(self) -> MediaService:
+        return MediaService(self.media_store, self.accounts, self.platforms)
+
+    @cached_property
+    def crm_views(self) -> CrmCaseViews:
+        return CrmCaseViews(self.cases_repo, self.profiles)
+
+    @cached_property
+    def delivery(self) -> TeamDelivery:
+        s = self.settings
+        return TeamDelivery(
+            self.cases_repo, self.secrets, self.guard,
+            destinations={Team.SOCIAL: s.social_destination, Team.CALLCENTRE: s.callcentre_destination},
+            chat_formats={Team.SOCIAL: s.social_chat_format, Team.CALLCENTRE: s.callcentre_chat_format},
+            console_url=s.console_url,
+        )

@@ -1,0 +1,208 @@
+"""The one publisher: every message socialcare sends goes through here.
+
+| message | queue / topic | group | dedupe key |
+|---|---|---|---|
+| ``InboundEvent`` | inbound.fifo | the author | message id + action (+ edit marker / status) |
+| ``WorkItem`` | social-team.fifo / callcentre-team.fifo | the case | the item id (its cause) |
+| ``CrmSyncRequest`` | crm-sync.fifo | the case | case id + version |
+| ``OutboundReply`` | outbound.fifo | the case | the reply id |
+| alerts | the alerts SNS topic | - | - |
+
+One dedupe-id rule: the SQS ``MessageDeduplicationId`` is the SHA-256 of the message's
+``dedupe_key``, so a redelivered cause gives the same id and SQS drops the copy.
+
+One failure policy: every call is all-or-nothing. Entries SQS refuses are retried once (a
+SendMessageBatch can partially fail on throttling); what still fails raises ``PublishFailed``
+(503). In a request path that 503 tells the platform to redeliver; in a queue consumer it fails
+the record, which SQS retries and then dead-letters. Nothing is ever acknowledged and dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+from socialcare.errors import ConfigurationError, EnqueueFailed
+from socialcare.models.case import Team
+from socialcare.models.crm import CrmSyncRequest, OutboundReply
+from socialcare.models.interaction import InboundEvent
+from socialcare.models.workitem import WorkItem
+
+logger = Logger(child=True)
+
+_BATCH = 10  # SendMessageBatch takes at most 10 entries...
+_BATCH_BYTES = 250 * 1024  # ... and 256 KiB in all; keep headroom
+
+
+class PublishFailed(EnqueueFailed):
+    """A message could not be made durable: 503 in a request path, a retried record in a consumer."""
+
+
+class QueueMessage(Protocol):
+    @property
+    def group_id(self) -> str: ...
+
+    @property
+    def dedupe_key(self) -> str: ...
+
+    def queue_body(self) -> str: ...
+
+
+def dedupe_id(message: QueueMessage) -> str:
+    """The SQS dedupe id of ``message`` (the one rule: SHA-256 of its dedupe key)."""
+    return hashlib.sha256(message.dedupe_key.encode()).hexdigest()
+
+
+class Publisher:
+    """SQS and SNS behind one interface (``ports.Publisher``); URLs come from the settings."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        sns: Any = None,
+        *,
+        inbound_url: str | None = None,
+        team_urls: Mapping[Team, str | None] | None = None,
+        crm_sync_url: str | None = None,
+        outbound_url: str | None = None,
+        alerts_topic: str | None = None,
+    ) -> None:
+        self.sqs = sqs
+        self.sns = sns
+        self.inbound_url = inbound_url
+        self.team_urls = dict(team_urls or {})
+        self.crm_sync_url = crm_sync_url
+        self.outbound_url = outbound_url
+        self.alerts_topic = alerts_topic
+
+    # ------------------------------------------------------------------ messages
+    def inbound(self, events: Sequence[InboundEvent]) -> int:
+        self._send("inbound", self.inbound_url, events)
+        return len(events)
+
+    def work_items(self, items: Sequence[WorkItem]) -> None:
+        for team in Team:
+            mine = [item for item in items if item.team is team]
+            if mine:
+                self._send(f"{team.value} team", self.team_urls.get(team), mine)
+
+    def crm_syncs(self, requests: Sequence[CrmSyncRequest]) -> None:
+        self._send("crm-sync", self.crm_sync_url, requests)
+
+    def outbound(self, replies: Sequence[OutboundReply]) -> None:
+        self._send("outbound", self.outbound_url, replies)
+
+    def alert(self, subject: str, message: Mapping[str, Any]) -> None:
+        """Publish an alert on the alerts topic (on-call e-mail, chat, pager)."""
+        if not self.alerts_topic or self.sns is None:
+            raise ConfigurationError("the alerts topic is not configured for this function")
+        try:
+            self.sns.publish(TopicArn=self.alerts_topic, Subject=subject[:100],
+                             Message=json.dumps(message, default=str))
+        except Exception as exc:
+            raise PublishFailed(f"alerts topic refused {subject!r}") from exc
+
+    # ------------------------------------------------------------------ SQS
+    def _send(self, queue: str, url: str | None, messages: Sequence[QueueMessage]) -> None:
+        if not messages:
+            return
+        if not url:
+            raise ConfigurationError(f"the {queue} queue is not configured for this function")
+        for entries in _batches(messages):
+            self._send_batch(queue, url, entries)
+
+    def _send_batch(self, queue: str, url: str, entries: list[dict[str, Any]]) -> None:
+        for attempt in (1, 2):
+            try:
+                result = self.sqs.send_message_batch(QueueUrl=url, Entries=entries)
+            except Exception as exc:
+                if attempt == 2:
+                    raise PublishFailed(f"the {queue} queue rejected {len(entries)} message(s)") from exc
+                continue
+            failed = {f["Id"]: f.get("Code") for f in result.get("Failed", [])}
+            if not failed:
+                return
+            logger.warning("publish partially failed", extra={"queue": queue, "failed": failed, "attempt": attempt})
+            if attempt == 2:
+                raise PublishFailed(f"the {queue} queue rejected {len(failed)} message(s)", failed=sorted(failed))
+            entries = [e for e in entries if e["Id"] in failed]
+
+
+def _batches(messages: Sequence[QueueMessage]) -> list[list[dict[str, Any]]]:
+    """SendMessageBatch entries, at most 10 and 250 KiB per batch."""
+    batches: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for message in messages:
+        body = message.queue_body()
+        if current and (len(current) == _BATCH or size + len(body) > _BATCH_BYTES):
+            batches.append(current)
+            current, size = [], 0
+        current.append({
+            "Id": str(len(current)),
+            "MessageBody": body,
+            "MessageGroupId": message.group_id[:128],
+            "MessageDeduplicationId": dedupe_id(message),
+        })
+        size += len(body)
+    if current:
+        batches.append(current)
+    return batches
+
+
+class RecordQueue:
+    """The queue a consumer reads, for what Lambda's event source mapping does not do itself:
+    delay a record's retry (visibility), and dead-letter a record at once with a readable reason
+    instead of letting it fail ``maxReceiveCount`` times."""
+
+    def __init__(self, sqs: Any, url: str) -> None:
+        self.sqs = sqs
+        self.url = url
+        self._attributes: dict[str, str] | None = None
+
+    def attributes(self) -> dict[str, str]:
+        """RedrivePolicy and VisibilityTimeout, read once per execution environment: the template
+        (and the local stack's time scale) stay the one source of both."""
+        if self._attributes is None:
+            answer = self.sqs.get_queue_attributes(QueueUrl=self.url,
+                                                   AttributeNames=["RedrivePolicy", "VisibilityTimeout"])
+            self._attributes = dict(answer.get("Attributes") or {})
+        return self._attributes
+
+    def visibility_timeout(self) -> float | None:
+        try:
+            return float(self.attributes().get("VisibilityTimeout", "0")) or None
+        except Exception:  # no permission, no queue: the caller keeps its own cap
+            return None
+
+    def dlq_url(self) -> str:
+        target = json.loads(self.attributes()["RedrivePolicy"])["deadLetterTargetArn"]
+        return f"{self.url.rsplit('/', 1)[0]}/{target.rsplit(':', 1)[1]}"
+
+    def defer(self, receipts: Sequence[tuple[str, int]]) -> None:
+        """Make each (receipt handle, seconds) record visible again only after that delay. Best
+        effort: a record whose delay is lost still comes back after the queue's own timeout."""
+        entries = [{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": s} for i, (r, s) in enumerate(receipts)]
+        for start in range(0, len(entries), _BATCH):
+            try:
+                self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=entries[start : start + _BATCH])
+            except Exception:
+                logger.exception("could not delay the retry of records")
+
+    def dead_letter(self, body: str, *, group_id: str, source_message_id: str, reason: str) -> None:
+        """Move a record to the queue's DLQ now, with its reason as a message attribute."""
+        try:
+            self.sqs.send_message(
+                QueueUrl=self.dlq_url(), MessageBody=body, MessageGroupId=group_id,
+                MessageDeduplicationId=source_message_id,
+                MessageAttributes={
+                    "reason": {"DataType": "String", "StringValue": reason[:1000] or "unknown"},
+                    "source_message_id": {"DataType": "String", "StringValue": source_message_id},
+                },
+            )
+        except Exception as exc:
+            raise PublishFailed(f"the dead-letter queue refused message {source_message_id}") from exc

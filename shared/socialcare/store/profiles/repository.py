@@ -1,0 +1,15 @@
+"""ProfilesRepository: every read and write of ProfilesTable (the layout is in ``items``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from socialcare.store.profiles.identities import IdentityWrites
+from socialcare.store.profiles.merges import MergeWrites
+from socialcare.store.profiles.timeline import TimelineWrites
+
+
+class ProfilesRepository(IdentityWrites, TimelineWrites, MergeWrites):
+    def __init__(self, table: str, client: Any) -> None:
+        self.table = table
+        self.client = client
