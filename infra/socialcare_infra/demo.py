@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -19,104 +19,12 @@ from typing import Any, Protocol
 import requests
 
 from socialcare_infra import scenario
+from socialcare_infra.demo_client import DemoClient, StackLike
+from socialcare_infra.demo_crm import DemoCrm
 
 BRAND_X_ID = scenario.BRAND_X_ID
 BRAND_X_HANDLE = "socialcare_demo"
-
-
-# ---------------------------------------------------------------------- signing
-# One place per platform's scheme: the acceptance story's helpers (scenario.py) are the ones.
-x_signature = scenario.x_signature  # sha256=base64(HMAC-SHA256(consumer secret, raw body))
 x_crc_response = scenario.x_crc_response  # the response_token X expects for a CRC challenge
-meta_signature = scenario.meta_signature  # sha256=hex(HMAC-SHA256(app secret, raw body))
-
-
-def inbound_signature(secret: str, timestamp: str, body: bytes) -> str:
-    """``X-Socialcare-Signature``: sha256=hex(HMAC-SHA256(secret, f"{timestamp}.{body}"))."""
-    return scenario.inbound_headers(secret, body, int(timestamp))["x-socialcare-signature"]
-
-
-def _plain_secret(value: str, key: str | None = None) -> str:
-    """A secret is a plain value or JSON ``{"<account>": "...", "default": "..."}``: pick one."""
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return value
-    if isinstance(parsed, dict) and parsed:
-        chosen = parsed.get(key) if key else None
-        chosen = chosen or parsed.get("default") or next(iter(parsed.values()))
-        return chosen if isinstance(chosen, str) else json.dumps(chosen)
-    return value
-
-
-class StackLike(Protocol):
-    @property
-    def api_url(self) -> str: ...
-
-    @property
-    def invoke_url(self) -> str: ...
-
-    @property
-    def secret_values(self) -> dict[str, str]: ...
-
-
-# ---------------------------------------------------------------------- client
-class DemoClient:
-    """HTTP client speaking as each platform would, with the stack's local secrets."""
-
-    def __init__(self, api_url: str, secrets: Mapping[str, str], timeout_s: float = 15.0,
-                 invoke_url: str = "") -> None:
-        self.api_url = api_url.rstrip("/")
-        self.invoke_url = invoke_url
-        self.secrets = dict(secrets)
-        self.timeout_s = timeout_s
-        self.session = requests.Session()
-
-    @classmethod
-    def for_stack(cls, stack: StackLike) -> DemoClient:
-        return cls(stack.api_url, stack.secret_values, invoke_url=stack.invoke_url)
-
-    def secret(self, logical_id: str) -> str:
-        return _plain_secret(self.secrets[logical_id])
-
-    def request(self, method: str, path: str, *, body: bytes | None = None,
-                headers: Mapping[str, str] | None = None, params: Mapping[str, str] | None = None
-                ) -> requests.Response:
-        return self.session.request(method, self.api_url + path, data=body, headers=dict(headers or {}),
-                                    params=params, timeout=self.timeout_s)
-
-    @staticmethod
-    def encode(payload: Any) -> bytes:
-        # Compact, non-ASCII escaped: the bytes platforms send and sign.
-        return json.dumps(payload, separators=(",", ":")).encode()
-
-    def x_post(self, payload: Any) -> requests.Response:
-        body = self.encode(payload)
-        signature = x_signature(self.secret("XConsumerSecret"), body)
-        return self.request("POST", "/webhooks/x", body=body, headers={
-            "content-type": "application/json", "x-twitter-webhooks-signature": signature,
-        })
-
-    def meta_post(self, payload: Any) -> requests.Response:
-        body = self.encode(payload)
-        signature = meta_signature(self.secret("MetaAppSecret"), body)
-        return self.request("POST", "/webhooks/meta", body=body, headers={
-            "content-type": "application/json", "X-Hub-Signature-256": signature,
-        })
-
-    def inbound_post(self, payload: Any) -> requests.Response:
-        body = self.encode(payload)
-        timestamp = str(int(time.time()))
-        signature = inbound_signature(self.secret("InboundSecret"), timestamp, body)
-        return self.request("POST", "/webhooks/inbound", body=body, headers={
-            "content-type": "application/json",
-            "X-Socialcare-Timestamp": timestamp,
-            "X-Socialcare-Signature": signature,
-        })
-
-    def api_get(self, path: str, params: Mapping[str, str] | None = None) -> requests.Response:
-        return self.request("GET", path, params=params,
-                            headers={"Authorization": f"Bearer {self.secret('ApiToken')}"})
 
 
 # ---------------------------------------------------------------------- scenario
@@ -418,58 +326,6 @@ def render_case(case: dict[str, Any]) -> list[str]:
         text = (interaction.get("summary") or interaction.get("text") or "")[:90]
         lines.append(f"    [{interaction.get('channel')}] {text}")
     return lines
-
-
-class DemoCrm:
-    """A loopback CRM: verifies each delivery's signature, refuses the first ones with 503."""
-
-    def __init__(self, secret: str, refuse_first: int = 2) -> None:
-        import hashlib
-        import hmac
-        import threading
-
-        from werkzeug.serving import make_server
-        from werkzeug.wrappers import Request, Response
-
-        self._lock = threading.Lock()
-        self._seen = 0
-        self._refused = 0
-        self._bad = 0
-        self._accepted: dict[str, dict[str, Any]] = {}
-
-        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            request = Request(environ)
-            body = request.get_data()
-            expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            with self._lock:
-                self._seen += 1
-                if not hmac.compare_digest(request.headers.get("X-Socialcare-Signature", ""), expected):
-                    self._bad += 1
-                    return Response(status=401)(environ, start_response)
-                if self._seen <= refuse_first:
-                    self._refused += 1
-                    return Response(status=503)(environ, start_response)
-                self._accepted[request.headers.get("X-Socialcare-Delivery-Id", "")] = json.loads(body)
-            return Response(status=200)(environ, start_response)
-
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self._server.server_port}/crm/cases"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def latest(self) -> dict[str, dict[str, Any]]:
-        with self._lock:
-            views: dict[str, dict[str, Any]] = {}
-            for body in self._accepted.values():
-                views[body["case"]["id"]] = body  # deliveries arrive in version order per case
-            return views
-
-    def counts(self) -> tuple[int, int, int]:
-        with self._lock:
-            return self._refused, len(self._accepted), self._bad
-
-    def stop(self) -> None:
-        self._server.shutdown()
 
 
 def _has(*channels: str) -> Callable[[Any], bool]:

@@ -10,23 +10,19 @@ Everything binds to 127.0.0.1. Port 0 picks a free port; the bound ports are on 
 
 from __future__ import annotations
 
-import errno
-import importlib.util
 import logging
 import os
-import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from socialcare_infra import esm, streams
+from socialcare_infra.environment import function_environment
 from socialcare_infra.gateway import Gateway, Route, api_id_for, routes_from_events
 from socialcare_infra.invoke import AsyncInvoker, FunctionRunner, FunctionSpec, invoke_app
 from socialcare_infra.provision import (
@@ -37,6 +33,7 @@ from socialcare_infra.provision import (
     secret_env_names,
     time_scale_from_env,
 )
+from socialcare_infra.servers import HOST, Server, bind, env_port
 from socialcare_infra.template import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
@@ -44,10 +41,10 @@ from socialcare_infra.template import (
     Resolver,
     load_template,
 )
+from socialcare_infra.watch import CodeWatcher
 
 log = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
 DEFAULT_MOTO_PORT = 4566
 DEFAULT_API_PORT = 3000
 DEFAULT_INVOKE_PORT = 3001
@@ -55,76 +52,12 @@ FUNCTION_TYPES = ("AWS::Serverless::Function",)
 # SAM's defaults when neither the function nor Globals say otherwise.
 SAM_DEFAULT_TIMEOUT_S = 3
 SAM_DEFAULT_MEMORY_MB = 128
-# Parent variables a Python process needs to run at all; every other variable is dropped so
-# developer credentials (AWS_PROFILE, AWS_SECRET_ACCESS_KEY ...) never reach a handler.
-_PASSTHROUGH = (
-    "PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT", "VIRTUAL_ENV",
-    "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-)
-
-
 def project_template() -> Path:
     """template.yaml of the project: the current directory's, else the repository's."""
     here = Path.cwd() / "template.yaml"
     if here.exists():
         return here
     return Path(__file__).resolve().parents[2] / "template.yaml"
-
-
-@dataclass
-class _Server:
-    server: BaseWSGIServer
-    thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    def serve(self, name: str) -> None:
-        # A short poll interval: shutdown() waits up to one interval per server.
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.1,), name=name, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        if self.thread is not None:
-            self.server.shutdown()
-            self.thread.join(timeout=5)
-        self.server.server_close()
-
-
-def _listen(port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
-        sock.bind((HOST, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _bind(app: Callable[..., Any], port: int, fallback_to_free_port: bool, **kwargs: Any) -> _Server:
-    """A threaded werkzeug server on 127.0.0.1:``port`` (0 = any free port).
-
-    The socket is bound here rather than by werkzeug, which answers a busy port with
-    ``sys.exit(1)``: a library must raise instead, and the demo falls back to a free port.
-    """
-    try:
-        sock = _listen(port)
-    except OSError as exc:
-        if not (fallback_to_free_port and exc.errno == errno.EADDRINUSE and port != 0):
-            raise OSError(exc.errno, f"cannot listen on {HOST}:{port}: {exc.strerror}") from exc
-        log.info("port %d is busy, using a free port instead", port)
-        sock = _listen(0)
-    with sock:  # werkzeug works on its own duplicate of the descriptor
-        bound = sock.getsockname()[1]
-        return _Server(make_server(HOST, bound, app, threaded=True, fd=sock.fileno(), **kwargs))
-
-
-def env_port(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(f"SOCIALCARE_LOCAL_{name}_PORT")
-    return int(raw) if raw else default
 
 
 class LocalStack:
@@ -174,7 +107,7 @@ class LocalStack:
         self.sqs_sources: list[esm.SqsSource] = []
         self.schedules: list[esm.Schedule] = []
         self.stream_sources: list[streams.StreamSource] = []
-        self._servers: dict[str, _Server] = {}
+        self._servers: dict[str, Server] = {}
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._async = AsyncInvoker(
@@ -258,7 +191,7 @@ class LocalStack:
             if os.environ.pop(variable, None) is not None:
                 log.info("%s is ignored (and unset) in the local stack's process", variable)
         app = DomainDispatcherApplication(create_backend_app)
-        self._servers["moto"] = _bind(app, self._ports["moto"], self._fallback, request_handler=MotoRequestHandler)
+        self._servers["moto"] = bind(app, self._ports["moto"], self._fallback, request_handler=MotoRequestHandler)
         self._servers["moto"].serve("local-moto")
 
     def _bind_http(self) -> None:
@@ -267,8 +200,8 @@ class LocalStack:
             for route in routes_from_events(logical_id, spec.events)
         ]
         gateway = Gateway(self.routes, self.runners, self.account_id, api_id_for(self.stack_name))
-        self._servers["api"] = _bind(gateway, self._ports["api"], self._fallback)
-        self._servers["invoke"] = _bind(
+        self._servers["api"] = bind(gateway, self._ports["api"], self._fallback)
+        self._servers["invoke"] = bind(
             invoke_app(self._lookup, self._async, self.region, self.account_id),
             self._ports["invoke"], self._fallback,
         )
@@ -317,7 +250,7 @@ class LocalStack:
                 handler=str(merged.get("Handler", "app.handler")),
                 timeout_s=float(self.resolver.resolve(merged.get("Timeout", SAM_DEFAULT_TIMEOUT_S))),
                 memory_mb=int(self.resolver.resolve(merged.get("MemorySize", SAM_DEFAULT_MEMORY_MB))),
-                environment=self._environment(logical_id, name, globals_fn, props, merged, hidden),
+                environment=self._environment(name, globals_fn, props, merged, hidden),
                 log_path=self.log_dir / f"{logical_id}.log",
                 events=events,
             )
@@ -327,38 +260,16 @@ class LocalStack:
         # An S3 location ({Bucket, Key}) is a deployed artifact, not code we can run.
         return (self.template_path.parent / code_uri).resolve() if isinstance(code_uri, str) else None
 
-    def _environment(self, logical_id: str, name: str, globals_fn: Mapping[str, Any],
-                     props: Mapping[str, Any], merged: Mapping[str, Any], hidden: set[str]) -> dict[str, str]:
+    def _environment(self, name: str, globals_fn: Mapping[str, Any], props: Mapping[str, Any],
+                     merged: Mapping[str, Any], hidden: set[str]) -> dict[str, str]:
         variables: dict[str, Any] = {}
         for source in (globals_fn, props):
             variables.update(((source.get("Environment") or {}).get("Variables")) or {})
-        resolved = {k: _env_str(v) for k, v in self.resolver.resolve(variables).items()}
-        # The contract: every SOCIALCARE_* of the local stack's environment reaches every function,
-        # except secret values, which functions read from Secrets Manager as in AWS.
-        for key, value in self.environ.items():
-            if key.startswith("SOCIALCARE_") and key not in hidden:
-                resolved[key] = value
-        env = {key: self.environ[key] for key in _PASSTHROUGH if key in self.environ}
-        env.update(resolved)
-        memory = str(self.resolver.resolve(merged.get("MemorySize", SAM_DEFAULT_MEMORY_MB)))
-        env.update({
-            "AWS_ENDPOINT_URL": self.moto_url,
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-            "LAMBDA_TASK_ROOT": str(self._code_dir(merged)),
-            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
-            "PYTHONUNBUFFERED": "1",  # handler output reaches the log file as it happens
-            "PYTHONPATH": os.pathsep.join(_import_roots()),
-        })
-        no_proxy = [v for v in (env.get("NO_PROXY"), "127.0.0.1", "localhost") if v]
-        env["NO_PROXY"] = env["no_proxy"] = ",".join(no_proxy)
-        return env
+        return function_environment(
+            declared=self.resolver.resolve(variables), environ=self.environ, hidden=hidden, name=name,
+            memory=str(self.resolver.resolve(merged.get("MemorySize", SAM_DEFAULT_MEMORY_MB))),
+            code_dir=self._code_dir(merged), moto_url=self.moto_url, region=self.region,
+        )
 
     # ------------------------------------------------------------------ event sources
     def _start_event_sources(self) -> None:
@@ -457,74 +368,6 @@ class LocalStack:
             state = "" if source.enabled else " (disabled)"
             lines.append(f"  stream {source.stream_arn} -> {source.function}.{source.event_name}{state}")
         return lines
-
-
-class CodeWatcher(threading.Thread):
-    """``reload``: recycle a function's worker when Python code it runs changes on disk.
-
-    A change under a function's CodeUri recycles that function; a change in the shared package
-    (or in this one) recycles every function. The next invocation cold-starts on the new code.
-    """
-
-    def __init__(self, stack: LocalStack, stop: threading.Event, interval_s: float = 0.5) -> None:
-        super().__init__(name="code-watcher", daemon=True)
-        self.stack = stack
-        self.interval_s = interval_s
-        self._stop_event = stop
-        self.shared_roots = _package_dirs()
-
-    @staticmethod
-    def snapshot(root: Path) -> dict[Path, float]:
-        stamps: dict[Path, float] = {}
-        for path in root.rglob("*.py"):
-            try:
-                stamps[path] = path.stat().st_mtime
-            except OSError:
-                continue
-        return stamps
-
-    def run(self) -> None:
-        code = {lid: self.snapshot(spec.code_dir) for lid, spec in self.stack.functions.items()}
-        shared = [self.snapshot(root) for root in self.shared_roots]
-        while not self._stop_event.wait(self.interval_s):
-            now_shared = [self.snapshot(root) for root in self.shared_roots]
-            if now_shared != shared:
-                shared = now_shared
-                log.warning("shared code changed: every function will cold-start on its next invocation")
-                for runner in self.stack.runners.values():
-                    runner.recycle()
-            for lid, spec in self.stack.functions.items():
-                now = self.snapshot(spec.code_dir)
-                if now != code[lid]:
-                    code[lid] = now
-                    log.warning("%s code changed: it will cold-start on its next invocation", lid)
-                    self.stack.runners[lid].recycle()
-
-
-def _env_str(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _package_dirs() -> list[Path]:
-    """Directories of the packages every worker imports: the shared package and this one."""
-    dirs = [Path(__file__).resolve().parent]
-    spec = importlib.util.find_spec("socialcare")
-    if spec is not None and spec.submodule_search_locations:
-        dirs.extend(Path(location).resolve() for location in spec.submodule_search_locations)
-    return dirs
-
-
-def _import_roots() -> list[str]:
-    """Directories a worker needs on sys.path: ours, and the shared package's."""
-    roots = [str(Path(__file__).resolve().parent.parent)]
-    spec = importlib.util.find_spec("socialcare")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            roots.append(str(Path(location).resolve().parent))
-    roots.extend(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
-    return list(dict.fromkeys(roots))
 
 
 __all__ = ["LocalStack", "env_port", "project_template"]

@@ -22,6 +22,8 @@ from typing import Any
 
 from cfn_tools import load_yaml
 
+from socialcare_infra.ordering import CircularReference, references, topological_order
+
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "eu-west-1"
 DEFAULT_STACK = "socialcare-local"
@@ -348,34 +350,15 @@ class Resolver:
     # ------------------------------------------------------------------ dependencies
     def dependencies(self, logical_id: str) -> set[str]:
         """Logical ids of resources that ``logical_id`` refers to (for creation order)."""
-        found: set[str] = set()
         resource = self.resource(logical_id)
-        _collect_refs(resource.get("Properties"), found)
-        depends = resource.get("DependsOn") or []
-        found.update([depends] if isinstance(depends, str) else depends)
-        return {r for r in found if r in self.resources and r != logical_id}
+        return {r for r in references(resource) if r in self.resources and r != logical_id}
 
     def creation_order(self, logical_ids: Iterable[str]) -> list[str]:
         """Topological order of ``logical_ids`` (a DLQ before the queue that redrives to it)."""
-        wanted = list(logical_ids)
-        order: list[str] = []
-        visiting: set[str] = set()
-
-        def visit(node: str) -> None:
-            if node in order:
-                return
-            if node in visiting:
-                raise TemplateError(f"circular reference through {node}")
-            visiting.add(node)
-            for dep in sorted(self.dependencies(node)):
-                if dep in wanted:
-                    visit(dep)
-            visiting.discard(node)
-            order.append(node)
-
-        for node in wanted:
-            visit(node)
-        return order
+        try:
+            return topological_order(list(logical_ids), self.dependencies)
+        except CircularReference as exc:
+            raise TemplateError(str(exc)) from exc
 
 
 def _scalar(value: Any) -> Any:
@@ -385,25 +368,3 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, int | float):
         return str(value)
     return value
-
-
-def _collect_refs(value: Any, found: set[str]) -> None:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key == "Ref" and isinstance(item, str):
-                found.add(item)
-            elif key == "Fn::GetAtt":
-                target = item.split(".")[0] if isinstance(item, str) else item[0]
-                found.add(str(target))
-            elif key == "Fn::Sub":
-                text = item[0] if isinstance(item, list) else item
-                for expr in _SUB_VARIABLE.findall(str(text)):
-                    if not expr.startswith("!"):
-                        found.add(expr.split(".")[0])
-                if isinstance(item, list) and len(item) > 1:
-                    _collect_refs(item[1], found)
-            else:
-                _collect_refs(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _collect_refs(item, found)

@@ -29,8 +29,12 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from socialcare import aws as aws_clients
+from socialcare.config.settings import Settings
+from socialcare.flows.case_stream import CaseStream
+from socialcare.flows.wiring import Wiring
 from socialcare.observability import metrics
-from socialcare.settings import get_settings
+from socialcare_infra.esm import filter_patterns, matches_any
+from socialcare_infra.streams import StreamReader, lambda_stream_event, streams_client
 from socialcare_infra.template import Resolver, load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -169,7 +173,6 @@ def build_stack(resolver: Resolver) -> AwsStack:
 
 def _reset_caches() -> None:
     aws_clients.reset()
-    get_settings.cache_clear()
     parameters.clear_caches()
     # Flows called outside a handler (pipeline.process) leave metrics on the shared Metrics
     # object; a later test's decorated handler would flush them under its own namespace.
@@ -194,3 +197,34 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
         _reset_caches()
         yield stack
     _reset_caches()
+
+
+@pytest.fixture
+def wiring(aws: AwsStack) -> Wiring:
+    """Every service, built the way a function builds them, from the environment ``aws`` set."""
+    return Wiring(Settings())
+
+
+class CaseVersions:
+    """What CasesTable's stream holds, relayed through the real CaseStream flow with the
+    template's event filter - what Lambda's event source mapping does in AWS."""
+
+    def __init__(self, wiring: Wiring, table: str) -> None:
+        self.arn = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table)["Table"][
+            "LatestStreamArn"]
+        self.reader = StreamReader(streams_client(REGION), self.arn, "TRIM_HORIZON")
+        events = load_template(TEMPLATE)["Resources"]["CaseStreamFunction"]["Properties"]["Events"]
+        self.filters = filter_patterns(events["CaseVersions"]["Properties"].get("FilterCriteria"))
+        self.flow = CaseStream(wiring)
+
+    def relay(self) -> dict[str, Any]:
+        """Relay every record written since the last call; returns the function's answer."""
+        records = [r for r in self.reader.read() if matches_any(r, self.filters)]
+        if not records:
+            return {"batchItemFailures": []}
+        return self.flow.handle_batch(lambda_stream_event(records, self.arn, REGION))
+
+
+@pytest.fixture
+def case_versions(aws: AwsStack, wiring: Wiring) -> CaseVersions:
+    return CaseVersions(wiring, aws.tables["CasesTable"])
