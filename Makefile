@@ -30,6 +30,8 @@ test: lint unit integration e2e
 lint: $(STAMP)
 	$(BIN)/ruff check shared infra functions tests
 	$(BIN)/mypy
+	@# the layers point one way (docs/architecture.md): contracts in pyproject.toml
+	$(BIN)/lint-imports
 	@# every functions/<name>/app.py is module "app" in its own Lambda: type-check each alone
 	@for f in functions/*/app.py; do $(BIN)/mypy "$$f" >/dev/null || { $(BIN)/mypy "$$f"; exit 1; }; done
 
@@ -65,4 +67,4 @@ bench: $(STAMP)
 	@echo "no benchmarks yet: the performance issue fills this target"
 
 clean:
-	rm -rf .aws-sam .socialcare-local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .aws-sam .socialcare-local .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
