@@ -8,7 +8,7 @@ Rossi, an unrelated customer, praises the brand on Instagram. Along the way the 
 what platforms send: an echo of the page's own reply, a WhatsApp delivery receipt, a batched
 Meta POST, redeliveries; and someone tries forged, unsigned and signed-garbage requests.
 
-Payload shapes follow the platforms' documentation (see shared docs PROTOCOLS.md).
+Payload shapes follow the platforms' documentation (see docs/protocols.md).
 """
 
 from __future__ import annotations

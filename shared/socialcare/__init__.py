@@ -1,3 +1,3 @@
-"""socialcare: the domain package deployed as the SharedLayer (see ARCHITECTURE.md)."""
+"""socialcare: the application package deployed as the SharedLayer (see docs/architecture.md)."""
 
 __version__ = "0.1.0"

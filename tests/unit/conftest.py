@@ -10,6 +10,10 @@ from pytest_socket import disable_socket
 # No X-Ray in unit tests: the SDK's UDP emitter would open a socket whenever a Tracer is built.
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
+# The X-Ray SDK creates its UDP emitter's socket when first imported, as a Lambda's init phase
+# would: import the shared Tracer here, at collection, before sockets are refused per test.
+import socialcare.observability  # noqa: E402, F401
+
 
 def pytest_runtest_setup() -> None:
     # Unix sockets stay allowed: some libraries probe them at import; TCP/UDP are refused.

@@ -16,15 +16,17 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from pydantic import ValidationError
 
-from socialcare import aws
-from socialcare.channels import gateway
+from socialcare.config.settings import Settings
+from socialcare.domain.channels import gateway
+from socialcare.domain.channels.accounts import Accounts
 from socialcare.errors import BadRequest, SecretUnavailable, Unauthorized
+from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import Channel, Identifier, IdentifierKind, Kind
-from socialcare.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "channels"
 SECRET = "inbound-secret"
+REGION = "IT"
 
 
 def fixture(name: str) -> bytes:
@@ -37,46 +39,49 @@ def headers(body: bytes, ts: int | None = None, secret: str = SECRET) -> dict[st
     return {gateway.TIMESTAMP_HEADER: stamp, gateway.SIGNATURE_HEADER: f"sha256={mac}"}
 
 
+def configured_accounts() -> Accounts:
+    """The brand accounts as a function builds them: from its SOCIALCARE_* environment."""
+    return Wiring(Settings()).accounts
+
+
 @pytest.fixture
-def inbound_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def inbound_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[Accounts]:
     with mock_aws():
         arn = boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
             Name="inbound", SecretString=SECRET
         )["ARN"]
         monkeypatch.setenv("SOCIALCARE_INBOUND_SECRET_ARN", arn)
-        aws.reset()
-        get_settings.cache_clear()
         parameters.clear_caches()
-        yield
-    aws.reset()
-    get_settings.cache_clear()
+        yield configured_accounts()
     parameters.clear_caches()
 
 
-def test_a_fresh_correctly_signed_body_is_accepted(inbound_secret: None) -> None:
+def test_a_fresh_correctly_signed_body_is_accepted(inbound_secret: Accounts) -> None:
     body = fixture("gateway_email.json")
-    gateway.verify(body, headers(body))
+    gateway.verify(inbound_secret, body, headers(body))
 
 
 @pytest.mark.parametrize(
     ("age", "reason"),
     [(301, "older than 5 minutes"), (-301, "in the future")],
 )
-def test_timestamps_outside_five_minutes_are_refused_with_a_reason(inbound_secret: None, age: int, reason: str) -> None:
+def test_timestamps_outside_five_minutes_are_refused_with_a_reason(
+    inbound_secret: Accounts, age: int, reason: str
+) -> None:
     body = fixture("gateway_email.json")
     now = 1_795_000_000
     with pytest.raises(Unauthorized) as refused:
-        gateway.verify(body, headers(body, ts=now - age), now=now)
+        gateway.verify(inbound_secret, body, headers(body, ts=now - age), now=now)
     assert reason in refused.value.reason
-    gateway.verify(body, headers(body, ts=now - 299), now=now)  # just inside the window
+    gateway.verify(inbound_secret, body, headers(body, ts=now - 299), now=now)  # just inside the window
 
 
-def test_the_timestamp_is_covered_by_the_signature(inbound_secret: None) -> None:
+def test_the_timestamp_is_covered_by_the_signature(inbound_secret: Accounts) -> None:
     body = fixture("gateway_email.json")
     signed = headers(body, ts=1_795_000_000)
     replayed = {**signed, gateway.TIMESTAMP_HEADER: "1795000100"}  # fresh time, old signature
     with pytest.raises(Unauthorized):
-        gateway.verify(body, replayed, now=1_795_000_100)
+        gateway.verify(inbound_secret, body, replayed, now=1_795_000_100)
 
 
 @pytest.mark.parametrize(
@@ -89,31 +94,27 @@ def test_the_timestamp_is_covered_by_the_signature(inbound_secret: None) -> None
     ],
     ids=["no-headers", "no-timestamp", "non-numeric-timestamp", "forged"],
 )
-def test_missing_or_forged_signatures_are_refused(inbound_secret: None, mutate: Any) -> None:
+def test_missing_or_forged_signatures_are_refused(inbound_secret: Accounts, mutate: Any) -> None:
     body = fixture("gateway_email.json")
     with pytest.raises(Unauthorized):
-        gateway.verify(body, mutate(headers(body)))
+        gateway.verify(inbound_secret, body, mutate(headers(body)))
 
 
-def test_a_signature_made_with_another_secret_is_refused(inbound_secret: None) -> None:
+def test_a_signature_made_with_another_secret_is_refused(inbound_secret: Accounts) -> None:
     body = fixture("gateway_email.json")
     with pytest.raises(Unauthorized):
-        gateway.verify(body, headers(body, secret="someone-else"))
+        gateway.verify(inbound_secret, body, headers(body, secret="someone-else"))
 
 
 def test_no_secret_means_500_not_accept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SOCIALCARE_INBOUND_SECRET_ARN", raising=False)
-    get_settings.cache_clear()
     body = b"{}"
-    try:
-        with pytest.raises(SecretUnavailable):
-            gateway.verify(body, headers(body, secret=""))
-    finally:
-        get_settings.cache_clear()
+    with pytest.raises(SecretUnavailable):
+        gateway.verify(configured_accounts(), body, headers(body, secret=""))
 
 
 def test_an_email_maps_sender_identifiers_with_the_gateways_verification_assertions() -> None:
-    (event,) = gateway.parse(json.loads(fixture("gateway_email.json"))).events
+    (event,) = gateway.parse(json.loads(fixture("gateway_email.json")), REGION).events
     mail = event.interaction
     assert mail is not None
     assert mail.id == "email:<CAF=abc123@mail.example.com>" and mail.channel is Channel.EMAIL
@@ -130,7 +131,7 @@ def test_an_email_maps_sender_identifiers_with_the_gateways_verification_asserti
 
 
 def test_a_batch_carries_chat_and_web_form_messages() -> None:
-    parsed = gateway.parse(json.loads(fixture("gateway_batch.json")))
+    parsed = gateway.parse(json.loads(fixture("gateway_batch.json")), REGION)
     chat, form = (e.interaction for e in parsed.events)
     assert chat is not None and form is not None
     assert (chat.channel, chat.kind, chat.author.id) == (Channel.CHAT, Kind.CHAT, "visitor-55")
@@ -152,13 +153,13 @@ def test_a_batch_carries_chat_and_web_form_messages() -> None:
 )
 def test_bodies_outside_the_schema_are_rejected(payload: Any) -> None:
     with pytest.raises(ValidationError):
-        gateway.parse(payload)
+        gateway.parse(payload, REGION)
 
 
 def test_a_sender_without_any_identifier_is_a_bad_request() -> None:
     with pytest.raises(BadRequest):
         gateway.parse({"channel": "web", "message_id": "1", "occurred_at": "2026-11-22T05:30:00Z",
-                       "sender": {"name": "Anonymous", "phone": "not a number"}})
+                       "sender": {"name": "Anonymous", "phone": "not a number"}}, REGION)
 
 
 def test_the_published_json_schema_is_the_one_the_code_validates_against() -> None:

@@ -16,11 +16,13 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from pydantic import ValidationError
 
-from socialcare import aws
-from socialcare.channels import meta
+from socialcare.config.settings import Settings
+from socialcare.domain.channels import meta
+from socialcare.domain.channels.accounts import Accounts
 from socialcare.errors import BadRequest, Forbidden, SecretUnavailable, Unauthorized
+from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import Action, Channel, Identifier, IdentifierKind, Kind
-from socialcare.settings import get_settings
+from socialcare.publish import dedupe_id
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "channels"
 PAGE = "104000000000001"
@@ -55,69 +57,73 @@ def meta_secrets(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, Any
             client.put_secret_value(SecretId=arns[field], SecretString=text)
             parameters.clear_caches()
 
-        aws.reset()
-        get_settings.cache_clear()
         parameters.clear_caches()
         yield put
-    aws.reset()
-    get_settings.cache_clear()
     parameters.clear_caches()
+
+
+def configured_accounts() -> Accounts:
+    """The brand accounts as a function builds them: from its SOCIALCARE_* environment."""
+    return Wiring(Settings()).accounts
+
+
+@pytest.fixture
+def accounts(meta_secrets: Callable[[str, Any], None]) -> Accounts:
+    return configured_accounts()
 
 
 # ------------------------------------------------------------------ verification GET
 
 
-def test_verification_echoes_the_bare_challenge_when_the_token_matches(meta_secrets: Any) -> None:
+def test_verification_echoes_the_bare_challenge_when_the_token_matches(accounts: Accounts) -> None:
     params = {"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "1158201444"}
-    assert meta.verify_subscription(params) == "1158201444"
+    assert meta.verify_subscription(accounts, params) == "1158201444"
 
 
-def test_verification_with_the_wrong_token_is_forbidden(meta_secrets: Any) -> None:
+def test_verification_with_the_wrong_token_is_forbidden(accounts: Accounts) -> None:
     with pytest.raises(Forbidden):
-        meta.verify_subscription({"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"})
+        meta.verify_subscription(accounts, {"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"})
 
 
-def test_verification_without_mode_or_challenge_is_a_bad_request(meta_secrets: Any) -> None:
+def test_verification_without_mode_or_challenge_is_a_bad_request(accounts: Accounts) -> None:
     with pytest.raises(BadRequest):
-        meta.verify_subscription({"hub.verify_token": "verify-me"})
+        meta.verify_subscription(accounts, {"hub.verify_token": "verify-me"})
 
 
 # ------------------------------------------------------------------ signatures
 
 
-def test_signature_is_checked_over_the_bytes_as_received_with_unicode_escapes(meta_secrets: Any) -> None:
+def test_signature_is_checked_over_the_bytes_as_received_with_unicode_escapes(accounts: Accounts) -> None:
     body = fixture("meta_page_batch.json")
     assert b"\\u00e8" in body  # Meta's \uXXXX escaping, as on the wire
-    meta.verify(body, {meta.SIGNATURE_HEADER: sign(APP_SECRET, body)})
+    meta.verify(accounts, body, {meta.SIGNATURE_HEADER: sign(APP_SECRET, body)})
     reserialised = json.dumps(json.loads(body), ensure_ascii=False).encode()
     with pytest.raises(Unauthorized):  # a signature over a re-serialisation must not verify
-        meta.verify(body, {meta.SIGNATURE_HEADER: sign(APP_SECRET, reserialised)})
+        meta.verify(accounts, body, {meta.SIGNATURE_HEADER: sign(APP_SECRET, reserialised)})
 
 
 @pytest.mark.parametrize("header", [None, "", "sha256=00", "sha1=abc"], ids=["absent", "empty", "forged", "sha1"])
-def test_absent_or_invalid_signatures_are_unauthorized(meta_secrets: Any, header: str | None) -> None:
+def test_absent_or_invalid_signatures_are_unauthorized(accounts: Accounts, header: str | None) -> None:
     headers = {} if header is None else {meta.SIGNATURE_HEADER: header}
     with pytest.raises(Unauthorized):
-        meta.verify(fixture("meta_page_batch.json"), headers)
+        meta.verify(accounts, fixture("meta_page_batch.json"), headers)
 
 
-def test_each_app_secret_is_tried_when_several_apps_post_here(meta_secrets: Callable[[str, Any], None]) -> None:
+def test_each_app_secret_is_tried_when_several_apps_post_here(
+    meta_secrets: Callable[[str, Any], None], accounts: Accounts
+) -> None:
     meta_secrets("meta_app_secret", {"111": "secret-of-app-1", "222": "secret-of-app-2"})
     body = fixture("meta_instagram.json")
-    meta.verify(body, {meta.SIGNATURE_HEADER: sign("secret-of-app-2", body)})
+    meta.verify(accounts, body, {meta.SIGNATURE_HEADER: sign("secret-of-app-2", body)})
     with pytest.raises(Unauthorized):
-        meta.verify(body, {meta.SIGNATURE_HEADER: sign(APP_SECRET, body)})
+        meta.verify(accounts, body, {meta.SIGNATURE_HEADER: sign(APP_SECRET, body)})
 
 
 def test_a_missing_app_secret_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCIALCARE_META_APP_SECRET_ARN", "")
-    get_settings.cache_clear()
     body = b"{}"
-    try:
-        with pytest.raises(SecretUnavailable):
-            meta.verify(body, {meta.SIGNATURE_HEADER: sign("", body)})
-    finally:
-        get_settings.cache_clear()
+    with pytest.raises(SecretUnavailable):
+        meta.verify(configured_accounts(), body, {meta.SIGNATURE_HEADER: sign("", body)})
 
 
 # ------------------------------------------------------------------ page: feed + Messenger
@@ -174,11 +180,11 @@ def test_an_edit_targets_the_original_and_successive_edits_have_distinct_dedupe_
     edit = meta.parse(body).events[3]
     original = meta.parse(body).events[0]
     assert edit.target_id == original.interaction.id
-    assert edit.dedupe_id != original.dedupe_id
+    assert dedupe_id(edit) != dedupe_id(original)
     body["entry"][2]["time"] += 60
     body["entry"][2]["changes"][0]["value"]["message"] = "second edit"
-    assert meta.parse(body).events[3].dedupe_id != edit.dedupe_id
-    assert meta.parse(json.loads(fixture("meta_page_batch.json"))).events[3].dedupe_id == edit.dedupe_id
+    assert dedupe_id(meta.parse(body).events[3]) != dedupe_id(edit)
+    assert dedupe_id(meta.parse(json.loads(fixture("meta_page_batch.json"))).events[3]) == dedupe_id(edit)
 
 
 def test_a_removed_comment_is_a_delete_of_the_stored_interaction() -> None:
@@ -255,7 +261,7 @@ def test_statuses_are_delivery_receipts_never_inbound_messages() -> None:
         ("wamid.OUTBOUND0002", "failed"),
     ]
     assert parsed.events[2].status.errors[0]["code"] == 131047
-    assert len({e.dedupe_id for e in parsed.events}) == 3  # delivered and read are not duplicates
+    assert len({dedupe_id(e) for e in parsed.events}) == 3  # delivered and read are not duplicates
     assert parsed.ignored == {"whatsapp:message_template_status_update": 1}
 
 

@@ -16,15 +16,20 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from pydantic import ValidationError
 
-from socialcare import aws
-from socialcare.channels import x
+from socialcare.config.settings import Settings
+from socialcare.domain.channels import x, x_api
+from socialcare.domain.channels.accounts import Accounts
 from socialcare.errors import BadRequest, SecretUnavailable, Unauthorized
+from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import Action, Channel, IdentifierKind, Kind
-from socialcare.settings import get_settings
+from socialcare.publish import dedupe_id
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "channels"
 BRAND = "1500000000000000001"
 CONSUMER = "x-consumer-secret"
+
+# The subscribed account (for_user_id) is always the brand's; no other brand accounts configured.
+NO_OTHER_BRANDS: frozenset[str] = frozenset()
 
 
 def fixture(name: str) -> bytes:
@@ -47,46 +52,53 @@ def x_secret(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Any], None]]
             client.put_secret_value(SecretId=arn, SecretString=value if isinstance(value, str) else json.dumps(value))
             parameters.clear_caches()
 
-        aws.reset()
-        get_settings.cache_clear()
         parameters.clear_caches()
         yield put
-    aws.reset()
-    get_settings.cache_clear()
     parameters.clear_caches()
+
+
+def configured_accounts() -> Accounts:
+    """The brand accounts as a function builds them: from its SOCIALCARE_* environment."""
+    return Wiring(Settings()).accounts
+
+
+@pytest.fixture
+def accounts(x_secret: Callable[[Any], None]) -> Accounts:
+    return configured_accounts()
 
 
 # ------------------------------------------------------------------ CRC
 
 
-def test_crc_answers_with_base64_hmac_of_the_token_under_the_consumer_secret(x_secret: Callable[[Any], None]) -> None:
+def test_crc_answers_with_base64_hmac_of_the_token_under_the_consumer_secret(accounts: Accounts) -> None:
     expected = base64.b64encode(hmac.new(CONSUMER.encode(), b"crc-token-1", hashlib.sha256).digest()).decode()
-    assert x.crc_response("crc-token-1") == {"response_token": f"sha256={expected}"}
+    assert x.crc_response(accounts, "crc-token-1") == {"response_token": f"sha256={expected}"}
 
 
-def test_crc_uses_the_oauth2_client_secret_when_the_app_is_configured_for_it(x_secret: Callable[[Any], None]) -> None:
+def test_crc_uses_the_oauth2_client_secret_when_the_app_is_configured_for_it(
+    x_secret: Callable[[Any], None], accounts: Accounts
+) -> None:
     x_secret({"default": {"consumer_secret": "c", "oauth2_client_secret": "o2", "crc": "oauth2"}})
-    assert x.crc_response("tok")["response_token"] == sign("o2", b"tok")
+    assert x.crc_response(accounts, "tok")["response_token"] == sign("o2", b"tok")
 
 
-def test_crc_without_token_is_a_bad_request(x_secret: Callable[[Any], None]) -> None:
+def test_crc_without_token_is_a_bad_request(accounts: Accounts) -> None:
     with pytest.raises(BadRequest):
-        x.crc_response("")
+        x.crc_response(accounts, "")
 
 
 def test_crc_with_no_secret_configured_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SOCIALCARE_X_CONSUMER_SECRET_ARN", raising=False)
-    get_settings.cache_clear()
     with pytest.raises(SecretUnavailable):
-        x.crc_response("tok")
+        x.crc_response(configured_accounts(), "tok")
 
 
 # ------------------------------------------------------------------ signatures
 
 
-def test_a_body_signed_with_the_consumer_secret_is_accepted(x_secret: Callable[[Any], None]) -> None:
+def test_a_body_signed_with_the_consumer_secret_is_accepted(accounts: Accounts) -> None:
     body = fixture("x_tweet_create_events.json")
-    assert x.verify(body, {x.SIGNATURE_HEADER: sign(CONSUMER, body)}) == {"default"}
+    assert x.verify(accounts, body, {x.SIGNATURE_HEADER: sign(CONSUMER, body)}) == {"default"}
 
 
 @pytest.mark.parametrize(
@@ -99,49 +111,55 @@ def test_a_body_signed_with_the_consumer_secret_is_accepted(x_secret: Callable[[
     ],
     ids=["missing", "empty", "forged", "wrong-scheme"],
 )
-def test_missing_or_forged_signatures_are_refused(x_secret: Callable[[Any], None], headers: dict[str, str]) -> None:
+def test_missing_or_forged_signatures_are_refused(accounts: Accounts, headers: dict[str, str]) -> None:
     body = fixture("x_tweet_create_events.json")
     with pytest.raises(Unauthorized):
-        x.verify(body, headers)
+        x.verify(accounts, body, headers)
 
 
-def test_a_signature_over_other_bytes_is_refused(x_secret: Callable[[Any], None]) -> None:
+def test_a_signature_over_other_bytes_is_refused(accounts: Accounts) -> None:
     body = fixture("x_tweet_create_events.json")
     tampered = body.replace(b"ORD-123456", b"ORD-999999")
     with pytest.raises(Unauthorized):
-        x.verify(tampered, {x.SIGNATURE_HEADER: sign(CONSUMER, body)})
+        x.verify(accounts, tampered, {x.SIGNATURE_HEADER: sign(CONSUMER, body)})
 
 
-def test_the_oauth2_signature_header_is_checked_with_the_oauth2_client_secret(x_secret: Callable[[Any], None]) -> None:
+def test_the_oauth2_signature_header_is_checked_with_the_oauth2_client_secret(
+    x_secret: Callable[[Any], None], accounts: Accounts
+) -> None:
     x_secret({"default": {"consumer_secret": "c", "oauth2_client_secret": "o2"}})
     body = b'{"for_user_id": "1"}'
-    assert x.verify(body, {x.OAUTH2_SIGNATURE_HEADER: sign("o2", body)}) == {"default"}
+    assert x.verify(accounts, body, {x.OAUTH2_SIGNATURE_HEADER: sign("o2", body)}) == {"default"}
     with pytest.raises(Unauthorized):  # the consumer secret does not sign the oauth2 header
-        x.verify(body, {x.OAUTH2_SIGNATURE_HEADER: sign("c", body)})
+        x.verify(accounts, body, {x.OAUTH2_SIGNATURE_HEADER: sign("c", body)})
 
 
-def test_an_account_with_its_own_app_rejects_events_signed_by_another_app(x_secret: Callable[[Any], None]) -> None:
+def test_an_account_with_its_own_app_rejects_events_signed_by_another_app(
+    x_secret: Callable[[Any], None], accounts: Accounts
+) -> None:
     x_secret({"default": "app-a", BRAND: "app-b"})
     body = fixture("x_tweet_create_events.json")
-    signed_by = x.verify(body, {x.SIGNATURE_HEADER: sign("app-a", body)})
+    signed_by = x.verify(accounts, body, {x.SIGNATURE_HEADER: sign("app-a", body)})
     activity = x.Activity.model_validate(json.loads(body))
     with pytest.raises(Unauthorized):
-        x.check_account(activity, signed_by)
-    x.check_account(activity, x.verify(body, {x.SIGNATURE_HEADER: sign("app-b", body)}))
+        x.check_account(accounts, activity, signed_by)
+    x.check_account(accounts, activity, x.verify(accounts, body, {x.SIGNATURE_HEADER: sign("app-b", body)}))
 
 
-def test_an_empty_secret_fails_closed_rather_than_accepting(x_secret: Callable[[Any], None]) -> None:
+def test_an_empty_secret_fails_closed_rather_than_accepting(
+    x_secret: Callable[[Any], None], accounts: Accounts
+) -> None:
     x_secret("   ")
     body = b"{}"
     with pytest.raises(SecretUnavailable):
-        x.verify(body, {x.SIGNATURE_HEADER: sign("   ", body)})
+        x.verify(accounts, body, {x.SIGNATURE_HEADER: sign("   ", body)})
 
 
 # ------------------------------------------------------------------ parser
 
 
 def test_mentions_replies_and_quotes_become_public_interactions_with_full_text_and_reach() -> None:
-    parsed = x.parse(json.loads(fixture("x_tweet_create_events.json")))
+    parsed = x.parse(json.loads(fixture("x_tweet_create_events.json")), NO_OTHER_BRANDS)
     by_id = {e.interaction.id: e.interaction for e in parsed.events if e.interaction}
     assert set(by_id) == {"x:1860000000000000001", "x:1860000000000000002", "x:1860000000000000003"}
     mention = by_id["x:1860000000000000001"]
@@ -161,17 +179,13 @@ def test_mentions_replies_and_quotes_become_public_interactions_with_full_text_a
 
 def test_tweets_of_any_configured_brand_account_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCIALCARE_BRAND_X_ACCOUNT_IDS", "3300000001, 3300000002")
-    get_settings.cache_clear()
-    try:
-        parsed = x.parse(json.loads(fixture("x_tweet_create_events.json")))
-    finally:
-        get_settings.cache_clear()
+    parsed = x.parse(json.loads(fixture("x_tweet_create_events.json")), Settings().brand_x_ids)
     assert [e.event_id for e in parsed.events] == ["1860000000000000001"]
     assert parsed.ignored["x:own_tweet"] == 3
 
 
 def test_dms_take_the_sender_name_from_the_users_map_and_skip_the_brands_own() -> None:
-    parsed = x.parse(json.loads(fixture("x_direct_message_events.json")))
+    parsed = x.parse(json.loads(fixture("x_direct_message_events.json")), NO_OTHER_BRANDS)
     assert len(parsed.events) == 1
     dm = parsed.events[0].interaction
     assert dm is not None
@@ -184,23 +198,23 @@ def test_dms_take_the_sender_name_from_the_users_map_and_skip_the_brands_own() -
 
 
 def test_a_tweet_delete_becomes_a_delete_of_the_stored_interaction_in_the_authors_group() -> None:
-    parsed = x.parse(json.loads(fixture("x_tweet_delete_events.json")))
+    parsed = x.parse(json.loads(fixture("x_tweet_delete_events.json")), NO_OTHER_BRANDS)
     (event,) = parsed.events
     assert event.action is Action.DELETE
     assert event.target_id == "x:1860000000000000001"
     assert event.group_id == "x:2244994945"  # queued behind the author's earlier events
-    create = x.parse(json.loads(fixture("x_tweet_create_events.json"))).events[0]
-    assert event.dedupe_id != create.dedupe_id
+    create = x.parse(json.loads(fixture("x_tweet_create_events.json")), NO_OTHER_BRANDS).events[0]
+    assert dedupe_id(event) != dedupe_id(create)
 
 
 def test_likes_and_follows_are_counted_engagement_never_messages() -> None:
-    parsed = x.parse(json.loads(fixture("x_engagement_events.json")))
+    parsed = x.parse(json.loads(fixture("x_engagement_events.json")), NO_OTHER_BRANDS)
     assert parsed.events == []
     assert parsed.ignored == {"x:favorite_events": 1, "x:follow_events": 1}
 
 
 def test_unknown_activity_types_are_ignored_and_counted() -> None:
-    parsed = x.parse({"for_user_id": BRAND, "brand_new_events": [{}, {}]})
+    parsed = x.parse({"for_user_id": BRAND, "brand_new_events": [{}, {}]}, NO_OTHER_BRANDS)
     assert parsed.events == [] and parsed.ignored == {"x:unknown:brand_new_events": 2}
 
 
@@ -211,18 +225,18 @@ def test_unknown_activity_types_are_ignored_and_counted() -> None:
 )
 def test_valid_json_of_the_wrong_shape_is_rejected_as_a_bad_request(payload: Any) -> None:
     with pytest.raises((BadRequest, ValidationError)):
-        x.parse(payload)
+        x.parse(payload, NO_OTHER_BRANDS)
 
 
 def test_redelivered_payload_produces_identical_ids_and_dedupe_ids() -> None:
     body = json.loads(fixture("x_tweet_create_events.json"))
-    first, second = x.parse(body), x.parse(json.loads(json.dumps(body)))
-    assert [e.dedupe_id for e in first.events] == [e.dedupe_id for e in second.events]
+    first, second = x.parse(body, NO_OTHER_BRANDS), x.parse(json.loads(json.dumps(body)), NO_OTHER_BRANDS)
+    assert [dedupe_id(e) for e in first.events] == [dedupe_id(e) for e in second.events]
     assert [e.group_id for e in first.events] == [e.group_id for e in second.events]
 
 
 def test_poller_v2_objects_map_to_the_same_interaction_id_and_dedupe_id_as_the_webhook() -> None:
-    webhook_event = x.parse(json.loads(fixture("x_tweet_create_events.json"))).events[0]
+    webhook_event = x.parse(json.loads(fixture("x_tweet_create_events.json")), NO_OTHER_BRANDS).events[0]
     v2 = {
         "id": "1860000000000000001",
         "author_id": "2244994945",
@@ -232,10 +246,10 @@ def test_poller_v2_objects_map_to_the_same_interaction_id_and_dedupe_id_as_the_w
     }
     users = {"2244994945": {"id": "2244994945", "name": "Anna Bianchi", "username": "anna_bianchi",
                             "public_metrics": {"followers_count": 48200}}}
-    interaction = x.v2_tweet_interaction(v2, users, BRAND)
+    interaction = x_api.v2_tweet_interaction(v2, users, BRAND)
     assert interaction is not None
     polled = webhook_event.model_copy(update={"interaction": interaction, "source": "x-poller"})
-    assert polled.dedupe_id == webhook_event.dedupe_id and polled.group_id == webhook_event.group_id
+    assert dedupe_id(polled) == dedupe_id(webhook_event) and polled.group_id == webhook_event.group_id
     assert interaction.author.followers == 48200
     retweet = {**v2, "referenced_tweets": [{"type": "retweeted", "id": "1"}]}
-    assert x.v2_tweet_interaction(retweet, users, BRAND) is None
+    assert x_api.v2_tweet_interaction(retweet, users, BRAND) is None

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from socialcare import names
-from socialcare.identity import load_rules
+from socialcare.config.loader import load_rules
+from socialcare.config.rules import IdentityRules
+from socialcare.domain import names
+from socialcare.domain.identity.evidence import Rules
+
+RULES = Rules.compile(load_rules(IdentityRules), "IT")
 
 
 @pytest.mark.parametrize(
@@ -59,7 +63,7 @@ def test_conflict_means_no_token_in_common() -> None:
     ],
 )
 def test_self_introductions_give_the_writers_name(text: str, name: str) -> None:
-    assert names.self_introduction(text, load_rules().self_introductions) == name
+    assert names.self_introduction(text, RULES.self_introductions) == name
 
 
 @pytest.mark.parametrize(
@@ -67,4 +71,4 @@ def test_self_introductions_give_the_writers_name(text: str, name: str) -> None:
     ["sono arrabbiata, il pacco non arriva", "I'm very upset", "sono stato chiaro?", "", "my name is"],
 )
 def test_feelings_are_not_names(text: str) -> None:
-    assert names.self_introduction(text, load_rules().self_introductions) is None
+    assert names.self_introduction(text, RULES.self_introductions) is None

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from socialcare.identity import Evidence, decide, extract_refs, gather, load_rules
+from socialcare.config.loader import load_rules
+from socialcare.config.rules import IdentityRules
+from socialcare.domain.identity.decision import decide
+from socialcare.domain.identity.evidence import Evidence, Rules, extract_refs, gather, normalise
 from socialcare.models.interaction import Author, Channel, Identifier, IdentifierKind, Interaction, Kind
 from socialcare.models.profile import Claim, Profile
 
 WHEN = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+RULES = Rules.compile(load_rules(IdentityRules), "IT")
 
 
 def message(
@@ -31,7 +35,7 @@ def profiles(*entries: tuple[str, str | None]) -> dict[str, Profile]:
 
 # ---------------------------------------------------------------------------------- gather
 def test_order_numbers_in_any_spelling_become_one_reference() -> None:
-    rules = load_rules()
+    rules = RULES
     for text in ("ORD-123456", "il mio ordine 123456", "ordine n. 123456", "Order #123456", "ord 123456",
                  "numero d'ordine 123456", "order number: 123456", "ordine nr. 123456", "ORD123456"):
         assert extract_refs(text, rules) == ["ORD-123456"], text
@@ -40,7 +44,7 @@ def test_order_numbers_in_any_spelling_become_one_reference() -> None:
 
 
 def test_years_quantities_and_dates_are_not_order_numbers() -> None:
-    rules = load_rules()
+    rules = RULES
     for text in ("l'ordine 2026 è arrivato", "order 12 items", "ordine del 12/11", "ho ordinato 3 cose"):
         assert extract_refs(text, rules) == [], text
 
@@ -50,7 +54,7 @@ def test_text_clues_are_claimed_and_platform_assertions_verified() -> None:
         Channel.MESSENGER, Author(id="psid-1"),
         "Buongiorno, sono Anna Bianchi, ordine 123456. Numero +39 333 111 2222, mail Anna.B@Example.com",
     )
-    evidence = gather(event)
+    evidence = gather(event, RULES)
     assert evidence.platform is not None and evidence.platform.key == "messenger#psid-1"
     assert [(c.key, c.verified) for c in evidence.strong] == [
         ("phone#+393331112222", False), ("email#anna.b@example.com", False),
@@ -64,7 +68,7 @@ def test_whatsapp_wa_id_also_asserts_the_phone_as_verified() -> None:
         Channel.WHATSAPP, Author(id="393331112222", name="Anna"), "ciao, il mio numero è 333 111 2222",
         [Identifier(kind=IdentifierKind.WHATSAPP, value="393331112222")],
     )
-    evidence = gather(event)
+    evidence = gather(event, RULES)
     assert evidence.platform is not None and evidence.platform.key == "whatsapp#393331112222"
     # typed too, but the platform asserts it: verified wins
     assert [(c.key, c.verified) for c in evidence.strong] == [("phone#+393331112222", True)]
@@ -72,17 +76,17 @@ def test_whatsapp_wa_id_also_asserts_the_phone_as_verified() -> None:
 
 
 def test_a_caller_id_is_the_phone_identity() -> None:
-    evidence = gather(message(Channel.PHONE, Author(id="+39 333 111 2222")))
+    evidence = gather(message(Channel.PHONE, Author(id="+39 333 111 2222")), RULES)
     assert evidence.platform is not None and evidence.platform.key == "phone#+393331112222"
 
 
 # ---------------------------------------------------------------------------------- decide
 def _evidence(text: str, name: str | None = None, channel: Channel = Channel.FACEBOOK) -> Evidence:
-    return gather(message(channel, Author(id="fb-9", name=name), text))
+    return gather(message(channel, Author(id="fb-9", name=name), text), RULES)
 
 
 def test_a_known_platform_identity_is_the_returning_customer() -> None:
-    evidence = gather(message(Channel.X, Author(id="111", name="Anna Bianchi"), "ancora niente"))
+    evidence = gather(message(Channel.X, Author(id="111", name="Anna Bianchi"), "ancora niente"), RULES)
     decision = decide(evidence, claims(("x", "111", "anna", True)), profiles(("anna", "Anna Bianchi")))
     assert (decision.customer_id, decision.matched_by) == ("anna", "platform")
     assert decision.attach == [] and decision.suggestions == []
@@ -110,20 +114,20 @@ def test_reference_without_any_name_is_a_suggestion() -> None:
 
 
 def test_a_verified_phone_links_on_its_own() -> None:
-    evidence = gather(message(Channel.WHATSAPP, Author(id="393331112222", name="Mamma")))
+    evidence = gather(message(Channel.WHATSAPP, Author(id="393331112222", name="Mamma")), RULES)
     decision = decide(evidence, claims(("phone", "+393331112222", "anna", True)), profiles(("anna", "Anna Bianchi")))
     assert (decision.customer_id, decision.matched_by) == ("anna", "phone")
 
 
 def test_a_verified_phone_upgrades_a_claimed_one_held_by_the_same_customer() -> None:
-    evidence = gather(message(Channel.WHATSAPP, Author(id="393331112222", name="Anna Bianchi")))
+    evidence = gather(message(Channel.WHATSAPP, Author(id="393331112222", name="Anna Bianchi")), RULES)
     decision = decide(evidence, claims(("phone", "+393331112222", "anna", False)), profiles(("anna", "Anna Bianchi")))
     assert decision.customer_id == "anna"
     assert [c.key for c in decision.upgrades] == ["phone#+393331112222"]
 
 
 def test_a_verified_phone_does_not_follow_a_typed_claim_of_someone_clearly_else() -> None:
-    evidence = gather(message(Channel.WHATSAPP, Author(id="393331112222", name="Marco Verdi")))
+    evidence = gather(message(Channel.WHATSAPP, Author(id="393331112222", name="Marco Verdi")), RULES)
     decision = decide(evidence, claims(("phone", "+393331112222", "anna", False)), profiles(("anna", "Anna Bianchi")))
     assert decision.customer_id is None
     assert [s.other_customer_id for s in decision.suggestions] == ["anna"]
@@ -142,7 +146,7 @@ def test_a_typed_phone_links_only_with_name_agreement() -> None:
 def test_evidence_for_a_second_existing_customer_never_merges_them() -> None:
     # Anna (known by her X id) types the order number that Bruno holds: two customers, one
     # suggestion, nothing moved.
-    evidence = gather(message(Channel.X, Author(id="111", name="Anna Bianchi"), "ordine ORD-654321"))
+    evidence = gather(message(Channel.X, Author(id="111", name="Anna Bianchi"), "ordine ORD-654321"), RULES)
     decision = decide(
         evidence,
         claims(("x", "111", "anna", True), ("ref", "ORD-654321", "bruno", False)),
@@ -155,16 +159,14 @@ def test_evidence_for_a_second_existing_customer_never_merges_them() -> None:
 
 def test_a_typed_identifier_attaches_to_an_existing_customer_only_with_name_agreement() -> None:
     known = claims(("x", "111", "anna", True))
-    agreeing = gather(message(Channel.X, Author(id="111", name="Anna Bianchi"), "scrivetemi a anna@example.com"))
+    agreeing = gather(message(Channel.X, Author(id="111", name="Anna Bianchi"), "scrivetemi a anna@example.com"), RULES)
     assert [c.key for c in decide(agreeing, known, profiles(("anna", "Anna Bianchi"))).attach] == [
         "email#anna@example.com"
     ]
-    nameless = gather(message(Channel.X, Author(id="111"), "scrivetemi a anna@example.com"))
+    nameless = gather(message(Channel.X, Author(id="111"), "scrivetemi a anna@example.com"), RULES)
     assert decide(nameless, known, profiles(("anna", "Anna Bianchi"))).attach == []
 
 
 def test_a_reference_is_looked_up_in_any_spelling() -> None:
-    from socialcare.identity import normalise
-
-    assert normalise("ref", "ordine 123456") == normalise("ref", "ord-123456") == "ORD-123456"
-    assert normalise("ref", "ABC-1") == "ABC-1"  # not a configured reference: kept as typed
+    assert normalise("ref", "ordine 123456", RULES) == normalise("ref", "ord-123456", RULES) == "ORD-123456"
+    assert normalise("ref", "ABC-1", RULES) == "ABC-1"  # not a configured reference: kept as typed

@@ -25,8 +25,9 @@ from functools import partial
 from typing import Any, ClassVar
 
 from socialcare.crm import render
-from socialcare.crm.base import CrmAdapter, CrmError, Http, NoGuard, OnceGuard, Permanent, UpsertResult
+from socialcare.crm.base import CrmAdapter, CrmError, Http, NoGuard, Permanent, UpsertResult
 from socialcare.models.crm import CaseUpserted
+from socialcare.ports import OnceGuard
 
 CASE_PROPERTY = "socialcare_case_id"
 CUSTOMER_PROPERTY = "socialcare_customer_id"

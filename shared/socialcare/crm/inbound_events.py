@@ -172,41 +172,39 @@ def parse_zendesk(doc: Any, integration_ids: frozenset[str]) -> list[CrmInboundE
     in docs/crm.md (``{"ticket_id", "external_id", "status", "comment": {...}, "updated_by"}``)."""
     if not isinstance(doc, dict):
         raise BadRequest("zendesk body must be a JSON object")
-    kind = str(doc.get("type") or "")
-    if kind.startswith("zen:event-type:ticket."):
-        detail, event = doc.get("detail") or {}, doc.get("event") or {}
-        base = {
-            "provider": "zendesk",
-            "event_id": str(doc.get("id") or ""),
-            "record_id": str(detail.get("id")) if detail.get("id") else None,
-            "case_id": detail.get("external_id") or None,
-        }
-        if kind.endswith("status_changed"):
-            actor = str(detail.get("updated_by_id") or doc.get("actor_id") or "")
-            return [
-                CrmInboundEvent(
-                    kind="status", status=_map_status(event.get("current")), echo=actor in integration_ids, **base
-                )
-            ]
-        if kind.endswith("comment_added"):
-            comment = event.get("comment") or {}
-            author = comment.get("author") or {}
-            author_id = str(author.get("id") or "")
-            return [
-                CrmInboundEvent(
-                    kind="reply",
-                    reply_id=str(comment.get("id") or ""),
-                    text=comment.get("body"),
-                    public=_truthy(comment.get("is_public")),
-                    author_id=author_id or None,
-                    author_name=author.get("name"),
-                    echo=author_id in integration_ids,
-                    **base,
-                )
-            ]
-        return []
+    if str(doc.get("type") or "").startswith("zen:event-type:ticket."):
+        return _zendesk_event(doc, integration_ids)
     if "ticket_id" not in doc:
         raise BadRequest("zendesk body needs 'type' (event webhook) or 'ticket_id' (trigger)")
+    return _zendesk_trigger(doc, integration_ids)
+
+
+def _zendesk_event(doc: dict[str, Any], integration_ids: frozenset[str]) -> list[CrmInboundEvent]:
+    kind = str(doc.get("type"))
+    detail, event = doc.get("detail") or {}, doc.get("event") or {}
+    base = {
+        "provider": "zendesk",
+        "event_id": str(doc.get("id") or ""),
+        "record_id": str(detail.get("id")) if detail.get("id") else None,
+        "case_id": detail.get("external_id") or None,
+    }
+    if kind.endswith("status_changed"):
+        actor = str(detail.get("updated_by_id") or doc.get("actor_id") or "")
+        return [CrmInboundEvent(kind="status", status=_map_status(event.get("current")), echo=actor in integration_ids,
+                                **base)]
+    if kind.endswith("comment_added"):
+        comment = event.get("comment") or {}
+        author = comment.get("author") or {}
+        author_id = str(author.get("id") or "")
+        return [CrmInboundEvent(
+            kind="reply", reply_id=str(comment.get("id") or ""), text=comment.get("body"),
+            public=_truthy(comment.get("is_public")), author_id=author_id or None, author_name=author.get("name"),
+            echo=author_id in integration_ids, **base,
+        )]
+    return []
+
+
+def _zendesk_trigger(doc: dict[str, Any], integration_ids: frozenset[str]) -> list[CrmInboundEvent]:
     updated_by = str(doc.get("updated_by") or "")
     base = {
         "provider": "zendesk",
@@ -216,26 +214,16 @@ def parse_zendesk(doc: Any, integration_ids: frozenset[str]) -> list[CrmInboundE
     }
     events = []
     if doc.get("status"):
-        events.append(
-            CrmInboundEvent(
-                kind="status", status=_map_status(doc["status"]), echo=updated_by in integration_ids, **base
-            )
-        )
+        events.append(CrmInboundEvent(kind="status", status=_map_status(doc["status"]),
+                                      echo=updated_by in integration_ids, **base))
     comment = doc.get("comment") or {}
     if comment.get("id") and comment.get("body"):
         author_id = str(comment.get("author_id") or "")
-        events.append(
-            CrmInboundEvent(
-                kind="reply",
-                reply_id=str(comment["id"]),
-                text=comment["body"],
-                public=_truthy(comment.get("public")),
-                author_id=author_id or None,
-                author_name=comment.get("author_name"),
-                echo=(author_id or updated_by) in integration_ids,
-                **base,
-            )
-        )
+        events.append(CrmInboundEvent(
+            kind="reply", reply_id=str(comment["id"]), text=comment["body"], public=_truthy(comment.get("public")),
+            author_id=author_id or None, author_name=comment.get("author_name"),
+            echo=(author_id or updated_by) in integration_ids, **base,
+        ))
     return events
 
 

@@ -23,8 +23,9 @@ from urllib.parse import quote
 import requests
 
 from socialcare.crm import render
-from socialcare.crm.base import CrmAdapter, Http, NoGuard, OnceGuard, Permanent, UpsertResult
+from socialcare.crm.base import CrmAdapter, Http, NoGuard, Permanent, UpsertResult
 from socialcare.models.crm import CaseUpserted
+from socialcare.ports import OnceGuard
 
 CASE_EXTERNAL_ID = "Socialcare_Case_Id__c"
 CONTACT_EXTERNAL_ID = "Socialcare_Customer_Id__c"

@@ -18,8 +18,9 @@ from functools import partial
 from typing import Any, ClassVar
 
 from socialcare.crm import render
-from socialcare.crm.base import CrmAdapter, Http, NoGuard, OnceGuard, Permanent, UpsertResult
+from socialcare.crm.base import CrmAdapter, Http, NoGuard, Permanent, UpsertResult
 from socialcare.models.crm import CaseUpserted
+from socialcare.ports import OnceGuard
 
 _STATUS = {
     "new": "new",

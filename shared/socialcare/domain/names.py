@@ -1,7 +1,7 @@
 """Person names as evidence: token normalisation, agreement, and self-introductions.
 
 Names are weak evidence on their own (two Anna Bianchi exist) but they are what keeps a typed
-order number or phone from gluing two strangers together (ARCHITECTURE.md §4). Comparison is
+order number or phone from gluing two strangers together (docs/identity.md). Comparison is
 accent- and case-insensitive and token-based, so "Bianchi Anna", "anna bianchi" and
 "Anna Bianchì" agree, while "Anna Rossi" does not.
 """

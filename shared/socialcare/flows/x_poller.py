@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from socialcare.config.settings import XPollerSettings, load
-from socialcare.domain.channels import x
+from socialcare.domain.channels import x, x_api
 from socialcare.domain.channels.accounts import XApiAccount
 from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import Action, InboundEvent
@@ -46,7 +46,7 @@ def _users(response: Any) -> dict[str, dict[str, Any]]:
 
 
 def read_mentions(
-    client: tweepy.Client, account_id: str, since_id: int | None, brand_x_ids: frozenset[str] = frozenset()
+    client: tweepy.Client, account_id: str, since_id: int | None, brand_x_ids: frozenset[str]
 ) -> tuple[list[InboundEvent], int | None]:
     """New mentions (oldest first) and the newest id seen."""
     events: list[InboundEvent] = []
@@ -70,7 +70,7 @@ def read_mentions(
             newest = max(newest or 0, int(raw["id"]))
             if str(raw.get("author_id")) in brands:
                 continue
-            interaction = x.v2_tweet_interaction(raw, users, account_id)
+            interaction = x_api.v2_tweet_interaction(raw, users, account_id)
             if interaction is None:
                 continue
             author = users.get(interaction.author.id)
@@ -93,8 +93,7 @@ def read_mentions(
 
 
 def read_dms(
-    client: tweepy.Client, account_id: str, since_id: int | None, *, user_auth: bool,
-    brand_x_ids: frozenset[str] = frozenset(),
+    client: tweepy.Client, account_id: str, since_id: int | None, *, user_auth: bool, brand_x_ids: frozenset[str],
 ) -> tuple[list[InboundEvent], int | None]:
     events: list[InboundEvent] = []
     newest: int | None = None
@@ -121,7 +120,7 @@ def read_dms(
             newest = max(newest or 0, event_id)
             if raw.get("event_type", "MessageCreate") != "MessageCreate" or str(raw.get("sender_id")) in brands:
                 continue
-            interaction = x.v2_dm_interaction(raw, users, account_id)
+            interaction = x_api.v2_dm_interaction(raw, users, account_id)
             events.append(
                 InboundEvent(
                     action=Action.CREATE,

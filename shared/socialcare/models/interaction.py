@@ -82,7 +82,7 @@ class Identifier(BaseModel):
     """An identifier that an event carries about its author.
 
     ``verified`` means a platform (wa_id, caller id) or the CRM asserts it; a value only typed
-    into a message is *claimed* (verified=False) and is weaker evidence (ARCHITECTURE.md §4).
+    into a message is *claimed* (verified=False) and is weaker evidence (docs/identity.md).
     """
 
     model_config = ConfigDict(frozen=True)

@@ -36,7 +36,7 @@ def dynamo(value: Any) -> Any:
     return str(value)
 
 
-def value(data: Any) -> dict[str, Any]:
+def attribute_value(data: Any) -> dict[str, Any]:
     """One typed attribute value (for update expressions)."""
     return dict(_SER.serialize(dynamo(data)))
 

@@ -17,19 +17,27 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from socialcare.domain.channels import whatsapp
 from socialcare.domain.channels.accounts import Accounts
-from socialcare.domain.channels.common import Parsed, from_epoch
+from socialcare.domain.channels.common import Parsed
+from socialcare.domain.channels.messenger import messaging
+from socialcare.domain.channels.meta_common import (
+    SOURCE,
+    Entry,
+    MetaModel,
+    Party,
+    edit_marker,
+    identifiers,
+    tombstone,
+    when,
+)
 from socialcare.errors import BadRequest, Forbidden, Unauthorized
 from socialcare.models.interaction import (
     Action,
-    Attachment,
     Author,
     Channel,
-    Identifier,
-    IdentifierKind,
     InboundEvent,
     Interaction,
     Kind,
@@ -37,43 +45,22 @@ from socialcare.models.interaction import (
 )
 from socialcare.signing import sha256_header_matches
 
-SOURCE = "meta"
 SIGNATURE_HEADER = "x-hub-signature-256"
 
-# Messenger/Instagram messaging events that are not a customer's message: counted, ignored.
-_NOT_MESSAGES = ("delivery", "read", "reaction", "optin", "referral", "account_linking", "policy_enforcement")
 _FEED_POST_ITEMS = frozenset({"post", "status", "photo", "video", "share"})
 
 
-class _MetaModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-class Entry(_MetaModel):
-    id: str
-    time: int | float | None = None
-    changes: list[dict[str, Any]] | None = None
-    messaging: list[dict[str, Any]] | None = None
-    standby: list[dict[str, Any]] | None = None
-
-
-class Envelope(_MetaModel):
+class Envelope(MetaModel):
     object: str
     entry: list[Entry]
 
 
-class Change(_MetaModel):
+class Change(MetaModel):
     field: str
     value: dict[str, Any] = Field(default_factory=dict)
 
 
-class Party(_MetaModel):
-    id: str
-    name: str | None = None
-    username: str | None = None
-
-
-class FeedValue(_MetaModel):
+class FeedValue(MetaModel):
     """``page`` ``feed`` change: comments and visitor posts."""
 
     item: str
@@ -86,12 +73,12 @@ class FeedValue(_MetaModel):
     from_: Party | None = Field(default=None, alias="from")
 
 
-class IgMedia(_MetaModel):
+class IgMedia(MetaModel):
     id: str | None = None
     media_product_type: str | None = None
 
 
-class IgCommentValue(_MetaModel):
+class IgCommentValue(MetaModel):
     """``instagram`` ``comments`` / ``live_comments`` change."""
 
     id: str
@@ -99,44 +86,6 @@ class IgCommentValue(_MetaModel):
     parent_id: str | None = None
     from_: Party = Field(alias="from")
     media: IgMedia = Field(default_factory=IgMedia)
-
-
-class MessageAttachment(_MetaModel):
-    type: str
-    payload: dict[str, Any] | None = None
-
-
-class Message(_MetaModel):
-    mid: str
-    text: str | None = None
-    is_echo: bool = False
-    is_deleted: bool = False
-    attachments: list[MessageAttachment] = Field(default_factory=list)
-    reply_to: dict[str, Any] | None = None
-    quick_reply: dict[str, Any] | None = None
-
-
-class MessageEdit(_MetaModel):
-    mid: str
-    text: str | None = None
-    num_edit: int | None = None
-
-
-class Postback(_MetaModel):
-    mid: str | None = None
-    title: str | None = None
-    payload: str | None = None
-
-
-class Messaging(_MetaModel):
-    """One ``messaging[]`` item (Messenger with PSIDs, Instagram with IGSIDs)."""
-
-    sender: Party
-    recipient: Party
-    timestamp: int | float
-    message: Message | None = None
-    message_edit: MessageEdit | None = None
-    postback: Postback | None = None
 
 
 # ------------------------------------------------------------------ verification and signatures
@@ -197,7 +146,7 @@ def _page(obj: str, entry: Entry, parsed: Parsed) -> None:
             _feed(obj, entry, change, raw, parsed)
         else:
             parsed.ignore(f"meta:page:{change.field}")
-    _messaging(obj, Channel.MESSENGER, entry, parsed)
+    messaging(obj, Channel.MESSENGER, entry, parsed)
 
 
 def _instagram(obj: str, entry: Entry, parsed: Parsed) -> None:
@@ -207,7 +156,7 @@ def _instagram(obj: str, entry: Entry, parsed: Parsed) -> None:
             _ig_comment(obj, entry, change, raw, parsed)
         else:
             parsed.ignore(f"meta:instagram:{change.field}")
-    _messaging(obj, Channel.INSTAGRAM, entry, parsed)
+    messaging(obj, Channel.INSTAGRAM, entry, parsed)
 
 
 def _whatsapp(obj: str, entry: Entry, parsed: Parsed) -> None:
@@ -218,25 +167,6 @@ def _whatsapp(obj: str, entry: Entry, parsed: Parsed) -> None:
 
 
 _OBJECTS = {"page": _page, "instagram": _instagram, "whatsapp_business_account": _whatsapp}
-
-
-def _identifiers(channel: Channel, author_id: str) -> list[Identifier]:
-    return [Identifier(kind=IdentifierKind(channel.value), value=author_id, verified=True)]
-
-
-def _when(value: int | float | datetime | None, fallback: int | float | None, *, millis: bool) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    if value is not None:
-        return from_epoch(value)
-    if fallback is not None:
-        return from_epoch(fallback, millis=millis)
-    raise BadRequest("event has no time")
-
-
-def edit_marker(time: Any, text: str | None) -> str:
-    """Distinguishes successive edits of one message (and keeps a redelivered edit identical)."""
-    return f"{time}:{hashlib.sha256((text or '').encode()).hexdigest()[:16]}"
 
 
 def _feed(obj: str, entry: Entry, change: Change, raw: dict[str, Any], parsed: Parsed) -> None:
@@ -257,7 +187,7 @@ def _feed(obj: str, entry: Entry, change: Change, raw: dict[str, Any], parsed: P
     raw_slice = {"object": obj, "entry_id": entry.id, "time": entry.time, **raw}
     if value.verb == "remove":
         parsed.events.append(
-            _tombstone(Channel.FACEBOOK, interaction_id, message_id, value.from_, entry.time, raw_slice)
+            tombstone(Channel.FACEBOOK, interaction_id, message_id, value.from_, entry.time, raw_slice)
         )
         return
     if value.verb not in ("add", "edited"):
@@ -278,12 +208,12 @@ def _feed(obj: str, entry: Entry, change: Change, raw: dict[str, Any], parsed: P
         platform_message_id=message_id,
         author=Author(id=value.from_.id, name=value.from_.name),
         text=value.message,
-        occurred_at=_when(value.created_time, entry.time, millis=False),
+        occurred_at=when(value.created_time, entry.time, millis=False),
         thread=ThreadRef(
             post_id=value.post_id,
             parent_id=value.parent_id if value.parent_id != value.post_id else None,
         ),
-        identifiers=_identifiers(Channel.FACEBOOK, value.from_.id),
+        identifiers=identifiers(Channel.FACEBOOK, value.from_.id),
         metadata=metadata,
     )
     parsed.events.append(
@@ -311,9 +241,9 @@ def _ig_comment(obj: str, entry: Entry, change: Change, raw: dict[str, Any], par
         platform_message_id=value.id,
         author=Author(id=value.from_.id, handle=value.from_.username, name=value.from_.name),
         text=value.text,
-        occurred_at=_when(None, entry.time, millis=False),
+        occurred_at=when(None, entry.time, millis=False),
         thread=ThreadRef(post_id=value.media.id, parent_id=value.parent_id),
-        identifiers=_identifiers(Channel.INSTAGRAM, value.from_.id),
+        identifiers=identifiers(Channel.INSTAGRAM, value.from_.id),
         metadata={"media_product_type": value.media.media_product_type, "field": change.field},
     )
     parsed.events.append(
@@ -327,123 +257,3 @@ def _ig_comment(obj: str, entry: Entry, change: Change, raw: dict[str, Any], par
     )
 
 
-def _tombstone(
-    channel: Channel,
-    interaction_id: str,
-    message_id: str,
-    author: Party | None,
-    time: int | float | None,
-    raw: Any,
-    *,
-    millis: bool = False,
-) -> InboundEvent:
-    """A removal: carries the author (when known) only so it queues behind their earlier events."""
-    interaction = None
-    if author is not None:
-        interaction = Interaction(
-            id=interaction_id,
-            channel=channel,
-            kind=Kind.COMMENT if channel is Channel.FACEBOOK else Kind.DIRECT_MESSAGE,
-            platform_message_id=message_id,
-            author=Author(id=author.id),
-            occurred_at=_when(None, time, millis=millis) if time is not None else datetime.now().astimezone(),
-            metadata={"tombstone": True},
-        )
-    return InboundEvent(
-        action=Action.DELETE,
-        source=SOURCE,
-        event_id=message_id,
-        target_id=interaction_id,
-        interaction=interaction,
-        raw=raw,
-    )
-
-
-def _attachments(message: Message) -> list[Attachment]:
-    found = []
-    for att in message.attachments:
-        payload = att.payload or {}
-        url = payload.get("url") if isinstance(payload.get("url"), str) else None
-        found.append(Attachment(type="document" if att.type == "file" else att.type, url=url))
-    return found
-
-
-def _messaging(obj: str, channel: Channel, entry: Entry, parsed: Parsed) -> None:
-    if entry.standby:
-        # another app owns the thread (handover protocol): it answers, we do not
-        parsed.ignore(f"meta:{obj}:standby", len(entry.standby))
-    for raw in entry.messaging or []:
-        item = Messaging.model_validate(raw)
-        raw_slice = {"object": obj, "entry_id": entry.id, "time": entry.time, "messaging": raw}
-        event = _messaging_event(obj, channel, entry, item, raw, raw_slice, parsed)
-        if event is not None:
-            parsed.events.append(event)
-
-
-def _messaging_event(
-    obj: str,
-    channel: Channel,
-    entry: Entry,
-    item: Messaging,
-    raw: dict[str, Any],
-    raw_slice: dict[str, Any],
-    parsed: Parsed,
-) -> InboundEvent | None:
-    if item.message is not None and item.message.is_echo:
-        parsed.ignore(f"meta:{obj}:echo")  # our own send, reflected back
-        return None
-    if item.sender.id == entry.id:
-        parsed.ignore(f"meta:{obj}:sent_by_brand")
-        return None
-    for key in _NOT_MESSAGES:
-        if raw.get(key) is not None and item.message is None:
-            parsed.ignore(f"meta:{obj}:{key}")
-            return None
-    occurred = from_epoch(item.timestamp, millis=True)
-    if item.message is not None and item.message.is_deleted:
-        target = Interaction.make_id(channel, item.message.mid)
-        return _tombstone(channel, target, item.message.mid, item.sender, item.timestamp, raw_slice, millis=True)
-    action = Action.CREATE
-    metadata: dict[str, Any] = {}
-    if item.message is not None:
-        mid, text, attachments = item.message.mid, item.message.text, _attachments(item.message)
-        if item.message.reply_to:
-            metadata["reply_to"] = item.message.reply_to
-        if item.message.quick_reply:
-            metadata["quick_reply"] = item.message.quick_reply
-    elif item.message_edit is not None:
-        action = Action.EDIT
-        mid, text, attachments = item.message_edit.mid, item.message_edit.text, []
-        metadata["edit_marker"] = str(item.message_edit.num_edit or edit_marker(item.timestamp, text))
-    elif item.postback is not None:
-        # a button the customer tapped in our conversation: their answer, so keep it as a message
-        mid = item.postback.mid or f"postback-{item.sender.id}-{item.timestamp}"
-        text, attachments = item.postback.title, []
-        metadata["postback_payload"] = item.postback.payload
-    else:
-        keys = sorted(k for k in raw if k not in ("sender", "recipient", "timestamp"))
-        parsed.ignore(f"meta:{obj}:{keys[0] if keys else 'empty'}"[:120])
-        return None
-    interaction_id = Interaction.make_id(channel, mid)
-    interaction = Interaction(
-        id=interaction_id,
-        channel=channel,
-        kind=Kind.DIRECT_MESSAGE,
-        account_id=entry.id,
-        platform_message_id=mid,
-        author=Author(id=item.sender.id),
-        text=text,
-        occurred_at=occurred,
-        thread=ThreadRef(conversation_id=item.sender.id),
-        attachments=attachments,
-        identifiers=_identifiers(channel, item.sender.id),
-        metadata=metadata,
-    )
-    return InboundEvent(
-        action=action,
-        source=SOURCE,
-        event_id=mid,
-        interaction=interaction,
-        target_id=interaction_id if action is Action.EDIT else None,
-        raw=raw_slice,
-    )

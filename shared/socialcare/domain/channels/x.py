@@ -226,7 +226,7 @@ def _tweet_time(tweet: Tweet) -> datetime:
     raise BadRequest(f"tweet {tweet.id_str} has no time")
 
 
-def _x_identifier(user_id: str) -> list[Identifier]:
+def x_identifier(user_id: str) -> list[Identifier]:
     return [Identifier(kind=IdentifierKind.X, value=user_id, verified=True)]
 
 
@@ -254,7 +254,7 @@ def tweet_interaction(tweet: Tweet, for_user_id: str) -> Interaction:
         language=tweet.lang if tweet.lang and tweet.lang != "und" else None,
         occurred_at=_tweet_time(tweet),
         thread=ThreadRef(parent_id=tweet.in_reply_to_status_id_str),
-        identifiers=_x_identifier(user.user_id),
+        identifiers=x_identifier(user.user_id),
         metadata=metadata,
     )
 
@@ -291,7 +291,7 @@ def dm_interaction(event: DMEvent, users: Mapping[str, XUser], for_user_id: str)
         occurred_at=from_epoch(event.created_timestamp, millis=True),
         thread=ThreadRef(conversation_id=dm_conversation_id(create.sender_id, create.target.recipient_id)),
         attachments=attachments,
-        identifiers=_x_identifier(create.sender_id),
+        identifiers=x_identifier(create.sender_id),
         metadata={"via": "webhook"},
     )
 
@@ -323,7 +323,7 @@ def delete_event(deleted: TweetDelete, raw: Any) -> InboundEvent:
     )
 
 
-def parse(payload: Any, brand_x_ids: frozenset[str] = frozenset()) -> Parsed:
+def parse(payload: Any, brand_x_ids: frozenset[str]) -> Parsed:
     """Split one Account Activity POST into inbound events (ValidationError -> 400).
 
     ``brand_x_ids``: the brand's own X accounts, whose tweets and DMs are never customer messages
@@ -374,76 +374,3 @@ def parse(payload: Any, brand_x_ids: frozenset[str] = frozenset()) -> Parsed:
         n = len(value) if isinstance(value, list) else 1
         parsed.ignore(f"x:{key}" if key in ENGAGEMENT_KEYS else f"x:unknown:{key}", n)
     return parsed
-
-
-# ------------------------------------------------------------------ API v2 (poller)
-
-
-def _v2_author(user: Mapping[str, Any] | None, author_id: str) -> Author:
-    user = user or {}
-    metrics = user.get("public_metrics") or {}
-    return Author(
-        id=author_id,
-        handle=user.get("username"),
-        name=user.get("name"),
-        followers=metrics.get("followers_count"),
-    )
-
-
-def _v2_time(value: str | None) -> datetime:
-    if not value:
-        raise ValueError("X v2 object without created_at")
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def v2_tweet_interaction(tweet: Mapping[str, Any], users: Mapping[str, Any], account_id: str) -> Interaction | None:
-    """A v2 Tweet (``get_users_mentions`` data + ``includes.users``) as the webhook would have
-    produced it; None for retweets (not a customer message)."""
-    refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
-    if "retweeted" in refs:
-        return None
-    tweet_id = str(tweet["id"])
-    author_id = str(tweet["author_id"])
-    note = tweet.get("note_tweet") or {}
-    metadata: dict[str, Any] = {"via": "poller"}
-    if "quoted" in refs:
-        metadata["quoted_tweet_id"] = refs["quoted"]
-    if tweet.get("in_reply_to_user_id"):
-        metadata["in_reply_to_user_id"] = str(tweet["in_reply_to_user_id"])
-    lang = tweet.get("lang")
-    return Interaction(
-        id=Interaction.make_id(Channel.X, tweet_id),
-        channel=Channel.X,
-        kind=Kind.PUBLIC_REPLY if "replied_to" in refs else Kind.PUBLIC_POST,
-        account_id=account_id,
-        platform_message_id=tweet_id,
-        author=_v2_author(users.get(author_id), author_id),
-        text=note.get("text") or tweet.get("text"),
-        language=lang if lang and lang != "und" else None,
-        occurred_at=_v2_time(tweet.get("created_at")),
-        thread=ThreadRef(
-            conversation_id=str(tweet["conversation_id"]) if tweet.get("conversation_id") else None,
-            parent_id=refs.get("replied_to"),
-        ),
-        identifiers=_x_identifier(author_id),
-        metadata=metadata,
-    )
-
-
-def v2_dm_interaction(event: Mapping[str, Any], users: Mapping[str, Any], account_id: str) -> Interaction:
-    sender = str(event["sender_id"])
-    event_id = str(event["id"])
-    conversation = event.get("dm_conversation_id") or dm_conversation_id(sender, account_id)
-    return Interaction(
-        id=Interaction.make_id(Channel.X, event_id),
-        channel=Channel.X,
-        kind=Kind.DIRECT_MESSAGE,
-        account_id=account_id,
-        platform_message_id=event_id,
-        author=_v2_author(users.get(sender), sender),
-        text=event.get("text"),
-        occurred_at=_v2_time(event.get("created_at")),
-        thread=ThreadRef(conversation_id=str(conversation)),
-        identifiers=_x_identifier(sender),
-        metadata={"via": "poller"},
-    )

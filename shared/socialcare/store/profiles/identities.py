@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from socialcare.models.profile import NewIdentity, Profile, Suggestion
-from socialcare.store.codec import cancellation_codes, cancelled, dynamo, from_item, key, to_item, value
+from socialcare.store.codec import attribute_value, cancellation_codes, cancelled, dynamo, from_item, key, to_item
 from socialcare.store.profiles.items import (
     CLAIM,
     IDENTITY_PREFIX,
@@ -148,13 +148,13 @@ class IdentityWrites(ProfileReads):
             values[":em"] = {"SS": sorted(emails)}
         if known_names is not None:
             sets.append("known_names = :names")
-            values[":names"] = value(known_names)
+            values[":names"] = attribute_value(known_names)
         if name:
             sets.append("#name = if_not_exists(#name, :name)")
             values[":name"] = {"S": name}
         if handles:
             sets.append("handles = :handles")
-            values[":handles"] = value(handles)
+            values[":handles"] = attribute_value(handles)
         expression = "SET " + ", ".join(sets) + (" ADD " + ", ".join(adds) if adds else "")
         actions.append({"Update": {
             "TableName": self.table, "Key": key(customer_pk(customer_id), PROFILE),
@@ -195,12 +195,12 @@ class IdentityWrites(ProfileReads):
                 raise
 
     def get_suggestion(self, customer_id: str, other: str) -> Suggestion | None:
-        response = self.client.getto_item(
+        response = self.client.get_item(
             TableName=self.table, Key=key(customer_pk(customer_id), f"{SUGGESTION_PREFIX}{other}")
         )
         return Suggestion.model_validate(from_item(response["Item"])) if "Item" in response else None
 
     def delete_suggestion(self, a: str, b: str) -> None:
         for mine, other in ((a, b), (b, a)):
-            self.client.deleteto_item(TableName=self.table, Key=key(customer_pk(mine), f"{SUGGESTION_PREFIX}{other}"))
+            self.client.delete_item(TableName=self.table, Key=key(customer_pk(mine), f"{SUGGESTION_PREFIX}{other}"))
 

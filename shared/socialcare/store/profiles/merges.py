@@ -9,7 +9,7 @@ from boto3.dynamodb.types import Binary
 from botocore.exceptions import ClientError
 
 from socialcare.models.profile import IdentityRecord, Profile, Suggestion
-from socialcare.store.codec import condition_failed, dynamo, key, to_item
+from socialcare.store.codec import attribute_value, condition_failed, dynamo, key, to_item
 from socialcare.store.profiles.items import (
     CLAIM,
     GUARD,
@@ -34,7 +34,7 @@ class MergeWrites(ProfileReads):
     def mark_merged(self, source: str, target: str, at: str) -> None:
         """Turn ``source`` into an alias of ``target``; from now on writes to it are redirected."""
         try:
-            self.client.updateto_item(
+            self.client.update_item(
                 TableName=self.table, Key=key(customer_pk(source), PROFILE),
                 UpdateExpression="SET merged_into = :t, merged_at = :at",
                 ConditionExpression="attribute_exists(pk) AND attribute_not_exists(merged_into)",
@@ -47,7 +47,7 @@ class MergeWrites(ProfileReads):
 
     def reactivate(self, customer_id: str) -> None:
         """Undo an alias (unmerge back to the original customer) before its claims return."""
-        self.client.updateto_item(
+        self.client.update_item(
             TableName=self.table, Key=key(customer_pk(customer_id), PROFILE),
             UpdateExpression="REMOVE merged_into, merged_at",
         )
@@ -68,7 +68,7 @@ class MergeWrites(ProfileReads):
         if source.verified_emails:
             adds.append("verified_emails :em")
             values[":em"] = {"SS": sorted(source.verified_emails)}
-        self.client.updateto_item(
+        self.client.update_item(
             TableName=self.table, Key=key(customer_pk(target), PROFILE),
             UpdateExpression="SET updated_at = :now ADD " + ", ".join(adds),
             ExpressionAttributeValues=values,
@@ -101,7 +101,7 @@ class MergeWrites(ProfileReads):
             self.client.transact_write_items(TransactItems=actions)
             for ident in chunk:
                 if ident.handle:
-                    self.client.putto_item(TableName=self.table, Item=to_item({
+                    self.client.put_item(TableName=self.table, Item=to_item({
                         "pk": handle_pk(ident.kind, ident.handle), "sk": CLAIM, "type": "handle",
                         "customer_id": target, "handle": ident.handle,
                     }))
@@ -139,8 +139,8 @@ class MergeWrites(ProfileReads):
                 removes.append(f"#f{i}")
             else:
                 sets.append(f"#f{i} = :v{i}")
-                values[f":v{i}"] = value(dynamo(value))
-        self.client.updateto_item(
+                values[f":v{i}"] = attribute_value(value)
+        self.client.update_item(
             TableName=self.table, Key=key(customer_pk(customer_id), PROFILE),
             UpdateExpression="SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
             ExpressionAttributeNames=names, ExpressionAttributeValues=values,
@@ -149,7 +149,7 @@ class MergeWrites(ProfileReads):
     def put_merge_record(self, customer_id: str, at: str, merge_id: str, record: dict[str, Any]) -> None:
         data = {"pk": customer_pk(customer_id), "sk": f"{MERGE_PREFIX}{at}#{merge_id}", "type": "merge",
                 "merge_id": merge_id, "at": at, **record}
-        self.client.putto_item(TableName=self.table, Item=to_item(dynamo(data)))
+        self.client.put_item(TableName=self.table, Item=to_item(dynamo(data)))
 
     def partition_suggestions(self, customer_id: str) -> list[Suggestion]:
         items = self._query_all(customer_pk(customer_id), "begins_with(sk, :s)", {":s": {"S": SUGGESTION_PREFIX}})

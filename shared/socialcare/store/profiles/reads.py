@@ -40,7 +40,7 @@ class ProfileReads:
         for chunk in chunks(keys, 100):
             request: dict[str, Any] = {self.table: {"Keys": list(chunk), "ConsistentRead": True}}
             for attempt in range(BATCH_RETRIES):
-                response = self.client.batch_getto_item(RequestItems=request)
+                response = self.client.batch_get_item(RequestItems=request)
                 found.extend(response.get("Responses", {}).get(self.table, []))
                 # Unprocessed keys only appear under throttling: back off, then ask for just those.
                 request = response.get("UnprocessedKeys") or {}
@@ -70,7 +70,7 @@ class ProfileReads:
         """The profile, following merge aliases to the survivor when ``follow``."""
         current = customer_id
         for _ in range(ALIAS_HOPS):
-            response = self.client.getto_item(
+            response = self.client.get_item(
                 TableName=self.table, Key=key(customer_pk(current), PROFILE), ConsistentRead=True
             )
             if "Item" not in response:
@@ -82,11 +82,11 @@ class ProfileReads:
         return None
 
     def get_claim(self, kind: str, value: str) -> Claim | None:
-        response = self.client.getto_item(TableName=self.table, Key=key(claim_pk(kind, value), CLAIM))
+        response = self.client.get_item(TableName=self.table, Key=key(claim_pk(kind, value), CLAIM))
         return Claim.model_validate(from_item(response["Item"])) if "Item" in response else None
 
     def get_handle(self, channel: str, handle: str) -> str | None:
-        response = self.client.getto_item(TableName=self.table, Key=key(handle_pk(channel, handle), CLAIM))
+        response = self.client.get_item(TableName=self.table, Key=key(handle_pk(channel, handle), CLAIM))
         return str(response["Item"]["customer_id"]["S"]) if "Item" in response else None
 
     def _query_all(self, pk: str, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -162,7 +162,7 @@ class ProfileReads:
         return self._page(customer_id, SUGGESTION_PREFIX, limit=limit, cursor=cursor, newest_first=False)
 
     def guard(self, interaction_id: str) -> dict[str, Any] | None:
-        response = self.client.getto_item(
+        response = self.client.get_item(
             TableName=self.table, Key=key(guard_pk(interaction_id), GUARD), ConsistentRead=True
         )
         return from_item(response["Item"]) if "Item" in response else None
@@ -172,7 +172,7 @@ class ProfileReads:
         guard = self.guard(interaction_id)
         if guard is None or "customer_id" not in guard:
             return None
-        response = self.client.getto_item(
+        response = self.client.get_item(
             TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"])
         )
         if "Item" not in response:

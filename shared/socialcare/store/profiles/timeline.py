@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from socialcare.models.interaction import DeliveryStatus, Direction, Interaction
 from socialcare.models.profile import RecordResult
-from socialcare.store.codec import cancelled, condition_failed, dynamo, from_item, key, to_item
+from socialcare.store.codec import attribute_value, cancelled, condition_failed, dynamo, from_item, key, to_item
 from socialcare.store.profiles.items import (
     ALIAS_HOPS,
     GUARD,
@@ -148,7 +148,7 @@ class TimelineWrites(ProfileReads):
         """
         at = now_iso()
         try:
-            self.client.putto_item(
+            self.client.put_item(
                 TableName=self.table,
                 Item=to_item({"pk": guard_pk(interaction_id), "sk": GUARD, "type": "guard", "deleted": True,
                             "deleted_at": at}),
@@ -161,13 +161,13 @@ class TimelineWrites(ProfileReads):
         guard = self.guard(interaction_id)
         if guard is None or "customer_id" not in guard:
             return False
-        self.client.updateto_item(
+        self.client.update_item(
             TableName=self.table, Key=key(guard_pk(interaction_id), GUARD),
             UpdateExpression="SET deleted = :t, deleted_at = :now",
             ExpressionAttributeValues={":t": {"BOOL": True}, ":now": {"S": at}},
         )
         try:
-            self.client.updateto_item(
+            self.client.update_item(
                 TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
                 UpdateExpression="SET deleted = :t, deleted_at = :now REMOVE #text, #raw, attachments",
                 ConditionExpression="attribute_exists(pk)",
@@ -206,7 +206,7 @@ class TimelineWrites(ProfileReads):
             values[":raw"] = {"B": packed}
         expression = "SET " + ", ".join(sets) + " ADD edits :one" + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
-            self.client.updateto_item(
+            self.client.update_item(
                 TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
                 UpdateExpression=expression,
                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(deleted) OR deleted <> :t)",
@@ -225,7 +225,7 @@ class TimelineWrites(ProfileReads):
         forward (sent -> delivered -> read, or failed), whatever order they arrive in.
         """
         interaction_id = Interaction.make_id(status.channel, status.platform_message_id)
-        self.client.putto_item(TableName=self.table, Item=to_item({
+        self.client.put_item(TableName=self.table, Item=to_item({
             "pk": guard_pk(interaction_id), "sk": f"STATUS#{status.status}", "type": "status",
             "status": status.status, "recipient_id": status.recipient_id,
             "occurred_at": iso(status.occurred_at), "errors": dynamo(status.errors) or None,
@@ -235,7 +235,7 @@ class TimelineWrites(ProfileReads):
             return  # the reply is stored by the replies flow; its receipts wait under its id
         rank = STATUS_RANK.get(status.status, 0)
         try:
-            self.client.updateto_item(
+            self.client.update_item(
                 TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
                 UpdateExpression="SET delivery_status = :s, delivery_rank = :r, delivery_at = :at",
                 ConditionExpression=(
@@ -273,7 +273,7 @@ class TimelineWrites(ProfileReads):
                 removes.append(f"#f{i}")
             else:
                 sets.append(f"#f{i} = :v{i}")
-                values[f":v{i}"] = value(value)
+                values[f":v{i}"] = attribute_value(value)
         if add_case:
             sets.append("previous_cases = list_append(if_not_exists(previous_cases, :empty), :case)")
             values[":empty"] = {"L": []}
@@ -282,7 +282,7 @@ class TimelineWrites(ProfileReads):
         current = customer_id
         for _ in range(ALIAS_HOPS):
             try:
-                self.client.updateto_item(
+                self.client.update_item(
                     TableName=self.table, Key=key(customer_pk(current), PROFILE),
                     UpdateExpression=expression,
                     ConditionExpression="attribute_exists(pk) AND attribute_not_exists(merged_into)",
