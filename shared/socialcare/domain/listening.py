@@ -254,7 +254,9 @@ class Listening:
         counts: dict[str, Any] = self._add(f"MENTIONS#{brand}#{self._bucket_key(now)}#{shard}",
                                            {"mentions": 1, "negative": negative}, now)
         result.counted = True
-        if counts["mentions"] % self.rules.spike.check_every == 0 and self._spiking.get(brand) != self._bucket_key(now):
+        with self._lock:
+            spiking_now = self._spiking.get(brand) == self._bucket_key(now)
+        if counts["mentions"] % self.rules.spike.check_every == 0 and not spiking_now:
             result.spike = self._check_spike(brand, now)
         post = post_of(interaction)
         if post:

@@ -139,23 +139,23 @@ def parse(payload: Any) -> Parsed:
     return parsed
 
 
-def _page(obj: str, entry: Entry, parsed: Parsed) -> None:
+def _changes(obj: str, entry: Entry, parsed: Parsed, fields: tuple[str, ...], handle: Any) -> None:
+    """The entry's ``changes[]``: ``fields`` go to ``handle``, the rest are counted and ignored."""
     for raw in entry.changes or []:
         change = Change.model_validate(raw)
-        if change.field == "feed":
-            _feed(obj, entry, change, raw, parsed)
+        if change.field in fields:
+            handle(obj, entry, change, raw, parsed)
         else:
-            parsed.ignore(f"meta:page:{change.field}")
+            parsed.ignore(f"meta:{obj}:{change.field}")
+
+
+def _page(obj: str, entry: Entry, parsed: Parsed) -> None:
+    _changes(obj, entry, parsed, ("feed",), _feed)
     messaging(obj, Channel.MESSENGER, entry, parsed)
 
 
 def _instagram(obj: str, entry: Entry, parsed: Parsed) -> None:
-    for raw in entry.changes or []:
-        change = Change.model_validate(raw)
-        if change.field in ("comments", "live_comments"):
-            _ig_comment(obj, entry, change, raw, parsed)
-        else:
-            parsed.ignore(f"meta:instagram:{change.field}")
+    _changes(obj, entry, parsed, ("comments", "live_comments"), _ig_comment)
     messaging(obj, Channel.INSTAGRAM, entry, parsed)
 
 

@@ -8,6 +8,7 @@ Each route calls one domain service; errors are domain exceptions mapped by ``fl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -19,7 +20,7 @@ from socialcare.errors import BadRequest, NotFound
 from socialcare.flows.api import wiring_of
 from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import IdentifierKind
-from socialcare.models.profile import CustomerView, Profile
+from socialcare.models.profile import CustomerView, Page, Profile
 from socialcare.store import cursor as cursors
 
 logger = Logger(child=True)
@@ -207,25 +208,27 @@ def get_customer(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> 
     return body
 
 
+def _customer_page(customer_id: str, read: Callable[[str], Page]) -> tuple[str, Page]:
+    """One page of a customer's items (a merged id reads its survivor's); 404 for an unknown id."""
+    profile = wiring_of(router).profiles.get_profile(customer_id)
+    if profile is None:
+        raise NotFound(f"no customer {customer_id}")
+    return profile.id, read(profile.id)
+
+
 @router.get("/api/customers/<customer_id>/timeline")
 def get_timeline(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
     repo = wiring_of(router).profiles
-    profile = repo.get_profile(customer_id)
-    if profile is None:
-        raise NotFound(f"no customer {customer_id}")
-    page = repo.timeline(profile.id, limit=limit, cursor=cursor)
-    return {"id": profile.id, "timeline": [timeline_entry(i) for i in page.items], "cursor": page.cursor}
+    found, page = _customer_page(customer_id, lambda cid: repo.timeline(cid, limit=limit, cursor=cursor))
+    return {"id": found, "timeline": [timeline_entry(i) for i in page.items], "cursor": page.cursor}
 
 
 @router.get("/api/customers/<customer_id>/suggestions")
 def get_suggestions(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
     """Customers an agent may want to merge with this one, and why."""
     repo = wiring_of(router).profiles
-    profile = repo.get_profile(customer_id)
-    if profile is None:
-        raise NotFound(f"no customer {customer_id}")
-    page = repo.suggestions(profile.id, limit=limit, cursor=cursor)
-    return {"id": profile.id, "suggestions": [suggestion_entry(i) for i in page.items], "cursor": page.cursor}
+    found, page = _customer_page(customer_id, lambda cid: repo.suggestions(cid, limit=limit, cursor=cursor))
+    return {"id": found, "suggestions": [suggestion_entry(i) for i in page.items], "cursor": page.cursor}
 
 
 @router.delete("/api/customers/<customer_id>/suggestions/<other_id>")
