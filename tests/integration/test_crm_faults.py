@@ -23,17 +23,17 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from socialcare import aws
-from socialcare.crm import enqueue_sync
 from socialcare.crm.base import CrmTuning, Http, NoGuard
-from socialcare.crm.guard import PowertoolsGuard
 from socialcare.crm.ratelimit import TokenBucket
-from socialcare.crm.records import CrmRecords
 from socialcare.crm.samples import sample_view
-from socialcare.crm.sync import CrmSync, SyncConsumer
 from socialcare.crm.webhook import WebhookAdapter
 from socialcare.crm.zendesk import ZendeskAdapter
-from socialcare.models.crm import CaseView
-from socialcare.settings import get_settings
+from socialcare.flows.crm_sync import CrmSync, SyncConsumer
+from socialcare.models.crm import CaseView, CrmSyncRequest
+from socialcare.publish import Publisher, RecordQueue
+from socialcare.store.cases import CasesRepository
+from socialcare.store.idempotency import PowertoolsGuard
+from socialcare.store.state import StateRepository
 from socialcare_infra.esm import failed_message_ids, lambda_sqs_record
 from socialcare_infra.provision import Provisioner
 from socialcare_infra.template import Resolver, load_template
@@ -59,14 +59,18 @@ def made(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.setenv(key, value)
     with mock_aws():
         aws.reset()
-        get_settings.cache_clear()
         made = Provisioner(Resolver(load_template(TEMPLATE), stack_name="t"), endpoint_url=None, environ={}).provision()  # type: ignore[arg-type]
-        monkeypatch.setenv("SOCIALCARE_CASES_TABLE", made.names["CasesTable"])
-        monkeypatch.setenv("SOCIALCARE_CRM_SYNC_QUEUE_URL", made.queue_urls["CrmSyncQueue"])
-        get_settings.cache_clear()
         yield made
         aws.reset()
-        get_settings.cache_clear()
+
+
+def records(made: Any) -> CasesRepository:
+    """CasesTable's repository: the case items and the CRM state beside them."""
+    return CasesRepository(made.names["CasesTable"], boto3.client("dynamodb"))
+
+
+def crm_sync_queue(made: Any) -> RecordQueue:
+    return RecordQueue(boto3.client("sqs"), made.queue_urls["CrmSyncQueue"])
 
 
 @pytest.fixture
@@ -81,11 +85,13 @@ def httpserver() -> Iterator[HTTPServer]:
 
 
 class Cases:
-    """The cases service's read model, backed by real case items (version, for reconcile)."""
+    """The cases service's read model, backed by real case items (version, for reconcile);
+    each version it puts is published to crm-sync.fifo as the case stream relays it."""
 
-    def __init__(self, table: str) -> None:
-        self.table = table
+    def __init__(self, made: Any) -> None:
+        self.table = made.names["CasesTable"]
         self.views: dict[str, CaseView] = {}
+        self.publisher = Publisher(boto3.client("sqs"), crm_sync_url=made.queue_urls["CrmSyncQueue"])
 
     def put(self, view: CaseView) -> None:
         self.views[view.case.id] = view
@@ -95,7 +101,7 @@ class Cases:
             UpdateExpression="SET version = :v",
             ExpressionAttributeValues={":v": {"N": str(view.case.version)}},
         )
-        enqueue_sync(view.case.id, view.case.version, reason="pipeline")
+        self.publisher.crm_syncs([CrmSyncRequest(case_id=view.case.id, version=view.case.version, reason="pipeline")])
 
     def get_case_view(self, case_id: str) -> CaseView | None:
         return self.views.get(case_id)
@@ -196,8 +202,8 @@ def _webhook_consumer(made: Any, httpserver: HTTPServer, cases: Cases, *, guard:
     url = httpserver.url_for("/crm")
     tuning = CrmTuning(retry_base_seconds=1, retry_max_seconds=2, timeout_seconds=CLIENT_TIMEOUT)
     http = Http("webhook", timeout=CLIENT_TIMEOUT)
-    service = CrmSync(WebhookAdapter(url, SECRET, http), cases, CrmRecords(), guard or NoGuard())
-    return SyncConsumer(lambda: service, sqs=boto3.client("sqs"), tuning=tuning)
+    service = CrmSync(WebhookAdapter(url, SECRET, http), cases, records(made), guard or NoGuard())
+    return SyncConsumer(lambda: service, crm_sync_queue(made), tuning)
 
 
 def _story(cases: Cases) -> None:
@@ -216,8 +222,8 @@ def _story(cases: Cases) -> None:
 def test_503_429_and_timeouts_then_recovery_leave_one_record_per_case(made: Any, httpserver: HTTPServer) -> None:
     crm = LoopbackCrm(script=["503", "503", "429:1", "timeout", "lost"])
     httpserver.expect_request("/crm", method="POST").respond_with_handler(crm.handle)
-    cases = Cases(made.names["CasesTable"])
-    guard = PowertoolsGuard(made.names["IdempotencyTable"])
+    cases = Cases(made)
+    guard = PowertoolsGuard(made.names["IdempotencyTable"], boto3.client("dynamodb"))
     _story(cases)
 
     run_event_source(_webhook_consumer(made, httpserver, cases, guard=guard), made.queue_urls["CrmSyncQueue"])
@@ -232,16 +238,16 @@ def test_503_429_and_timeouts_then_recovery_leave_one_record_per_case(made: Any,
     assert giulia["case"]["version"] == 4
     assert crm.records["SC-2026-2"]["customer"]["id"] == "cus-marco"
     # The case items remember the CRM's id (behind CrmIndex) and what it acknowledged.
-    records = CrmRecords()
-    assert records.state("SC-2026-1").synced_version == 4  # type: ignore[union-attr]
-    assert records.case_for_record("crm-SC-2026-1") == "SC-2026-1"
+    repo = records(made)
+    assert repo.crm_state("SC-2026-1").synced_version == 4  # type: ignore[union-attr]
+    assert repo.case_for_crm_record("crm-SC-2026-1") == "SC-2026-1"
     assert dlq_messages(made.queue_urls["CrmSyncDLQ"]) == []
 
 
 def test_a_lost_answer_is_retried_with_the_same_delivery_id(made: Any, httpserver: HTTPServer) -> None:
     crm = LoopbackCrm(script=["lost"])
     httpserver.expect_request("/crm", method="POST").respond_with_handler(crm.handle)
-    cases = Cases(made.names["CasesTable"])
+    cases = Cases(made)
     cases.put(sample_view("SC-2026-1", version=1))
 
     run_event_source(_webhook_consumer(made, httpserver, cases), made.queue_urls["CrmSyncQueue"])
@@ -255,7 +261,7 @@ def test_a_permanent_4xx_goes_to_the_dlq_with_a_readable_reason(made: Any, https
     httpserver.expect_request("/crm", method="POST").respond_with_json(
         {"error": "customer.tier 'gold' is not a known tier"}, status=422
     )
-    cases = Cases(made.names["CasesTable"])
+    cases = Cases(made)
     cases.put(sample_view("SC-2026-1", version=1))
 
     run_event_source(_webhook_consumer(made, httpserver, cases), made.queue_urls["CrmSyncQueue"])
@@ -271,19 +277,20 @@ def test_a_permanent_4xx_goes_to_the_dlq_with_a_readable_reason(made: Any, https
         "requested_at": None,
     }
     assert len(httpserver.log) == 1  # tried once, not maxReceiveCount times
-    assert CrmRecords().state("SC-2026-1").synced_version == 0  # type: ignore[union-attr]
+    assert records(made).crm_state("SC-2026-1").synced_version == 0  # type: ignore[union-attr]
 
 
 def test_the_token_bucket_defers_instead_of_flooding_the_crm(made: Any, httpserver: HTTPServer) -> None:
     crm = LoopbackCrm(script=[])
     httpserver.expect_request("/crm", method="POST").respond_with_handler(crm.handle)
-    cases = Cases(made.names["CasesTable"])
+    cases = Cases(made)
     for n in range(1, 5):
         cases.put(sample_view(f"SC-2026-{n}", customer_id=f"cus-{n}"))
-    bucket = TokenBucket("webhook", table=made.names["StateTable"], rate_per_second=2, burst=1)
+    state = StateRepository(made.names["StateTable"], boto3.client("dynamodb"))
+    bucket = TokenBucket("webhook", state, rate_per_second=2, burst=1)
     http = Http("webhook", timeout=CLIENT_TIMEOUT, limiter=bucket)
-    service = CrmSync(WebhookAdapter(httpserver.url_for("/crm"), SECRET, http), cases, CrmRecords(), NoGuard())
-    consumer = SyncConsumer(lambda: service, sqs=boto3.client("sqs"), tuning=CrmTuning(retry_base_seconds=1))
+    service = CrmSync(WebhookAdapter(httpserver.url_for("/crm"), SECRET, http), cases, records(made), NoGuard())
+    consumer = SyncConsumer(lambda: service, crm_sync_queue(made), CrmTuning(retry_base_seconds=1))
 
     run_event_source(consumer, made.queue_urls["CrmSyncQueue"])
 
@@ -347,15 +354,13 @@ def test_zendesk_ticket_create_with_a_lost_answer_and_rate_limits_stays_single(
     # user, lookup, create (applied, answer lost) | then 429 | then healthy
     zendesk = FakeZendesk(faults=["ok", "ok", "lost", "429:1", "503"])
     httpserver.expect_request(re.compile(r"^/api/v2/.*$")).respond_with_handler(zendesk.handle)
-    cases = Cases(made.names["CasesTable"])
+    cases = Cases(made)
     _story(cases)
-    guard = PowertoolsGuard(made.names["IdempotencyTable"])
+    guard = PowertoolsGuard(made.names["IdempotencyTable"], boto3.client("dynamodb"))
     creds = {"base_url": httpserver.url_for("/").rstrip("/"), "email": "bot@acme.test", "api_token": "t"}
     adapter = ZendeskAdapter(creds, Http("zendesk", timeout=CLIENT_TIMEOUT), guard=guard)
-    service: Callable[[], CrmSync] = lambda: CrmSync(adapter, cases, CrmRecords(), guard)  # noqa: E731
-    consumer = SyncConsumer(
-        service, sqs=boto3.client("sqs"), tuning=CrmTuning(retry_base_seconds=1, retry_max_seconds=2)
-    )
+    service: Callable[[], CrmSync] = lambda: CrmSync(adapter, cases, records(made), guard)  # noqa: E731
+    consumer = SyncConsumer(service, crm_sync_queue(made), CrmTuning(retry_base_seconds=1, retry_max_seconds=2))
 
     run_event_source(consumer, made.queue_urls["CrmSyncQueue"])
 
@@ -367,4 +372,4 @@ def test_zendesk_ticket_create_with_a_lost_answer_and_rate_limits_stays_single(
     assert {"channel_x", "channel_facebook", "channel_messenger", "channel_whatsapp"} <= set(giulia["tags"])
     notes = [c["body"] for c in giulia["comments"][1:]]
     assert len(notes) == len(set(notes)) == 4  # each interaction noted exactly once
-    assert CrmRecords().state("SC-2026-1").record_id == str(by_case["SC-2026-1"][0])  # type: ignore[union-attr]
+    assert records(made).crm_state("SC-2026-1").record_id == str(by_case["SC-2026-1"][0])  # type: ignore[union-attr]

@@ -1,5 +1,6 @@
 """The CRM both ways, through the real CrmSyncFunction and CrmWebhookFunction handlers, the
-real cases service and repositories, template-built moto resources (the ``aws`` fixture) and a
+real cases service and repositories, the CasesTable stream relayed through the real CaseStream
+flow (the ``case_versions`` fixture), template-built moto resources (the ``aws`` fixture) and a
 loopback CRM (pytest-httpserver): the default wiring the deployed functions use."""
 
 from __future__ import annotations
@@ -18,19 +19,18 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from socialcare import cases, config, listening, workitems
-from socialcare.crm import sync
-from socialcare.crm.reconcile import reconcile
-from socialcare.crm.records import CrmRecords
+from socialcare.config.settings import Settings
+from socialcare.flows.reconcile import reconcile
+from socialcare.flows.wiring import Wiring
 from socialcare.models.case import CaseStatus
 from socialcare.models.interaction import Author, Channel, Interaction, Kind
-from socialcare.settings import get_settings
 from socialcare_infra.esm import failed_message_ids, lambda_sqs_record
 from socialcare_infra.handlers import load_app
 
 pytestmark = pytest.mark.integration
 
-AwsStack = Any  # tests/integration/conftest.py's fixture type
+AwsStack = Any  # tests/integration/conftest.py's fixture types
+CaseVersions = Any
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=30)
 
@@ -46,10 +46,10 @@ class Context:
         return 60_000
 
 
-
-
 @pytest.fixture
-def world(aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def world(
+    aws: AwsStack, case_versions: CaseVersions, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
     received: list[dict[str, Any]] = []
     secret = aws.secret_values["CrmWebhookSecret"]
 
@@ -72,16 +72,9 @@ def world(aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SOCIALCARE_CRM_WEBHOOK_URL", httpserver.url_for("/crm"))
     monkeypatch.setenv("SOCIALCARE_CRM_RETRY_BASE_SECONDS", "1")
     monkeypatch.setenv("SOCIALCARE_CRM_RETRY_MAX_SECONDS", "2")
-    get_settings.cache_clear()
-    config.reset()
-    cases.reset()
-    listening.reset()
-    workitems._once.cache_clear()
-    # The module-level consumer may hold a service from another test's environment.
-    monkeypatch.setattr(sync, "consumer", sync.SyncConsumer(sync.default_service))
-    yield {"aws": aws, "received": received, "secret": secret}
-    cases.reset()
-    listening.reset()
+    # Built after the CRM settings above, like every function's cold start (load_app below).
+    wiring = Wiring(Settings())
+    yield {"aws": aws, "received": received, "secret": secret, "wiring": wiring, "case_versions": case_versions}
 
 
 def _story() -> list[Interaction]:
@@ -106,13 +99,17 @@ def _story() -> list[Interaction]:
     ]
 
 
-def _pipeline(interaction: Interaction, customer_id: str) -> None:
-    """Thread the interaction into its case: the cases repository queues the CRM sync."""
-    cases.on_interaction(interaction, customer_id, {}, now=interaction.occurred_at)
+def _pipeline(world: dict[str, Any], interaction: Interaction, customer_id: str) -> None:
+    """Thread the interaction into its case: the case version written reaches the CRM through
+    the cases table's stream (relayed by ``_run_crm_sync``)."""
+    world["wiring"].threading.on_interaction(interaction, customer_id, {}, now=interaction.occurred_at)
 
 
-def _run_crm_sync(aws: AwsStack, deadline_s: float = 30.0) -> None:
-    """Lambda's SQS event source for CrmSyncFunction, on moto."""
+def _run_crm_sync(world: dict[str, Any], deadline_s: float = 30.0) -> None:
+    """CaseStreamFunction relays the case versions written so far to crm-sync.fifo, then
+    Lambda's SQS event source runs CrmSyncFunction on it, on moto."""
+    aws = world["aws"]
+    assert world["case_versions"].relay() == {"batchItemFailures": []}
     handler = load_app("crm_sync").handler
     sqs = boto3.client("sqs")
     url, arn = aws.queue_urls["CrmSyncQueue"], aws.queue_arns["CrmSyncQueue"]
@@ -160,13 +157,13 @@ def _webhook(provider: str, doc: Any, secret: str) -> dict[str, Any]:
 
 
 def test_story_reaches_the_crm_as_one_case_with_every_channel(world: dict[str, Any]) -> None:
-    aws = world["aws"]
+    wiring = world["wiring"]
     for interaction in _story():
-        _pipeline(interaction, "cust-giulia")
-    case = cases.open_case_for("cust-giulia")
+        _pipeline(world, interaction, "cust-giulia")
+    case = wiring.case_queries.open_case_for("cust-giulia")
     assert case is not None
 
-    _run_crm_sync(aws)
+    _run_crm_sync(world)
 
     received = world["received"]
     assert all(r["signed"] for r in received)
@@ -178,17 +175,17 @@ def test_story_reaches_the_crm_as_one_case_with_every_channel(world: dict[str, A
     assert latest["case"]["channels"] == ["x", "facebook", "messenger", "whatsapp"]
     assert [i["channel"] for i in latest["interactions"]] == ["x", "facebook", "messenger", "whatsapp"]
     # The record id is found from the CRM's side, by the cases service too (CrmIndex).
-    assert CrmRecords().state(case.id).synced_version == case.version  # type: ignore[union-attr]
-    found = cases.case_for_crm_record(f"crm-{case.id}")
+    assert wiring.cases_repo.crm_state(case.id).synced_version == case.version
+    found = wiring.case_queries.case_for_crm_record(f"crm-{case.id}")
     assert found is not None and found.id == case.id
 
 
 def test_solved_in_the_crm_resolves_the_case_and_a_public_reply_goes_out(world: dict[str, Any]) -> None:
-    aws = world["aws"]
+    aws, wiring = world["aws"], world["wiring"]
     for interaction in _story():
-        _pipeline(interaction, "cust-giulia")
-    _run_crm_sync(aws)
-    case = cases.open_case_for("cust-giulia")
+        _pipeline(world, interaction, "cust-giulia")
+    _run_crm_sync(world)
+    case = wiring.case_queries.open_case_for("cust-giulia")
     assert case is not None
     secret = world["secret"]
 
@@ -201,30 +198,31 @@ def test_solved_in_the_crm_resolves_the_case_and_a_public_reply_goes_out(world: 
     solved = {"event": "case.status_changed", "record_id": f"crm-{case.id}", "status": "solved"}
     assert json.loads(_webhook("webhook", solved, secret)["body"]) == {"received": 1, "applied": 1, "ignored": 0}
 
-    resolved = cases.get_case(case.id, with_interactions=False)
+    resolved = wiring.case_queries.get_case(case.id, with_interactions=False)
     assert resolved.status is CaseStatus.RESOLVED
     out = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["OutboundQueue"], MaxNumberOfMessages=10)
     (message,) = [json.loads(m["Body"]) for m in out["Messages"]]
     assert message["case_id"] == case.id and message["text"] == "Rimborso avviato, ci scusiamo."
     assert message["reply_to"]["channel"] == "whatsapp"  # where she last wrote
     # Resolving changed the case: the CRM gets that version too (and ignores the echo).
-    _run_crm_sync(aws)
+    _run_crm_sync(world)
     assert world["received"][-1]["doc"]["case"]["status"] == "resolved"
 
 
 def test_reconcile_re_enqueues_what_the_crm_never_acknowledged(world: dict[str, Any]) -> None:
-    aws = world["aws"]
-    _pipeline(_story()[0], "cust-giulia")
+    aws, wiring = world["aws"], world["wiring"]
+    _pipeline(world, _story()[0], "cust-giulia")
+    assert world["case_versions"].relay() == {"batchItemFailures": []}
     sqs = boto3.client("sqs")
     # Lost: the sync message is gone (say, dead-lettered and purged) before the CRM saw it.
     for m in sqs.receive_message(QueueUrl=aws.queue_urls["CrmSyncQueue"], MaxNumberOfMessages=10)["Messages"]:
         sqs.delete_message(QueueUrl=aws.queue_urls["CrmSyncQueue"], ReceiptHandle=m["ReceiptHandle"])
-    case = cases.open_case_for("cust-giulia")
+    case = wiring.case_queries.open_case_for("cust-giulia")
     assert case is not None
 
-    report = reconcile()
+    report = reconcile(wiring)
 
     assert report.enqueued == [case.id]
-    _run_crm_sync(aws)
-    assert CrmRecords().state(case.id).synced_version == case.version  # type: ignore[union-attr]
-    assert reconcile().lagging == []
+    _run_crm_sync(world)
+    assert wiring.cases_repo.crm_state(case.id).synced_version == case.version
+    assert reconcile(wiring).lagging == []

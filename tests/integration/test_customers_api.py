@@ -1,7 +1,7 @@
 """The customer API, and the cross-channel story it must tell (issue 4 acceptance).
 
-Events go through the real processor flow (``pipeline.process``) built the way the channel
-parsers build them; answers come from the real ApiFunction resolver with its auth middleware.
+Events go through the real processor flow (``flows.processor.Processor.process``) built the way the
+channel parsers build them; answers come from the real ApiFunction resolver with its auth middleware.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from socialcare import identity, pipeline
-from socialcare.api.app import build
+from socialcare.flows.api.app import build
+from socialcare.flows.processor import Processor
+from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import (
     Action,
     Author,
@@ -68,8 +69,14 @@ class Api:
 
 
 @pytest.fixture
-def api(aws: AwsStack) -> Api:
-    return Api(build(), aws.api_token)
+def api(aws: AwsStack, wiring: Wiring) -> Api:
+    return Api(build(wiring), aws.api_token)
+
+
+@pytest.fixture
+def processor(wiring: Wiring) -> Processor:
+    """The ProcessorFunction's flow, over the same tables and queues as the API."""
+    return Processor(wiring)
 
 
 def event(
@@ -139,16 +146,16 @@ MARCO = [
 GIULIA = facebook_comment("page_1_c78", "fb-6602", "Giulia Neri", "Anche il mio ordine ORD-123456 è in ritardo!", 60)
 
 
-def play_story() -> None:
+def play_story(processor: Processor) -> None:
     story = [*ANNA_MESSAGES.values(), ANNA_CALL, *MARCO, GIULIA]
     for item in sorted(story, key=lambda e: e.interaction.occurred_at if e.interaction else T0):
-        pipeline.process(item)
+        processor.process(item)
 
 
-def test_one_person_on_five_channels_and_the_phone_is_one_customer(api: Api) -> None:
+def test_one_person_on_five_channels_and_the_phone_is_one_customer(api: Api, processor: Processor) -> None:
     # Given Anna writes on X, Facebook, Messenger, Instagram and WhatsApp and then calls, with a
     # different platform id each time, while Marco and Giulia write about their own orders
-    play_story()
+    play_story(processor)
 
     # When the agent looks her up by phone, in every spelling
     found = [api.get("/api/customers", phone=p)["customers"]
@@ -181,8 +188,8 @@ def test_one_person_on_five_channels_and_the_phone_is_one_customer(api: Api) -> 
         assert [c["id"] for c in api.get("/api/customers", **{kind: value})["customers"]] == [anna_id], kind
 
 
-def test_a_stranger_with_the_same_order_number_is_a_suggestion_not_a_merge(api: Api) -> None:
-    play_story()
+def test_a_stranger_with_the_same_order_number_is_a_suggestion_not_a_merge(api: Api, processor: Processor) -> None:
+    play_story(processor)
     anna_id = api.get("/api/customers", phone="+393331112222")["customers"][0]["id"]
     (giulia,) = api.get("/api/customers", facebook="fb-6602")["customers"]
     (marco,) = api.get("/api/customers", x="2002")["customers"]
@@ -198,8 +205,11 @@ def test_a_stranger_with_the_same_order_number_is_a_suggestion_not_a_merge(api: 
     assert [c["id"] for c in api.get("/api/customers", phone="347 555 6666")["customers"]] == [marco["id"]]
 
 
-def test_the_call_centre_screen_pop_knows_her_and_not_a_stranger(api: Api) -> None:
-    play_story()
+def test_the_call_centre_screen_pop_knows_her_and_not_a_stranger(
+    api: Api, processor: Processor, wiring: Wiring
+) -> None:
+    play_story(processor)
+    identity = wiring.identity
     anna_id = identity.find_customer("phone", "+393331112222")
     assert anna_id is not None
     context = identity.context_for(anna_id)
@@ -207,16 +217,16 @@ def test_the_call_centre_screen_pop_knows_her_and_not_a_stranger(api: Api) -> No
     assert identity.find_customer("phone", "+39 06 1234 5678") is None
 
 
-def test_a_redelivered_event_days_later_does_not_duplicate_the_timeline(api: Api) -> None:
-    first = pipeline.process(x_post("1850000000000000001", "1001", "anna_bianchi", "Anna Bianchi", "ciao", 0))
-    again = pipeline.process(x_post("1850000000000000001", "1001", "anna_bianchi", "Anna Bianchi", "ciao", 0))
+def test_a_redelivered_event_days_later_does_not_duplicate_the_timeline(api: Api, processor: Processor) -> None:
+    first = processor.process(x_post("1850000000000000001", "1001", "anna_bianchi", "Anna Bianchi", "ciao", 0))
+    again = processor.process(x_post("1850000000000000001", "1001", "anna_bianchi", "Anna Bianchi", "ciao", 0))
     assert first["customer_id"] == again["customer_id"]
     assert len(api.get(f"/api/customers/{first['customer_id']}")["timeline"]) == 1
 
 
-def test_a_delete_removes_the_text_from_the_360_but_keeps_the_entry(api: Api) -> None:
-    stored = pipeline.process(x_post("1850000000000000001", "1001", "anna_bianchi", "Anna Bianchi", "oops", 0))
-    pipeline.process(InboundEvent(action=Action.DELETE, source="x", event_id="d1",
+def test_a_delete_removes_the_text_from_the_360_but_keeps_the_entry(api: Api, processor: Processor) -> None:
+    stored = processor.process(x_post("1850000000000000001", "1001", "anna_bianchi", "Anna Bianchi", "oops", 0))
+    processor.process(InboundEvent(action=Action.DELETE, source="x", event_id="d1",
                                   target_id="x:1850000000000000001"))
     (entry,) = api.get(f"/api/customers/{stored['customer_id']}")["timeline"]
     assert (entry["id"], entry["text"], entry["deleted"]) == ("x:1850000000000000001", None, True)
@@ -242,8 +252,8 @@ def test_an_unknown_customer_is_a_json_404(api: Api) -> None:
     assert (status, body["error"]) == (404, "not_found")
 
 
-def test_the_360_keeps_the_contract_field_names_flat(api: Api) -> None:
-    stored = pipeline.process(x_post("1850000000000000001", "1001", "anna_bianchi", "Anna Bianchi",
+def test_the_360_keeps_the_contract_field_names_flat(api: Api, processor: Processor) -> None:
+    stored = processor.process(x_post("1850000000000000001", "1001", "anna_bianchi", "Anna Bianchi",
                                      "ordine ORD-123456", 0))
     body = api.get(f"/api/customers/{stored['customer_id']}")
     assert {"id", "name", "identities", "timeline", "cases", "suggestions"} <= set(body)
@@ -252,9 +262,9 @@ def test_the_360_keeps_the_contract_field_names_flat(api: Api) -> None:
     assert body["timeline"][0]["text"] == "ordine ORD-123456"
 
 
-def test_the_timeline_pages_with_an_opaque_cursor(api: Api) -> None:
+def test_the_timeline_pages_with_an_opaque_cursor(api: Api, processor: Processor) -> None:
     for n in range(3):
-        stored = pipeline.process(x_post(f"18500000000000000{n:02d}", "1001", "anna_bianchi", "Anna Bianchi",
+        stored = processor.process(x_post(f"18500000000000000{n:02d}", "1001", "anna_bianchi", "Anna Bianchi",
                                          f"messaggio {n}", n))
     customer = stored["customer_id"]
     first = api.get(f"/api/customers/{customer}", limit="2")
@@ -265,9 +275,9 @@ def test_the_timeline_pages_with_an_opaque_cursor(api: Api) -> None:
     assert (status, body["error"]) == (400, "bad_request")
 
 
-def test_merge_then_unmerge_through_the_api(api: Api) -> None:
-    anna_x = pipeline.process(x_post("1850000000000000001", "1001", "anna_bianchi", "Anna Bianchi", "a", 0))
-    anna_fb = pipeline.process(facebook_comment("page_1_c77", "fb-5501", "Anna B.", "b", 5))
+def test_merge_then_unmerge_through_the_api(api: Api, processor: Processor) -> None:
+    anna_x = processor.process(x_post("1850000000000000001", "1001", "anna_bianchi", "Anna Bianchi", "a", 0))
+    anna_fb = processor.process(facebook_comment("page_1_c77", "fb-5501", "Anna B.", "b", 5))
     source, target = anna_fb["customer_id"], anna_x["customer_id"]
 
     status, merged = api.call("POST", "/api/customers/merge", body={"source": source, "target": target})
@@ -286,9 +296,9 @@ def test_merge_then_unmerge_through_the_api(api: Api) -> None:
     assert actions == ["unmerge", "merge"]
 
 
-def test_merging_two_different_verified_phones_is_a_409(api: Api) -> None:
-    anna = pipeline.process(phone_call("c-1", "+393331112222", 0))
-    other = pipeline.process(phone_call("c-2", "+393339998888", 5))
+def test_merging_two_different_verified_phones_is_a_409(api: Api, processor: Processor) -> None:
+    anna = processor.process(phone_call("c-1", "+393331112222", 0))
+    other = processor.process(phone_call("c-2", "+393339998888", 5))
     status, body = api.call("POST", "/api/customers/merge",
                             body={"source": other["customer_id"], "target": anna["customer_id"]})
     assert (status, body["error"]) == (409, "conflict")
@@ -303,15 +313,15 @@ def test_merge_and_unmerge_bodies_are_validated(api: Api) -> None:
     assert api.call("POST", "/api/customers/merge", body={"source": "cus_a", "target": "cus_b"})[0] == 404
 
 
-def test_a_dismissed_suggestion_is_gone_and_not_made_again(api: Api) -> None:
-    play_story()
+def test_a_dismissed_suggestion_is_gone_and_not_made_again(api: Api, processor: Processor) -> None:
+    play_story(processor)
     anna_id = api.get("/api/customers", phone="+393331112222")["customers"][0]["id"]
     giulia_id = api.get("/api/customers", facebook="fb-6602")["customers"][0]["id"]
 
     status, body = api.call("DELETE", f"/api/customers/{giulia_id}/suggestions/{anna_id}")
     assert (status, body["dismissed"]) == (200, anna_id)
     # Giulia writes about the same order again
-    pipeline.process(facebook_comment("page_1_c79", "fb-6602", "Giulia Neri", "ordine ORD-123456??", 200))
+    processor.process(facebook_comment("page_1_c79", "fb-6602", "Giulia Neri", "ordine ORD-123456??", 200))
 
     for customer in (giulia_id, anna_id):
         assert api.get(f"/api/customers/{customer}/suggestions")["suggestions"] == []
@@ -321,9 +331,9 @@ def test_a_dismissed_suggestion_is_gone_and_not_made_again(api: Api) -> None:
     assert api.call("DELETE", f"/api/customers/{giulia_id}/suggestions/{anna_id}")[0] == 404
 
 
-def test_a_lookup_by_several_identifiers_pages_its_customers(api: Api) -> None:
-    anna = pipeline.process(phone_call("c-1", "+393331112222", 0))["customer_id"]
-    marco = pipeline.process(x_post("1850000000000000002", "2002", "marco_v", "Marco Verdi", "ciao", 5))["customer_id"]
+def test_a_lookup_by_several_identifiers_pages_its_customers(api: Api, processor: Processor) -> None:
+    anna = processor.process(phone_call("c-1", "+393331112222", 0))["customer_id"]
+    marco = processor.process(x_post("1850000000000000002", "2002", "marco_v", "Marco Verdi", "ciao", 5))["customer_id"]
     first = api.get("/api/customers", phone="333 111 2222", x="2002", limit="1")
     assert [c["id"] for c in first["customers"]] == [anna] and first["cursor"]
     second = api.get("/api/customers", phone="333 111 2222", x="2002", limit="1", cursor=first["cursor"])

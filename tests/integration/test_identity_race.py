@@ -17,10 +17,9 @@ import boto3
 import pytest
 from moto.core.botocore_stubber import BotocoreStubber
 
-from socialcare import aws as aws_clients
-from socialcare import identity
+from socialcare.domain.identity.service import IdentityService, Recognition
+from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import Author, Channel, Identifier, IdentifierKind, Interaction, Kind
-from socialcare.store.profiles import ProfilesRepository
 
 if TYPE_CHECKING:
     from conftest import AwsStack
@@ -50,22 +49,22 @@ def customers(aws: AwsStack) -> list[dict[str, Any]]:
     return [i for i in table.scan()["Items"] if i["sk"] == "PROFILE"]
 
 
-def test_the_loser_of_the_claim_race_joins_the_winner(aws: AwsStack) -> None:
+def test_the_loser_of_the_claim_race_joins_the_winner(aws: AwsStack, wiring: Wiring) -> None:
     # Given a WhatsApp message and a phone call from one new number, in two processors at once:
     # the call's processor writes its claims while the WhatsApp one is about to write its own.
-    repo = ProfilesRepository.default()
-    client = aws_clients.dynamodb()
-    competitor: dict[str, identity.Recognition] = {}
+    identity = wiring.identity
+    client = wiring.profiles.client
+    competitor: dict[str, Recognition] = {}
     writes: list[str] = []
 
     def run_competitor_first(**_: Any) -> None:
         writes.append("TransactWriteItems")
         if len(writes) == 1:  # only the loser's first write; the competitor's own passes through
-            competitor["call"] = identity.recognise(call("c1"), repo)
+            competitor["call"] = identity.recognise(call("c1"))
 
     client.meta.events.register("before-call.dynamodb.TransactWriteItems", run_competitor_first)
     try:
-        loser = identity.recognise(whatsapp("w1"), repo)
+        loser = identity.recognise(whatsapp("w1"))
     finally:
         client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", run_competitor_first)
 
@@ -75,7 +74,7 @@ def test_the_loser_of_the_claim_race_joins_the_winner(aws: AwsStack) -> None:
     assert loser.customer_id == winner.customer_id
     assert [c["id"] for c in customers(aws)] == [winner.customer_id]
     # and the loser's identities were attached on its retry rather than lost
-    assert identity.find_customer("whatsapp", WA_ID, repo) == winner.customer_id
+    assert identity.find_customer("whatsapp", WA_ID) == winner.customer_id
     assert writes == ["TransactWriteItems"] * 3  # loser's failed create, competitor's, loser's attach
 
 
@@ -99,9 +98,9 @@ def atomic_moto_requests(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("atomic_moto_requests")
-def test_parallel_first_contacts_from_one_person_make_one_customer(aws: AwsStack) -> None:
-    repo = ProfilesRepository.default()
-    client = aws_clients.dynamodb()  # build the shared client before the threads start
+def test_parallel_first_contacts_from_one_person_make_one_customer(aws: AwsStack, wiring: Wiring) -> None:
+    identity = wiring.identity  # build the service and its shared client before the threads start
+    client = identity.profiles.client
     lost_races: list[str] = []
 
     # A lost race is DynamoDB cancelling a claim write: watch for it on the wire.
@@ -114,27 +113,27 @@ def test_parallel_first_contacts_from_one_person_make_one_customer(aws: AwsStack
     # in practice, and every round must hold the invariant whether or not one happened.
     for round_ in range(5):
         number = f"39333111{2222 + round_:04d}"
-        recognitions = _first_contacts_at_once(repo, number, threads=8)
+        recognitions = _first_contacts_at_once(identity, number, threads=8)
         # Then everyone agrees on one customer, and only one was created
         assert len({r.customer_id for r in recognitions}) == 1
         assert sum(r.created for r in recognitions) == 1
-        assert len([c for c in customers(aws) if identity.find_customer("phone", number, repo) == c["id"]]) == 1
+        assert len([c for c in customers(aws) if identity.find_customer("phone", number) == c["id"]]) == 1
         if lost_races:
             break
     assert lost_races, "no write ever collided: the test did not exercise the race"
     assert len(customers(aws)) == round_ + 1
 
 
-def _first_contacts_at_once(repo: ProfilesRepository, number: str, threads: int) -> list[identity.Recognition]:
+def _first_contacts_at_once(identity: IdentityService, number: str, threads: int) -> list[Recognition]:
     barrier = threading.Barrier(threads)
-    results: list[identity.Recognition] = []
+    results: list[Recognition] = []
     errors: list[BaseException] = []
 
     def worker(n: int) -> None:
         event = whatsapp(f"w{number}{n}", number) if n % 2 else call(f"c{number}{n}", number)
         barrier.wait()
         try:
-            results.append(identity.recognise(event, repo))
+            results.append(identity.recognise(event))
         except BaseException as exc:  # re-raised in the test thread below
             errors.append(exc)
 
