@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from socialcare.settings import get_settings
+from socialcare.config.settings import Settings
 from socialcare_infra.template import load_template
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def test_queues_are_fifo_and_redrive_to_their_dlq(aws: AwsStack) -> None:
 
 
 def test_the_functions_environment_points_at_the_created_resources(aws: AwsStack) -> None:
-    settings = get_settings()
+    settings = Settings()
     assert settings.profiles_table == aws.tables["ProfilesTable"]
     assert settings.inbound_queue_url == aws.queue_urls["InboundQueue"]
     assert settings.api_token_arn == aws.secret_arns["ApiToken"]

@@ -6,23 +6,32 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
+from socialcare.flows.processor import Processor
 from socialcare.models.interaction import Action, Channel, Identifier, IdentifierKind, InboundEvent, Kind
+from socialcare.observability import metrics
 from socialcare_infra.handlers import load_app
 
 if TYPE_CHECKING:
     from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
+
+    from socialcare.flows.wiring import Wiring
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 EVENT = json.loads((ROOT / "tests" / "fixtures" / "channels" / "connect_contact_flow.json").read_text())
 SAFE = re.compile(r"^[A-Za-z0-9 _-]*$")
 
-CALLER_LOOKUP = load_app("caller_lookup")
+
+@pytest.fixture
+def caller_lookup(aws: AwsStack) -> ModuleType:
+    """CallerLookupFunction's handler, cold-started in the environment ``aws`` set."""
+    return load_app("caller_lookup")
 
 
 class Context:
@@ -36,8 +45,8 @@ class Context:
         return 7_000
 
 
-def invoke(event: dict[str, Any]) -> dict[str, str]:
-    answer = CALLER_LOOKUP.handler(event, Context())
+def invoke(function: ModuleType, event: dict[str, Any]) -> dict[str, str]:
+    answer = function.handler(event, Context())
     assert all(isinstance(k, str) and isinstance(v, str) and SAFE.match(v) for k, v in answer.items()), answer
     return answer
 
@@ -62,11 +71,10 @@ def with_contact(contact_id: str) -> dict[str, Any]:
     return event
 
 
-def test_an_unknown_caller_is_recorded_and_known_on_the_next_call(aws: AwsStack) -> None:
-    from socialcare import pipeline
-    from socialcare.observability import metrics
-
-    first = invoke(with_contact("11111111-1111-1111-1111-111111111111"))
+def test_an_unknown_caller_is_recorded_and_known_on_the_next_call(
+    aws: AwsStack, wiring: Wiring, caller_lookup: ModuleType
+) -> None:
+    first = invoke(caller_lookup, with_contact("11111111-1111-1111-1111-111111111111"))
     assert first["customerKnown"] == "false" and first["customerId"] == ""
 
     ((event, message),) = queued(aws)
@@ -80,10 +88,10 @@ def test_an_unknown_caller_is_recorded_and_known_on_the_next_call(aws: AwsStack)
     assert call.identifiers == [Identifier(kind=IdentifierKind.PHONE, value="+393331112222", verified=True)]
     assert message["Attributes"]["MessageGroupId"] == "phone:+393331112222"
 
-    stored = pipeline.process(event)  # the processor creates the customer keyed by the number
+    stored = Processor(wiring).process(event)  # the processor creates the customer keyed by the number
     metrics.clear_metrics()  # ProcessorFunction's handler flushes these in its own invocation
 
-    second = invoke(with_contact("22222222-2222-2222-2222-222222222222"))
+    second = invoke(caller_lookup, with_contact("22222222-2222-2222-2222-222222222222"))
     assert second["customerKnown"] == "true"
     assert second["customerId"] == stored["customer_id"]
     assert second["lastChannel"] == "phone"
@@ -92,8 +100,8 @@ def test_an_unknown_caller_is_recorded_and_known_on_the_next_call(aws: AwsStack)
     assert len(queued(aws)) == 1  # the second call is recorded too
 
 
-def test_connect_invoking_twice_in_one_contact_records_one_call(aws: AwsStack) -> None:
+def test_connect_invoking_twice_in_one_contact_records_one_call(aws: AwsStack, caller_lookup: ModuleType) -> None:
     event = with_contact("33333333-3333-3333-3333-333333333333")
-    invoke(event)
-    invoke(event)
+    invoke(caller_lookup, event)
+    invoke(caller_lookup, event)
     assert len(queued(aws)) == 1  # same contact -> same interaction id and dedupe id

@@ -11,10 +11,12 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
-from socialcare import aws, ingest, secrets
+from socialcare import aws
+from socialcare.config.settings import Settings
 from socialcare.errors import EnqueueFailed, SecretUnavailable
 from socialcare.models.interaction import Action, Author, Channel, InboundEvent, Interaction, Kind
-from socialcare.settings import get_settings
+from socialcare.publish import Publisher, dedupe_id
+from socialcare.secrets import SecretStore
 
 
 @pytest.fixture
@@ -25,11 +27,9 @@ def moto_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
         aws.reset()
-        get_settings.cache_clear()
         parameters.clear_caches()
         yield
     aws.reset()
-    get_settings.cache_clear()
     parameters.clear_caches()
 
 
@@ -44,6 +44,16 @@ def _event(n: int, author: str = "42", raw: object = None) -> InboundEvent:
         occurred_at=datetime(2026, 11, 1, tzinfo=UTC),
     )
     return InboundEvent(action=Action.CREATE, source="x", event_id=str(n), interaction=interaction, raw=raw)
+
+
+def enqueue(events: list[InboundEvent], queue_url: str) -> int:
+    """What a webhook does with its parsed events: publish them on inbound.fifo."""
+    return Publisher(aws.sqs(), inbound_url=queue_url).inbound(events)
+
+
+def secrets() -> SecretStore:
+    """The secrets a function may read, as its environment configures them now."""
+    return SecretStore(Settings().secret_arns())
 
 
 def _fifo(name: str = "inbound.fifo") -> str:
@@ -66,65 +76,66 @@ def _drain(url: str) -> list[dict[str, object]]:
 def test_every_event_of_a_large_batch_is_enqueued_with_its_author_group(moto_env: None) -> None:
     url = _fifo()
     events = [_event(n, author=str(n % 3)) for n in range(23)]  # three SendMessageBatch calls
-    assert ingest.enqueue(events, queue_url=url) == 23
+    assert enqueue(events, queue_url=url) == 23
     messages = _drain(url)
     assert sorted(json.loads(str(m["Body"]))["interaction"]["id"] for m in messages) == sorted(
         f"x:{n}" for n in range(23)
     )
     groups = {m["Attributes"]["MessageGroupId"] for m in messages}  # type: ignore[index]
     assert groups == {"x:0", "x:1", "x:2"}
+    by_id = {json.loads(str(m["Body"]))["interaction"]["id"]: m for m in messages}
+    assert by_id["x:5"]["Attributes"]["MessageDeduplicationId"] == dedupe_id(_event(5))  # type: ignore[index]
 
 
 def test_a_platform_redelivery_within_the_dedupe_window_is_not_enqueued_twice(moto_env: None) -> None:
     url = _fifo()
-    ingest.enqueue([_event(1)], queue_url=url)
-    ingest.enqueue([_event(1)], queue_url=url)
+    enqueue([_event(1)], queue_url=url)
+    enqueue([_event(1)], queue_url=url)
     assert len(_drain(url)) == 1
 
 
 def test_an_oversized_raw_slice_travels_compressed_and_comes_back_intact(moto_env: None) -> None:
     url = _fifo()
     raw = {"entry": [{"text": "ciao " * 80_000}]}  # ~400 KB, over SQS's message limit
-    ingest.enqueue([_event(7, raw=raw)], queue_url=url)
+    enqueue([_event(7, raw=raw)], queue_url=url)
     (message,) = _drain(url)
     body = str(message["Body"])
     assert len(body) < 256 * 1024
-    assert ingest.decode_raw(json.loads(body)["raw"]) == raw
+    assert json.loads(body)["raw"] != raw  # compressed in transit...
+    assert InboundEvent.model_validate_json(body).raw_payload() == raw  # ...and intact for the processor
 
 
 def test_a_missing_queue_is_an_enqueue_failure_so_the_platform_retries(moto_env: None) -> None:
-    with pytest.raises(EnqueueFailed):
-        ingest.enqueue([_event(1)], queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/nope.fifo")
+    with pytest.raises(EnqueueFailed) as failed:
+        enqueue([_event(1)], queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/nope.fifo")
+    assert failed.value.status == 503
 
 
 def test_secrets_fail_closed_when_unset_missing_or_empty(moto_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     sm = boto3.client("secretsmanager")
     with pytest.raises(SecretUnavailable):
-        secrets.secret_value("inbound_secret")  # no ARN configured
+        secrets().value("inbound_secret")  # no ARN configured
     empty = sm.create_secret(Name="empty", SecretString=" ")["ARN"]
     monkeypatch.setenv("SOCIALCARE_INBOUND_SECRET_ARN", empty)
-    get_settings.cache_clear()
     with pytest.raises(SecretUnavailable):
-        secrets.secret_value("inbound_secret")
+        secrets().value("inbound_secret")
     monkeypatch.setenv("SOCIALCARE_INBOUND_SECRET_ARN", empty.replace("empty", "gone"))
-    get_settings.cache_clear()
     with pytest.raises(SecretUnavailable):
-        secrets.secret_value("inbound_secret")
+        secrets().value("inbound_secret")
 
 
 def test_each_brand_account_gets_its_own_secret_with_a_default(moto_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     sm = boto3.client("secretsmanager")
     arn = sm.create_secret(Name="x", SecretString=json.dumps({"111": "s-111", "default": "s-default"}))["ARN"]
     monkeypatch.setenv("SOCIALCARE_X_CONSUMER_SECRET_ARN", arn)
-    get_settings.cache_clear()
-    assert secrets.secret_for_account("x_consumer_secret", "111") == "s-111"
-    assert secrets.secret_for_account("x_consumer_secret", "222") == "s-default"
-    assert sorted(secrets.secret_candidates("x_consumer_secret")) == ["s-111", "s-default"]
+    assert secrets().for_account("x_consumer_secret", "111") == "s-111"
+    assert secrets().for_account("x_consumer_secret", "222") == "s-default"
+    assert sorted(secrets().candidates("x_consumer_secret")) == ["s-111", "s-default"]
 
 
 def test_a_batch_of_large_events_is_split_to_fit_sqs_batch_size_limit(moto_env: None) -> None:
     url = _fifo()
     raw = {"text": "x" * 150_000}  # each message ~150 KB: two never fit one 256 KiB batch
     events = [_event(n, raw=raw) for n in range(4)]
-    assert ingest.enqueue(events, queue_url=url) == 4
+    assert enqueue(events, queue_url=url) == 4
     assert len(_drain(url)) == 4

@@ -14,9 +14,12 @@ from botocore.exceptions import ClientError
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
-from socialcare.channels import media, meta
+from socialcare.config.settings import Settings
+from socialcare.domain.channels import meta
+from socialcare.flows.processor import Processor
+from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import InboundEvent, Interaction
-from socialcare.settings import get_settings
+from socialcare.observability import metrics
 
 if TYPE_CHECKING:
     from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
@@ -31,12 +34,16 @@ WA_PHONE_ID = "109876543210"
 def graph(aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[HTTPServer]:
     monkeypatch.setenv("SOCIALCARE_GRAPH_API_URL", httpserver.url_for("/").rstrip("/"))
     monkeypatch.setenv("SOCIALCARE_GRAPH_API_VERSION", "v21.0")
-    get_settings.cache_clear()
     boto3.client("secretsmanager").put_secret_value(
         SecretId=aws.secret_arns["MetaAccessTokens"], SecretString=json.dumps({WA_PHONE_ID: "wa-token"})
     )
     yield httpserver
-    get_settings.cache_clear()
+
+
+@pytest.fixture
+def services(graph: HTTPServer) -> Wiring:
+    """The processor's services, built from the environment once it points at the fake Graph API."""
+    return Wiring(Settings())
 
 
 def whatsapp_events() -> list[InboundEvent]:
@@ -66,33 +73,35 @@ def serve_media(server: HTTPServer) -> list[Request]:
     return downloads
 
 
-def test_whatsapp_image_lands_in_s3_under_the_customers_prefix(aws: AwsStack, graph: HTTPServer) -> None:
+def test_whatsapp_image_lands_in_s3_under_the_customers_prefix(
+    aws: AwsStack, graph: HTTPServer, services: Wiring
+) -> None:
     downloads = serve_media(graph)
-    stored = media.store_attachments(image_interaction(), "cus_anna")
+    stored = services.media.store_attachments(image_interaction(), "cus_anna")
     key = "customers/cus_anna/whatsapp/wamid.IMAGE0001/0-1234567890123456.jpg"
     assert stored.attachments[0].s3_key == key
     obj = boto3.client("s3").get_object(Bucket=aws.buckets["MediaBucket"], Key=key)
     assert obj["Body"].read() == JPEG and obj["ContentType"] == "image/jpeg"
     assert len(downloads) == 1
 
-    again = media.store_attachments(image_interaction(), "cus_anna")  # a redelivery
+    again = services.media.store_attachments(image_interaction(), "cus_anna")  # a redelivery
     assert again.attachments[0].s3_key == key and len(downloads) == 1  # not downloaded twice
 
 
 def test_media_the_platform_no_longer_has_is_noted_and_the_message_still_stored(
-    aws: AwsStack, graph: HTTPServer
+    aws: AwsStack, graph: HTTPServer, services: Wiring
 ) -> None:
     graph.expect_request("/v21.0/1234567890123456").respond_with_json(
         {"error": {"message": "Unsupported get request.", "type": "GraphMethodException", "code": 100}}, status=400
     )
-    stored = media.store_attachments(image_interaction(), "cus_anna")
+    stored = services.media.store_attachments(image_interaction(), "cus_anna")
     assert stored.attachments[0].s3_key is None
     (error,) = stored.metadata["media_errors"]
     assert (error["index"], error["media_id"], error["retryable"]) == (0, "1234567890123456", False)
 
 
 def test_a_graph_outage_is_retried_once_then_the_message_is_stored_with_a_retryable_note(
-    aws: AwsStack, graph: HTTPServer
+    aws: AwsStack, graph: HTTPServer, services: Wiring
 ) -> None:
     calls: list[Request] = []
 
@@ -102,7 +111,7 @@ def test_a_graph_outage_is_retried_once_then_the_message_is_stored_with_a_retrya
         return Response(json.dumps(body), status=503, content_type="application/json")
 
     graph.expect_request("/v21.0/1234567890123456").respond_with_handler(outage)
-    stored = media.store_attachments(image_interaction(), "cus_anna")
+    stored = services.media.store_attachments(image_interaction(), "cus_anna")
     assert len(calls) == 2
     assert stored.attachments[0].s3_key is None
     assert stored.metadata["media_errors"][0]["retryable"] is True
@@ -114,22 +123,19 @@ def test_a_failure_to_write_our_bucket_raises_so_the_record_is_retried(
 ) -> None:
     serve_media(graph)
     monkeypatch.setenv("SOCIALCARE_MEDIA_BUCKET", "no-such-bucket-anywhere")
-    get_settings.cache_clear()
     with pytest.raises(ClientError):
-        media.store_attachments(image_interaction(), "cus_anna")
+        Wiring(Settings()).media.store_attachments(image_interaction(), "cus_anna")
 
 
-def test_the_processor_stores_the_interaction_with_its_s3_key(aws: AwsStack, graph: HTTPServer) -> None:
-    from socialcare import pipeline
-    from socialcare.observability import metrics
-    from socialcare.store.profiles import ProfilesRepository
-
+def test_the_processor_stores_the_interaction_with_its_s3_key(
+    aws: AwsStack, graph: HTTPServer, services: Wiring
+) -> None:
     serve_media(graph)
     event = whatsapp_events()[1]
-    result = pipeline.process(event)
+    result = Processor(services).process(event)
     metrics.clear_metrics()  # ProcessorFunction's handler flushes these in its own invocation
     customer_id = result["customer_id"]
-    items = ProfilesRepository.default().timeline(customer_id).items
+    items = services.profiles.timeline(customer_id).items
     stored = next(i for i in items if i.get("id") == "whatsapp:wamid.IMAGE0001")
     key = stored["attachments"][0]["s3_key"]
     assert key.startswith(f"customers/{customer_id}/whatsapp/")

@@ -9,6 +9,7 @@ import hmac
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -16,21 +17,19 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
-from socialcare.channels import poller, x
+from socialcare.domain.channels import x_api
+from socialcare.flows.x_poller import DMS, MENTIONS
 from socialcare.models.interaction import InboundEvent
-from socialcare.settings import get_settings
 from socialcare_infra.handlers import load_app
 
 if TYPE_CHECKING:
     from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
 
+    from socialcare.flows.wiring import Wiring
+
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 BRAND = "1500000000000000001"
-
-
-X_POLLER = load_app("x_poller")
-WEBHOOK_X = load_app("webhook_x")
 
 
 class Context:
@@ -89,14 +88,12 @@ def fake_x(aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatc
     httpserver.expect_request(f"/2/users/{BRAND}/mentions").respond_with_handler(fake)
     httpserver.expect_request("/2/dm_events").respond_with_handler(fake)
     monkeypatch.setenv("SOCIALCARE_X_API_URL", httpserver.url_for("/").rstrip("/"))
-    get_settings.cache_clear()
     credentials = {BRAND: {"bearer_token": "app-bearer", "consumer_key": "ck", "consumer_secret": "cs",
                            "access_token": "at", "access_token_secret": "ats"}}
     boto3.client("secretsmanager").put_secret_value(
         SecretId=aws.secret_arns["XApiCredentials"], SecretString=json.dumps(credentials)
     )
     yield fake
-    get_settings.cache_clear()
 
 
 def drain(aws: AwsStack) -> list[InboundEvent]:
@@ -110,14 +107,20 @@ def drain(aws: AwsStack) -> list[InboundEvent]:
     return got
 
 
-def run() -> dict[str, Any]:
-    return X_POLLER.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, Context())
+def cold_start() -> ModuleType:
+    """XPollerFunction's handler, loaded now: it builds its settings from the environment at import."""
+    return load_app("x_poller")
 
 
-def test_mentions_and_dms_are_enqueued_and_checkpoints_advance(aws: AwsStack, fake_x: FakeX) -> None:
+def run(poller: ModuleType) -> dict[str, Any]:
+    return poller.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, Context())
+
+
+def test_mentions_and_dms_are_enqueued_and_checkpoints_advance(aws: AwsStack, wiring: Wiring, fake_x: FakeX) -> None:
+    poller = cold_start()
     fake_x.mentions = [tweet(1), tweet(2, author=BRAND, text="our own tweet")]
     fake_x.dms = [dm(1), dm(2, sender=BRAND)]
-    assert run() == {BRAND: {"mentions": 1, "dms": 1}}
+    assert run(poller) == {BRAND: {"mentions": 1, "dms": 1}}
     events = drain(aws)
     assert sorted(e.interaction.id for e in events if e.interaction) == [
         "x:1860000000000000001", "x:1860000000000000701"
@@ -125,8 +128,8 @@ def test_mentions_and_dms_are_enqueued_and_checkpoints_advance(aws: AwsStack, fa
     assert all(e.source == "x-poller" for e in events)
     mention = next(e for e in events if e.event_id == "1860000000000000001")
     assert mention.interaction is not None and mention.interaction.author.followers == 48200
-    assert poller.get_checkpoint(BRAND, poller.MENTIONS) == 1860000000000000002
-    assert poller.get_checkpoint(BRAND, poller.DMS) == 1860000000000000702
+    assert wiring.state.checkpoint(BRAND, MENTIONS) == 1860000000000000002
+    assert wiring.state.checkpoint(BRAND, DMS) == 1860000000000000702
 
     first_mentions = [r for r in fake_x.requests if r[0].endswith("/mentions")]
     assert "since_id" not in first_mentions[0][1] and first_mentions[0][2] == "Bearer app-bearer"
@@ -135,20 +138,20 @@ def test_mentions_and_dms_are_enqueued_and_checkpoints_advance(aws: AwsStack, fa
 
     fake_x.mentions.append(tweet(3))
     fake_x.dms.append(dm(3))
-    assert run() == {BRAND: {"mentions": 1, "dms": 1}}
+    assert run(poller) == {BRAND: {"mentions": 1, "dms": 1}}
     assert sorted(e.event_id for e in drain(aws)) == ["1860000000000000003", "1860000000000000703"]
     latest_mentions = [r for r in fake_x.requests if r[0].endswith("/mentions")][-1]
     assert latest_mentions[1]["since_id"] == "1860000000000000002"
-    assert poller.get_checkpoint(BRAND, poller.MENTIONS) == 1860000000000000003
+    assert wiring.state.checkpoint(BRAND, MENTIONS) == 1860000000000000003
 
-    assert run() == {BRAND: {"mentions": 0, "dms": 0}}  # nothing new: nothing enqueued
+    assert run(poller) == {BRAND: {"mentions": 0, "dms": 0}}  # nothing new: nothing enqueued
     assert drain(aws) == []
 
 
-def test_a_checkpoint_never_moves_backwards(aws: AwsStack, fake_x: FakeX) -> None:
-    assert poller.advance_checkpoint(BRAND, poller.MENTIONS, 500)
-    assert not poller.advance_checkpoint(BRAND, poller.MENTIONS, 400)
-    assert poller.get_checkpoint(BRAND, poller.MENTIONS) == 500
+def test_a_checkpoint_never_moves_backwards(aws: AwsStack, wiring: Wiring, fake_x: FakeX) -> None:
+    assert wiring.state.advance_checkpoint(BRAND, MENTIONS, 500)
+    assert not wiring.state.advance_checkpoint(BRAND, MENTIONS, 400)
+    assert wiring.state.checkpoint(BRAND, MENTIONS) == 500
 
 
 def test_a_mention_seen_by_the_webhook_and_the_poller_is_queued_once(aws: AwsStack, fake_x: FakeX) -> None:
@@ -165,29 +168,28 @@ def test_a_mention_seen_by_the_webhook_and_the_poller_is_queued_once(aws: AwsSta
                            "requestId": "r", "routeKey": "$default", "stage": "$default"},
         "body": body.decode(), "isBase64Encoded": False,
     }
-    assert WEBHOOK_X.handler(event, Context())["statusCode"] == 200
+    assert load_app("webhook_x").handler(event, Context())["statusCode"] == 200
     fake_x.mentions = [tweet(1)]  # the same tweet, read by the poller
-    assert run()[BRAND]["mentions"] == 1
+    assert run(cold_start())[BRAND]["mentions"] == 1
     (only,) = drain(aws)
     assert only.interaction is not None and only.interaction.id == "x:1860000000000000001"
-    polled = x.v2_tweet_interaction(tweet(1), {}, BRAND)
+    polled = x_api.v2_tweet_interaction(tweet(1), {}, BRAND)
     assert polled is not None and polled.id == only.interaction.id
 
 
 def test_a_rate_limited_stream_keeps_its_checkpoint_for_the_next_run(
-    aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+    aws: AwsStack, wiring: Wiring, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     httpserver.expect_request(f"/2/users/{BRAND}/mentions").respond_with_json(
         {"title": "Too Many Requests"}, status=429, headers={"x-rate-limit-reset": "1795330000"}
     )
     monkeypatch.setenv("SOCIALCARE_X_API_URL", httpserver.url_for("/").rstrip("/"))
-    get_settings.cache_clear()
     boto3.client("secretsmanager").put_secret_value(
         SecretId=aws.secret_arns["XApiCredentials"], SecretString=json.dumps({BRAND: {"bearer_token": "b"}})
     )
-    poller.advance_checkpoint(BRAND, poller.MENTIONS, 1860000000000000001)
-    assert run() == {BRAND: {"mentions": "rate_limited"}}
-    assert poller.get_checkpoint(BRAND, poller.MENTIONS) == 1860000000000000001
+    wiring.state.advance_checkpoint(BRAND, MENTIONS, 1860000000000000001)
+    assert run(cold_start()) == {BRAND: {"mentions": "rate_limited"}}
+    assert wiring.state.checkpoint(BRAND, MENTIONS) == 1860000000000000001
     assert drain(aws) == []
 
 
@@ -195,11 +197,10 @@ def test_brand_accounts_without_their_own_entry_poll_with_the_default_credential
     aws: AwsStack, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SOCIALCARE_BRAND_X_ACCOUNT_IDS", BRAND)
-    get_settings.cache_clear()
     boto3.client("secretsmanager").put_secret_value(
         SecretId=aws.secret_arns["XApiCredentials"], SecretString=json.dumps({"default": {"bearer_token": "shared"}})
     )
     fake_x.mentions = [tweet(9)]
-    assert run() == {BRAND: {"mentions": 1}}  # no OAuth 1.0a user credentials: DMs are not polled
+    assert run(cold_start()) == {BRAND: {"mentions": 1}}  # no OAuth 1.0a user credentials: DMs are not polled
     assert [e.event_id for e in drain(aws)] == ["1860000000000000009"]
     assert fake_x.requests[-1][2] == "Bearer shared"

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from socialcare import cases, identity, pipeline
-from socialcare.channels import meta, x
-from socialcare.store.profiles import ProfilesRepository
+from socialcare.domain.channels import meta, x
+from socialcare.domain.channels.common import Parsed
+from socialcare.flows.processor import Processor
+from socialcare.flows.wiring import Wiring
 from socialcare_infra import scenario
 
 NAME, X_ID, FB_ID, PSID, WA_ID = "Laura Verdi", "777", "555", "666", "447700900123"
 
 
-def _payloads(now: float) -> list[tuple[Any, dict[str, Any]]]:
+def _payloads(now: float, brand_x_ids: frozenset[str]) -> list[tuple[Callable[[Any], Parsed], dict[str, Any]]]:
     mention = scenario.x_mention(now)
     tweet = mention["tweet_create_events"][0]
     tweet["id_str"] = "1999"
@@ -42,23 +45,26 @@ def _payloads(now: float) -> list[tuple[Any, dict[str, Any]]]:
     value["messages"][0].update({"from": WA_ID, "id": "wamid.L1"})
     value["messages"][0]["text"]["body"] = "Order 48213 again. No refund and I'll call my lawyer."
     stranger = copy.deepcopy(scenario.instagram_praise(now))
-    return [(x, mention), (x, dm), (meta, batch), (meta, whatsapp), (meta, stranger)]
+    x_parse = partial(x.parse, brand_x_ids=brand_x_ids)
+    return [(x_parse, mention), (x_parse, dm), (meta.parse, batch), (meta.parse, whatsapp), (meta.parse, stranger)]
 
 
-def test_an_english_story_with_a_fictional_uk_number_still_makes_one_customer_and_one_case(aws: Any) -> None:
-    for parser, payload in _payloads(time.time()):
-        for event in parser.parse(payload).events:
-            pipeline.process(event)
+def test_an_english_story_with_a_fictional_uk_number_still_makes_one_customer_and_one_case(wiring: Wiring) -> None:
+    processor = Processor(wiring)
+    for parse, payload in _payloads(time.time(), wiring.settings.brand_x_ids):
+        for event in parse(payload).events:
+            processor.process(event)
 
+    identity = wiring.identity
     found = {identity.find_customer("phone", s) for s in ("+44 7700 900123", "0044 7700 900123", "447700900123")}
     assert len(found) == 1 and None not in found
     (laura,) = found
     assert laura is not None
     for kind, value in (("x", X_ID), ("facebook", FB_ID), ("messenger", PSID), ("whatsapp", WA_ID)):
         assert identity.find_customer(kind, value) == laura, kind
-    inbound = [i for i in ProfilesRepository.default().timeline(laura).items if i["direction"] == "inbound"]
+    inbound = [i for i in wiring.profiles.timeline(laura).items if i["direction"] == "inbound"]
     assert sorted(i["channel"] for i in inbound) == ["facebook", "messenger", "whatsapp", "x", "x"]
-    case = cases.open_case_for(laura)
+    case = wiring.case_queries.open_case_for(laura)
     assert case is not None and case.priority.value in {"high", "urgent"}
     assert {"x", "facebook", "messenger", "whatsapp"} <= set(case.channels)
     marco = identity.find_customer("instagram", scenario.MARCO["instagram_id"])
