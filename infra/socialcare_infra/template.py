@@ -216,6 +216,7 @@ class Resolver:
             "AWS::SecretsManager::Secret": f"arn:aws:secretsmanager:{region}:{account}:secret:{physical}",
             "AWS::Serverless::Function": f"arn:aws:lambda:{region}:{account}:function:{physical}",
             "AWS::Lambda::Function": f"arn:aws:lambda:{region}:{account}:function:{physical}",
+            "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{physical}",
         }
         return arns.get(rtype, f"arn:aws:local:{region}:{account}:{physical}")
 
@@ -238,6 +239,7 @@ class Resolver:
             "AWS::SecretsManager::Secret": {"Id": self.ref(logical_id)},
             "AWS::Serverless::Function": {"Arn": arn},
             "AWS::Lambda::Function": {"Arn": arn},
+            "AWS::IAM::Role": {"Arn": arn, "RoleId": physical},
         }
         try:
             return by_type[rtype][attribute]

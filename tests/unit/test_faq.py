@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from socialcare import config, faq
+from socialcare.config.loader import load_rules
+from socialcare.config.rules import FaqBook
+from socialcare.domain.faq import FaqIndex
 
 
-@pytest.fixture(autouse=True)
-def _fresh() -> Any:
-    config.reset()
-    faq.reset()
-    yield
-    faq.reset()
+@pytest.fixture(scope="module")
+def faq() -> FaqIndex:
+    # The shipped config/faq.yaml (no override directory).
+    return FaqIndex(load_rules(FaqBook, ""))
 
 
 @pytest.mark.parametrize(
@@ -31,19 +29,19 @@ def _fresh() -> Any:
         ("grazie mille, fantastici!", "thanks-it"),
     ],
 )
-def test_best_answer(text: str, expected: str) -> None:
+def test_best_answer(faq: FaqIndex, text: str, expected: str) -> None:
     match = faq.suggest(text)
     assert match is not None and match.id == expected
     assert match.link and match.link.startswith("https://") and match.answer
 
 
-def test_language_of_the_text_wins() -> None:
+def test_language_of_the_text_wins(faq: FaqIndex) -> None:
     italian = faq.suggest("refund tracking ordine", language="it")
     english = faq.suggest("refund tracking order", language="en")
     assert italian is not None and italian.language == "it"
     assert english is not None and english.language == "en"
 
 
-def test_nothing_close_enough_gives_no_suggestion() -> None:
+def test_nothing_close_enough_gives_no_suggestion(faq: FaqIndex) -> None:
     assert faq.suggest("che tempo fa domani a Milano?") is None
     assert faq.suggest("") is None and faq.suggest(None) is None

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from socialcare import config, sla
+from socialcare.config.loader import load_rules
+from socialcare.config.rules import CalendarRules, Calendars, SlaPolicies, parse_duration
+from socialcare.domain.sla import Calendar, SlaClock
+from socialcare.errors import ConfigurationError
 from socialcare.models.case import Priority
-from socialcare.sla import Calendar, parse_duration
 
 
-@pytest.fixture(autouse=True)
-def _fresh() -> Any:
-    config.reset()
-    sla.reset()
-    yield
-    sla.reset()
+@pytest.fixture(scope="module")
+def sla() -> SlaClock:
+    # The shipped config/sla.yaml and config/calendars.yaml (no override directory).
+    return SlaClock(load_rules(SlaPolicies, ""), load_rules(Calendars, ""))
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -34,7 +34,7 @@ def test_durations() -> None:
         parse_duration("soon")
 
 
-def test_default_targets_are_hours_not_days() -> None:
+def test_default_targets_are_hours_not_days(sla: SlaClock) -> None:
     assert sla.targets(True, Priority.URGENT)[0] == timedelta(minutes=30)
     assert sla.targets(True, Priority.NORMAL)[0] == timedelta(hours=1)
     assert sla.targets(False, Priority.NORMAL)[0] == timedelta(hours=4)
@@ -44,21 +44,21 @@ def test_default_targets_are_hours_not_days() -> None:
             assert first < resolution
 
 
-def test_public_urgent_during_opening_hours_is_due_in_30_minutes() -> None:
+def test_public_urgent_during_opening_hours_is_due_in_30_minutes(sla: SlaClock) -> None:
     start = utc(2026, 11, 23, 10, 0)  # Monday 11:00 Rome
     due = sla.compute(start, public=True, priority=Priority.URGENT, team="social")
     assert due.first_response_due == start + timedelta(minutes=30)
     assert due.policy == "public/urgent" and due.calendar == "social"
 
 
-def test_clock_stops_outside_opening_hours() -> None:
+def test_clock_stops_outside_opening_hours(sla: SlaClock) -> None:
     # Friday 17:30 Rome (16:30 UTC): the call centre closes at 18:00 and reopens Saturday 09:00.
     start = utc(2026, 11, 27, 16, 30)
     due = sla.compute(start, public=False, priority=Priority.HIGH, team="callcentre")  # 2h first response
     assert due.first_response_due == utc(2026, 11, 28, 9, 30)  # 30 min Friday + 90 min Saturday from 09:00 Rome
 
 
-def test_lunch_break_and_sunday_are_closed() -> None:
+def test_lunch_break_and_sunday_are_closed(sla: SlaClock) -> None:
     cal = sla.calendar("callcentre")
     assert not cal.is_open(utc(2026, 11, 23, 12, 30))  # 13:30 Rome, lunch
     assert cal.is_open(utc(2026, 11, 23, 13, 30))
@@ -67,7 +67,7 @@ def test_lunch_break_and_sunday_are_closed() -> None:
     assert cal.add(utc(2026, 11, 28, 11, 0), timedelta(hours=2)) == utc(2026, 11, 30, 9, 0)
 
 
-def test_holidays_are_closed() -> None:
+def test_holidays_are_closed(sla: SlaClock) -> None:
     cal = sla.calendar("callcentre")
     # Thursday 24 Dec 17:00 Rome + 2h -> 25 and 26 Dec are holidays, 27 is Sunday -> Monday 28 Dec 10:00 Rome
     assert cal.add(utc(2026, 12, 24, 16, 0), timedelta(hours=2)) == utc(2026, 12, 28, 9, 0)
@@ -81,20 +81,43 @@ def test_daylight_saving_change_is_handled_by_zoneinfo() -> None:
     assert cal.add(utc(2026, 3, 28, 7, 0), timedelta(hours=1)) == utc(2026, 3, 28, 9, 0)
 
 
-def test_team_without_calendar_runs_around_the_clock() -> None:
+def test_team_without_calendar_runs_around_the_clock(sla: SlaClock) -> None:
     start = utc(2026, 11, 29, 3, 0)
     assert sla.calendar("nobody").add(start, timedelta(hours=5)) == start + timedelta(hours=5)
 
 
 def test_calendar_parsing_and_24h_days() -> None:
-    cal = Calendar.from_config(
-        "x", {"timezone": "UTC", "hours": {"mon": [["00:00", "24:00"]]}, "holidays": ["2026-11-30"]}
+    rules = CalendarRules.model_validate(
+        {"timezone": "UTC", "hours": {"mon": [["00:00", "24:00"]]}, "holidays": ["2026-11-30"]}
     )
+    cal = Calendar.from_rules("x", rules)
     assert cal.add(utc(2026, 11, 23, 23, 0), timedelta(hours=2)) == utc(2026, 12, 7, 1, 0)
     assert date(2026, 11, 30) in cal.holidays
 
 
-def test_tighten_only_brings_due_times_closer() -> None:
+@pytest.mark.parametrize(
+    ("calendars", "problem"),
+    [
+        ("version: 1\ncalendars:\n  t: {timezone: Mars/Olympus}\n", "unknown timezone"),
+        ("version: 1\ncalendars:\n  t: {hours: {funday: [['09:00', '18:00']]}}\n", "unknown weekday"),
+        ("version: 1\ncalendars:\n  t: {hours: {mon: [['nine', '18:00']]}}\n", "hours"),
+    ],
+)
+def test_broken_calendars_are_refused_with_the_file_named(tmp_path: Path, calendars: str, problem: str) -> None:
+    (tmp_path / "calendars.yaml").write_text(calendars)
+    with pytest.raises(ConfigurationError, match=rf"calendars\.yaml.*{problem}"):
+        load_rules(Calendars, str(tmp_path))
+
+
+def test_a_policy_with_a_bad_duration_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "sla.yaml").write_text(
+        "version: 1\npolicies:\n  public:\n    urgent: {first_response: soon, resolution: 4h}\n"
+    )
+    with pytest.raises(ConfigurationError, match=r"sla\.yaml.*first_response"):
+        load_rules(SlaPolicies, str(tmp_path))
+
+
+def test_tighten_only_brings_due_times_closer(sla: SlaClock) -> None:
     start = utc(2026, 11, 23, 10, 0)
     normal = sla.compute(start, public=False, priority=Priority.NORMAL, team="social")
     urgent = sla.tighten(normal, start + timedelta(minutes=10), public=True, priority=Priority.URGENT, team="social")

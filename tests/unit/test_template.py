@@ -2,7 +2,9 @@
 
 Each test collects every violation and fails with the full list, naming the resource and
 the property to fix. No network, no AWS: the template is only parsed (cfn_flip's loader
-understands the CloudFormation short tags !Ref, !GetAtt, !Sub, ...).
+understands the CloudFormation short tags !Ref, !GetAtt, !Sub, ...). Stream filter patterns are
+evaluated with the local stack's matcher (socialcare_infra.esm) against records shaped the way
+the case relay (socialcare.flows.case_stream) reads them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from typing import Any
 
 import pytest
 from cfn_tools import load_yaml
+
+from socialcare.flows.case_stream import sync_requests
+from socialcare.store.cases.items import CASE_SK, CRM_SK, TIMELINE_PREFIX, case_pk
+from socialcare_infra.esm import matches_any
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
@@ -29,6 +35,16 @@ TABLE_TYPES = {"AWS::DynamoDB::Table"}
 
 # SAM policy templates that take no resource parameter because the actions cannot be scoped.
 UNSCOPABLE_POLICY_TEMPLATES = {"CloudWatchPutMetricPolicy", "AWSXrayWriteOnlyAccess"}
+# AWS managed policies an explicit function role may carry: logs and traces, no data access
+# (SAM's AWSLambdaDynamoDBExecutionRole, say, reads every stream of the account: Resource "*").
+EXECUTION_ONLY_MANAGED_POLICIES = {"AWSLambdaBasicExecutionRole", "AWSXRayDaemonWriteAccess", "AWSXrayWriteOnlyAccess"}
+X_RAY_MANAGED_POLICIES = {"AWSXRayDaemonWriteAccess", "AWSXrayWriteOnlyAccess"}
+# Event source types whose SAM-generated role would get a managed policy on every stream ("*").
+STREAM_EVENT_TYPES = {"DynamoDB", "Kinesis"}
+# What Lambda's event source mapping needs to read a DynamoDB stream.
+STREAM_READ_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                       "dynamodb:ListStreams"}
+DYNAMODB_STREAM_RETENTION_SECONDS = 24 * 3600
 
 SECRET_WORDS = re.compile(r"secret|token|passw|pwd|api_?key|credential|private_?key|signing_?key", re.I)
 # Parameters may *refer* to a secret (its ARN or name), never carry one.
@@ -110,6 +126,52 @@ def sqs_consumers(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str
         if source_id and template["Resources"].get(source_id, {}).get("Type") == "AWS::SQS::Queue":
             fn_id = referenced_id(props(mapping).get("FunctionName")) or "<unresolved FunctionName>"
             yield fn_id, mapping_id, props(mapping), source
+
+
+def stream_consumers(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], Any]]:
+    """(function id, event/mapping name, event properties, stream reference) for every stream source."""
+    for fn_id, fn in resources(template, FUNCTION_TYPES):
+        for event_name, event in (props(fn).get("Events") or {}).items():
+            if event.get("Type") in STREAM_EVENT_TYPES:
+                event_props = event.get("Properties") or {}
+                yield fn_id, event_name, event_props, event_props.get("Stream")
+    for mapping_id, mapping in resources(template, {"AWS::Lambda::EventSourceMapping"}):
+        source = props(mapping).get("EventSourceArn")
+        source_type = template["Resources"].get(referenced_id(source) or "", {}).get("Type")
+        if source_type in TABLE_TYPES | {"AWS::Kinesis::Stream"}:
+            fn_id = referenced_id(props(mapping).get("FunctionName")) or "<unresolved FunctionName>"
+            yield fn_id, mapping_id, props(mapping), source
+
+
+def sub_references(value: Any) -> set[str] | None:
+    """Names a !Sub refers to (``${X}``, ``${X.Attr}``, its variable map's references), pseudo
+    parameters left out; None when ``value`` is not a !Sub."""
+    if not isinstance(value, dict) or set(value) != {"Fn::Sub"}:
+        return None
+    body: Any = value["Fn::Sub"]
+    variables: dict[str, Any] = {}
+    if isinstance(body, list):
+        body, variables = body[0], (body[1] if len(body) > 1 else {})
+    found: set[str] = set()
+    for name in re.findall(r"\$\{([^!}][^}]*)\}", str(body)):
+        if name in variables:
+            target = referenced_id(variables[name])
+            found.add(target if target is not None else f"<{name} = {show(variables[name])}>")
+        elif not name.startswith("AWS::"):
+            found.add(name.split(".", 1)[0])
+    return found
+
+
+def literal_text(value: Any) -> str:
+    """A string, or a !Sub's template string (for names written inside a !Sub)."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        body = value["Fn::Sub"]
+        return str(body[0] if isinstance(body, list) else body)
+    return value if isinstance(value, str) else ""
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 def fail_if(violations: list[str], what: str) -> None:
@@ -240,6 +302,127 @@ def test_every_fifo_queue_has_a_fifo_dlq(template: dict[str, Any]) -> None:
     fail_if(violations, "FIFO queues without a working dead-letter queue")
 
 
+# ----------------------------------------------------------------------------- streams
+
+
+def test_every_stream_event_source_reports_batch_item_failures_and_bisects(template: dict[str, Any]) -> None:
+    all_resources = template["Resources"]
+    violations = []
+    for fn_id, source_name, source_props, stream_ref in stream_consumers(template):
+        where = f"{fn_id}.{source_name}"
+        if "ReportBatchItemFailures" not in (source_props.get("FunctionResponseTypes") or []):
+            violations.append(
+                f"{where}: FunctionResponseTypes lacks ReportBatchItemFailures (a failed record would make the "
+                "whole batch retry, and the records after it be published again)"
+            )
+        if source_props.get("BisectBatchOnFunctionError") is not True:
+            violations.append(f"{where}: BisectBatchOnFunctionError should be true (isolate a failing record)")
+        table_id = referenced_id(stream_ref)
+        table = all_resources.get(table_id or "", {})
+        if table.get("Type") in TABLE_TYPES and not props(table).get("StreamSpecification"):
+            violations.append(f"{where}: {table_id} has no StreamSpecification")
+        elif table_id is None or not table:
+            violations.append(f"{where}: Stream {show(stream_ref)} is not a stream of this template")
+    fail_if(violations, "stream event sources without partial batch responses")
+
+
+def case_stream_event(template: dict[str, Any]) -> dict[str, Any]:
+    fn = template["Resources"].get("CaseStreamFunction")
+    assert fn, "CaseStreamFunction is missing: nothing relays saved case versions to the CRM"
+    events = [e for e in (props(fn).get("Events") or {}).values() if e.get("Type") == "DynamoDB"]
+    assert len(events) == 1, f"CaseStreamFunction should have one DynamoDB event, has {len(events)}"
+    return events[0].get("Properties") or {}
+
+
+def stream_record(event_name: str, pk: str, sk: str, version: int | None = 3) -> dict[str, Any]:
+    """A DynamoDB stream record as Lambda filters and delivers it (NEW_IMAGE)."""
+    keys = {"pk": {"S": pk}, "sk": {"S": sk}}
+    image = {**keys, **({"version": {"N": str(version)}} if version is not None else {})}
+    change: dict[str, Any] = {"Keys": keys, "SequenceNumber": "100", "StreamViewType": "NEW_IMAGE"}
+    if event_name != "REMOVE":
+        change["NewImage"] = image
+    return {"eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": change}
+
+
+def test_case_stream_reports_failures_bisects_and_retries_until_records_expire(template: dict[str, Any]) -> None:
+    """Every saved case version reaches the CRM only if the stream source reports partial
+    failures, bisects, retries a record until it expires and starts at the oldest record."""
+    source = case_stream_event(template)
+    violations = []
+    if referenced_id(source.get("Stream")) != "CasesTable" or "StreamArn" not in show(source.get("Stream")):
+        violations.append(f"Stream {show(source.get('Stream'))} should be !GetAtt CasesTable.StreamArn")
+    view = (props(template["Resources"]["CasesTable"]).get("StreamSpecification") or {}).get("StreamViewType")
+    if view not in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
+        violations.append(f"CasesTable StreamViewType {view!r}: the relay reads NewImage")
+    if "ReportBatchItemFailures" not in (source.get("FunctionResponseTypes") or []):
+        violations.append("FunctionResponseTypes lacks ReportBatchItemFailures")
+    if source.get("BisectBatchOnFunctionError") is not True:
+        violations.append("BisectBatchOnFunctionError should be true")
+    if source.get("MaximumRetryAttempts") != -1:
+        violations.append(
+            f"MaximumRetryAttempts {source.get('MaximumRetryAttempts')!r} should be -1 (retry until the record "
+            "expires): a record given up on is a case version the CRM never sees"
+        )
+    if source.get("MaximumRecordAgeInSeconds", -1) != -1:
+        violations.append(
+            f"MaximumRecordAgeInSeconds {source.get('MaximumRecordAgeInSeconds')!r} should be absent or -1 "
+            "(keep retrying for the stream's whole retention)"
+        )
+    if source.get("StartingPosition") != "TRIM_HORIZON":
+        violations.append(
+            f"StartingPosition {source.get('StartingPosition')!r} should be TRIM_HORIZON (LATEST skips the "
+            "versions written before the mapping polls)"
+        )
+    fail_if(violations, "CaseStreamFunction's stream source could lose case versions")
+
+
+def test_case_stream_filter_lets_through_case_versions_only(template: dict[str, Any]) -> None:
+    """The filter passes every case item (sk = CASE) insert and change, and nothing else: the CRM
+    state items the CRM sync writes to CasesTable would otherwise feed back into it."""
+    filters = (case_stream_event(template).get("FilterCriteria") or {}).get("Filters") or []
+    patterns = [json.loads(f["Pattern"]) if isinstance(f.get("Pattern"), str) else f.get("Pattern") for f in filters]
+    assert patterns, "no FilterCriteria: every item of CasesTable (CRM state, timeline) would be relayed"
+    violations = []
+    for index, pattern in enumerate(patterns):
+        sk = (((pattern or {}).get("dynamodb") or {}).get("Keys") or {}).get("sk")
+        if sk != {"S": [CASE_SK]}:
+            violations.append(f"Filters[{index}]: dynamodb.Keys.sk is {sk!r}, expected {{S: [{CASE_SK}]}}")
+    case = case_pk("SC-2026-000001")
+    for record in (stream_record("INSERT", case, CASE_SK), stream_record("MODIFY", case, CASE_SK)):
+        assert [r for _, r in sync_requests({"Records": [record]}) if r], f"the relay no longer takes {record}"
+        if not matches_any(record, patterns):
+            violations.append(f"the filter drops a case version: {record['eventName']} sk={CASE_SK}")
+    skipped = (
+        stream_record("MODIFY", case, CRM_SK),  # written by the CRM sync itself
+        stream_record("INSERT", case, f"{TIMELINE_PREFIX}2026-11-23T10:00:00Z#x:1"),
+        stream_record("REMOVE", case, CASE_SK),
+    )
+    for record in skipped:
+        if matches_any(record, patterns):
+            sk_value = record["dynamodb"]["Keys"]["sk"]["S"]
+            violations.append(f"the filter lets through {record['eventName']} sk={sk_value}")
+    fail_if(violations, "CaseStreamFunction's filter")
+
+
+def test_a_stuck_case_stream_alarms_before_its_records_expire(template: dict[str, Any]) -> None:
+    """Retrying until a record expires blocks its shard: someone must hear of it within the
+    stream's 24 hours (then only `socialcare crm reconcile` catches up)."""
+    alarms = [
+        props(alarm)
+        for _alarm_id, alarm in resources(template, {"AWS::CloudWatch::Alarm"})
+        if props(alarm).get("MetricName") == "IteratorAge"
+        and any(referenced_id(d.get("Value")) == "CaseStreamFunction" for d in props(alarm).get("Dimensions") or [])
+    ]
+    assert alarms, "no IteratorAge alarm on CaseStreamFunction"
+    for alarm in alarms:
+        threshold_seconds = float(alarm.get("Threshold", 0)) / 1000  # IteratorAge is in milliseconds
+        periods = int(alarm.get("EvaluationPeriods", 1)) * int(alarm.get("Period", 60))
+        assert 0 < threshold_seconds + periods < DYNAMODB_STREAM_RETENTION_SECONDS / 2, (
+            f"IteratorAge alarm fires after {threshold_seconds + periods:.0f}s: too close to the 24 h retention"
+        )
+        assert alarm.get("AlarmActions"), "the IteratorAge alarm notifies nobody"
+
+
 # ----------------------------------------------------------------------------- tables
 
 
@@ -298,9 +481,121 @@ def test_function_policies_are_scoped(template: dict[str, Any]) -> None:
             violations += policy_violations(f"{fn_id}.Policies[{index}]", policy, resource_ids)
     for role_id, role in resources(template, {"AWS::IAM::Role"}):
         for arn in props(role).get("ManagedPolicyArns") or []:
-            if isinstance(arn, str) and "FullAccess" in arn:
-                violations.append(f"{role_id}.ManagedPolicyArns: {arn!r} is far too broad")
+            name = literal_text(arn)
+            if "FullAccess" in name or name.endswith("AdministratorAccess"):
+                violations.append(f"{role_id}.ManagedPolicyArns: {name!r} is far too broad")
     fail_if(violations, "unscoped or overly broad function permissions")
+
+
+def statement_violations(where: str, statement: dict[str, Any], resource_ids: set[str]) -> list[str]:
+    """Problems with one statement of an inline role policy: every Allow names its actions and
+    only resources of this template (!Ref/!GetAtt, or a !Sub built on them such as
+    ``${Table.Arn}/stream/*``)."""
+    if statement.get("Effect") != "Allow":
+        return []
+    violations = [f"{where}: {key} grants everything but a list" for key in ("NotAction", "NotResource")
+                  if key in statement]
+    for action in as_list(statement.get("Action")):
+        if not isinstance(action, str) or action == "*" or action.endswith(":*"):
+            violations.append(f"{where}: Action {show(action)} is a wildcard: name the actions")
+    granted = as_list(statement.get("Resource"))
+    if not granted and "NotResource" not in statement:
+        violations.append(f"{where}: no Resource")
+    for resource in granted:
+        target = referenced_id(resource)
+        refs = sub_references(resource)
+        if target in resource_ids:
+            continue
+        if refs and refs <= resource_ids and not literal_text(resource).startswith("*"):
+            continue
+        violations.append(
+            f"{where}: Resource {show(resource)} should be !Ref/!GetAtt (or a !Sub on them) of a resource "
+            "in this template (not a literal, a parameter or '*')"
+        )
+    return violations
+
+
+def role_statements(role: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for policy in props(role).get("Policies") or []:
+        name = policy.get("PolicyName", "?")
+        for index, statement in enumerate(as_list((policy.get("PolicyDocument") or {}).get("Statement"))):
+            yield f"{name}.Statement[{index}]", statement
+
+
+def explicit_role_violations(template: dict[str, Any], fn_id: str, fn: dict[str, Any], role_ref: Any) -> list[str]:
+    all_resources = template["Resources"]
+    role_id = referenced_id(role_ref)
+    if role_id is None or all_resources.get(role_id, {}).get("Type") != "AWS::IAM::Role" or "Ref" in role_ref:
+        return [f"{fn_id}: Role {show(role_ref)} should be !GetAtt <an AWS::IAM::Role of this template>.Arn"]
+    violations = []
+    if props(fn).get("Policies"):
+        violations.append(f"{fn_id}: Policies are ignored by SAM when Role is set: grant them in {role_id}")
+    role = props(all_resources[role_id])
+    for index, statement in enumerate(as_list((role.get("AssumeRolePolicyDocument") or {}).get("Statement"))):
+        principal = statement.get("Principal")
+        if statement.get("Effect") == "Allow" and principal != {"Service": "lambda.amazonaws.com"}:
+            violations.append(
+                f"{role_id}.AssumeRolePolicyDocument.Statement[{index}]: Principal {show(principal)} "
+                "should be {Service: lambda.amazonaws.com} only"
+            )
+    managed = {literal_text(arn).rsplit("/", 1)[-1] for arn in role.get("ManagedPolicyArns") or []}
+    for name in sorted(managed - EXECUTION_ONLY_MANAGED_POLICIES):
+        violations.append(
+            f"{role_id}.ManagedPolicyArns: {name or '<unreadable ARN>'} is not one of "
+            f"{sorted(EXECUTION_ONLY_MANAGED_POLICIES)}: grant data access inline, scoped"
+        )
+    if "AWSLambdaBasicExecutionRole" not in managed:
+        violations.append(f"{role_id}: lacks AWSLambdaBasicExecutionRole ({fn_id} could not write its logs)")
+    if function_setting(template, fn, "Tracing") == "Active" and not managed & X_RAY_MANAGED_POLICIES:
+        violations.append(f"{role_id}: {fn_id} is traced but the role has no X-Ray write policy")
+    if not role.get("Policies"):
+        violations.append(f"{role_id}: no inline policy for what {fn_id} does")
+    for where, statement in role_statements(all_resources[role_id]):
+        violations += statement_violations(f"{role_id}.Policies.{where}", statement, set(all_resources))
+    return violations
+
+
+def test_functions_with_their_own_role_get_a_scoped_role_of_this_template(template: dict[str, Any]) -> None:
+    """A function with an explicit Role (needed where SAM would attach a policy on every stream
+    of the account) must get it from this template, and that role must grant only named actions
+    on this template's resources, plus logs and traces."""
+    violations = []
+    for fn_id, fn in resources(template, {"AWS::Serverless::Function"}):
+        role_ref = function_setting(template, fn, "Role")
+        if role_ref is not None:
+            violations += explicit_role_violations(template, fn_id, fn, role_ref)
+    fail_if(violations, "explicit function roles that are not scoped to this template")
+
+
+def test_stream_consumers_have_a_role_that_reads_only_their_stream(template: dict[str, Any]) -> None:
+    """SAM gives a DynamoDB/Kinesis event's generated role a managed policy on every stream
+    ("*"), so a stream consumer needs its own role, which must still let Lambda read the stream."""
+    all_resources = template["Resources"]
+    violations = []
+    for fn_id, source_name, _props, stream_ref in stream_consumers(template):
+        fn = all_resources.get(fn_id)
+        role_id = referenced_id(function_setting(template, fn, "Role")) if fn else None
+        if role_id is None or all_resources.get(role_id, {}).get("Type") != "AWS::IAM::Role":
+            violations.append(
+                f"{fn_id}.{source_name}: needs an explicit Role of this template (a SAM-generated role gets a "
+                "managed policy that reads every stream of the account)"
+            )
+            continue
+        table_id = referenced_id(stream_ref)
+        granted: set[str] = set()
+        for _where, statement in role_statements(all_resources[role_id]):
+            on_table = any(
+                referenced_id(resource) == table_id or table_id in (sub_references(resource) or set())
+                for resource in as_list(statement.get("Resource"))
+            )
+            if statement.get("Effect") == "Allow" and on_table:
+                granted |= set(as_list(statement.get("Action")))
+        for action in sorted(STREAM_READ_ACTIONS - granted):
+            violations.append(
+                f"{role_id}: {fn_id}.{source_name} reads {show(stream_ref)} but the role does not allow {action} "
+                f"on {table_id}'s stream"
+            )
+    fail_if(violations, "stream consumers whose role is not theirs or cannot read their stream")
 
 
 # ----------------------------------------------------------------------------- secrets

@@ -107,6 +107,26 @@ def test_real_template_loads_with_short_tags_and_resolves_every_function_environ
         "arn:aws:sqs:eu-west-1:123456789012:socialcare-local-inbound-dlq.fifo")
 
 
+def test_real_template_case_stream_source_and_role_resolve_to_the_cases_table_stream() -> None:
+    resolver = Resolver(load_template(TEMPLATE_PATH))
+    stream_arn = resolver.resolve({"Fn::GetAtt": ["CasesTable", "StreamArn"]})
+    table_arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/socialcare-local-cases-table"
+    assert stream_arn.startswith(f"{table_arn}/stream/")
+    events = resolver.resolve(resolver.resource("CaseStreamFunction")["Properties"]["Events"])
+    assert events["CaseVersions"]["Type"] == "DynamoDB"
+    assert events["CaseVersions"]["Properties"]["Stream"] == stream_arn
+    # The local stack emulates no IAM, but the role's resources must still resolve (no dangling names).
+    role = resolver.resolve(resolver.resource("CaseStreamRole")["Properties"])
+    granted = {
+        action: statement["Resource"]
+        for statement in role["Policies"][0]["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert granted["dynamodb:GetRecords"] == stream_arn
+    assert granted["dynamodb:ListStreams"] == f"{table_arn}/stream/*"
+    assert granted["sqs:SendMessage"] == "arn:aws:sqs:eu-west-1:123456789012:socialcare-local-crm-sync-queue.fifo"
+
+
 def test_every_secret_of_the_real_template_names_a_local_variable_with_a_default() -> None:
     resolver = Resolver(load_template(TEMPLATE_PATH))
     names = secret_env_names(resolver)
