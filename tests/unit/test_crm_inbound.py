@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 from collections.abc import Iterator
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from socialcare import aws
-from socialcare.crm import inbound
-from socialcare.crm.records import CrmRecords
+from socialcare.config.settings import CrmWebhookSettings, Settings, load
 from socialcare.crm.samples import sample_view
+from socialcare.errors import ConfigurationError
+from socialcare.flows import crm_webhook
+from socialcare.flows.wiring import Wiring
 from socialcare.models.crm import CaseView
-from socialcare.settings import get_settings
+from socialcare.store.cases import CasesRepository
 from socialcare_infra.provision import Provisioner
 from socialcare_infra.template import Resolver, load_template
 
@@ -36,6 +39,8 @@ CREDENTIALS = {
 
 
 class FakeCaseService:
+    """The case actions a CRM may trigger (``flows.crm_webhook.CaseCommands``), recorded."""
+
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
 
@@ -47,8 +52,41 @@ class FakeCaseService:
 
 
 class FakeCases:
+    """A ``CaseSource``: every case was last written to on X, then on WhatsApp."""
+
     def get_case_view(self, case_id: str) -> CaseView | None:
         return sample_view(case_id, channels=("x", "whatsapp"))
+
+
+class Context:
+    """The Lambda context the function's handler passes on (the idempotency guard reads it)."""
+
+    function_name = "CrmWebhookFunction"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:CrmWebhookFunction"
+    aws_request_id = "req-1"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+class CrmWebhookWiring(Wiring):
+    """The CRM webhook's composition root with in-memory case commands and views; the secrets,
+    the CRM index, the idempotency guard and the outbound queue are the (moto) real ones."""
+
+    def __init__(self, settings: Settings, commands: FakeCaseService, views: FakeCases) -> None:
+        super().__init__(settings)
+        self._commands = commands
+        self._views = views
+
+    @cached_property
+    def case_actions(self) -> Any:
+        return self._commands
+
+    @cached_property
+    def crm_views(self) -> Any:
+        return self._views
 
 
 @pytest.fixture(scope="module")
@@ -74,24 +112,29 @@ def stack(aws_stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     monkeypatch.setenv("SOCIALCARE_CRM_CREDENTIALS_ARN", made.secret_arns["CrmCredentials"])
     monkeypatch.setenv("SOCIALCARE_OUTBOUND_QUEUE_URL", made.queue_urls["OutboundQueue"])
     monkeypatch.setenv("SOCIALCARE_CASES_TABLE", made.names["CasesTable"])
+    monkeypatch.setenv("SOCIALCARE_PROFILES_TABLE", made.names["ProfilesTable"])
     monkeypatch.setenv("SOCIALCARE_IDEMPOTENCY_TABLE", made.names["IdempotencyTable"])
+    monkeypatch.setenv("SOCIALCARE_SOCIAL_TEAM_QUEUE_URL", made.queue_urls["SocialTeamQueue"])
+    monkeypatch.setenv("SOCIALCARE_CALLCENTRE_TEAM_QUEUE_URL", made.queue_urls["CallcentreTeamQueue"])
     boto3.client("secretsmanager").put_secret_value(
         SecretId=made.secret_arns["CrmCredentials"], SecretString=json.dumps(CREDENTIALS)
     )
     _drain(made.queue_urls["OutboundQueue"])
-    get_settings.cache_clear()
     parameters.clear_caches()
     aws.reset()
     service = FakeCaseService()
-    inbound.use_case_service(lambda: service, FakeCases)
-    yield {"service": service, "made": made}
-    inbound.use_case_service(None, None)  # type: ignore[arg-type]
-    get_settings.cache_clear()
+    # CrmWebhookFunction's own settings, validated as at its cold start.
+    app = _app(load(CrmWebhookSettings), service)
+    yield {"service": service, "made": made, "app": app}
     parameters.clear_caches()
     aws.reset()
 
 
-def _call(provider: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+def _app(settings: Settings, service: FakeCaseService) -> Any:
+    return crm_webhook.build(CrmWebhookWiring(settings, service, FakeCases()))
+
+
+def _call(app: Any, provider: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     event = {
         "version": "2.0",
         "routeKey": "POST /webhooks/crm/{provider}",
@@ -108,7 +151,7 @@ def _call(provider: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]
         "body": body.decode(),
         "isBase64Encoded": False,
     }
-    response = inbound.handle_request(event, None)
+    response: dict[str, Any] = app.resolve(event, Context())
     response["json"] = json.loads(response["body"]) if response.get("body") else None
     return response
 
@@ -141,11 +184,10 @@ def _drain(url: str) -> list[dict[str, Any]]:
 
 
 def _case_in_crm(stack: dict[str, Any], case_id: str, provider: str, record_id: str) -> None:
-    boto3.client("dynamodb").put_item(
-        TableName=stack["made"].names["CasesTable"],
-        Item={"pk": {"S": f"CASE#{case_id}"}, "sk": {"S": "CASE"}, "version": {"N": "1"}},
-    )
-    assert CrmRecords().record(case_id, provider=provider, record_id=record_id, version=1)
+    client = boto3.client("dynamodb")
+    table = stack["made"].names["CasesTable"]
+    client.put_item(TableName=table, Item={"pk": {"S": f"CASE#{case_id}"}, "sk": {"S": "CASE"}, "version": {"N": "1"}})
+    assert CasesRepository(table, client).record_crm_sync(case_id, provider=provider, record_id=record_id, version=1)
 
 
 def _outbound(stack: dict[str, Any]) -> list[dict[str, Any]]:
@@ -157,7 +199,7 @@ def _outbound(stack: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_generic_status_solved_resolves_the_case(stack: dict[str, Any]) -> None:
     body = json.dumps({"event": "case.status_changed", "case_id": "SC-2026-1", "status": "solved"}).encode()
-    response = _call("webhook", body, _ours(GENERIC_SECRET, body))
+    response = _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))
     assert response["statusCode"] == 200
     assert response["json"] == {"received": 1, "applied": 1, "ignored": 0}
     assert stack["service"].calls == [("resolve", "SC-2026-1", "crm:webhook")]
@@ -165,7 +207,7 @@ def test_generic_status_solved_resolves_the_case(stack: dict[str, Any]) -> None:
 
 def test_bad_signature_is_401_and_nothing_happens(stack: dict[str, Any]) -> None:
     body = json.dumps({"event": "case.status_changed", "case_id": "SC-2026-1", "status": "solved"}).encode()
-    response = _call("webhook", body, _ours("wrong-secret", body))
+    response = _call(stack["app"], "webhook", body, _ours("wrong-secret", body))
     assert response["statusCode"] == 401
     assert response["json"]["error"] == "unauthorized"
     assert stack["service"].calls == []
@@ -173,16 +215,20 @@ def test_bad_signature_is_401_and_nothing_happens(stack: dict[str, Any]) -> None
 
 def test_replayed_old_signature_is_401(stack: dict[str, Any]) -> None:
     body = json.dumps({"event": "case.status_changed", "case_id": "SC-2026-1", "status": "solved"}).encode()
-    response = _call("webhook", body, _ours(GENERIC_SECRET, body, ts=int(time.time()) - 301))
+    response = _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body, ts=int(time.time()) - 301))
     assert response["statusCode"] == 401
     assert stack["service"].calls == []
 
 
 def test_missing_secret_fails_closed_with_500(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOCIALCARE_CRM_WEBHOOK_SECRET_ARN", "")
-    get_settings.cache_clear()
+    # Deployed like that, the function refuses to start...
+    with pytest.raises(ConfigurationError, match="SOCIALCARE_CRM_WEBHOOK_SECRET_ARN is required"):
+        load(CrmWebhookSettings)
+    # ... and a flow that runs without the secret anyway answers 500 and processes nothing.
+    app = _app(Settings(), stack["service"])
     body = json.dumps({"event": "case.status_changed", "case_id": "SC-2026-1", "status": "solved"}).encode()
-    response = _call("webhook", body, _ours(GENERIC_SECRET, body))
+    response = _call(app, "webhook", body, _ours(GENERIC_SECRET, body))
     assert response["statusCode"] == 500
     assert response["json"]["error"] == "secret_unavailable"
     assert stack["service"].calls == []
@@ -190,20 +236,20 @@ def test_missing_secret_fails_closed_with_500(stack: dict[str, Any], monkeypatch
 
 def test_bad_json_is_400_with_a_reason(stack: dict[str, Any]) -> None:
     body = b"{not json"
-    response = _call("webhook", body, _ours(GENERIC_SECRET, body))
+    response = _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))
     assert response["statusCode"] == 400
     assert response["json"]["error"] == "bad_request" and "not JSON" in response["json"]["reason"]
 
 
 def test_unknown_provider_is_404(stack: dict[str, Any]) -> None:
-    assert _call("freshdesk", b"{}", {})["statusCode"] == 404
+    assert _call(stack["app"], "freshdesk", b"{}", {})["statusCode"] == 404
 
 
 def test_our_own_echo_is_ignored(stack: dict[str, Any]) -> None:
     body = json.dumps(
         {"event": "case.status_changed", "case_id": "SC-2026-1", "status": "open", "origin": "socialcare"}
     ).encode()
-    response = _call("webhook", body, _ours(GENERIC_SECRET, body))
+    response = _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))
     assert response["json"] == {"received": 1, "applied": 0, "ignored": 1}
     assert stack["service"].calls == []
 
@@ -221,8 +267,8 @@ def test_public_agent_reply_goes_to_the_outbound_queue_once(stack: dict[str, Any
             },
         }
     ).encode()
-    assert _call("webhook", body, _ours(GENERIC_SECRET, body))["statusCode"] == 200
-    assert _call("webhook", body, _ours(GENERIC_SECRET, body))["statusCode"] == 200  # the CRM retried
+    assert _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))["statusCode"] == 200
+    assert _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))["statusCode"] == 200  # the CRM retried
 
     (reply,) = _outbound(stack)
     assert reply["schema_version"] == 1 and reply["kind"] == "agent_reply"
@@ -245,7 +291,7 @@ def test_zendesk_trigger_resolves_and_forwards_a_public_comment(stack: dict[str,
             "comment": {"id": "c-9", "body": "Risolto, grazie!", "public": "true", "author_id": "501"},
         }
     ).encode()
-    response = _call("zendesk", body, _zendesk(body))
+    response = _call(stack["app"], "zendesk", body, _zendesk(body))
     assert response["json"] == {"received": 2, "applied": 2, "ignored": 0}
     assert stack["service"].calls == [("resolve", "SC-2026-1", "crm:zendesk")]
     assert [r["reply_id"] for r in _outbound(stack)] == ["crm:zendesk:c-9"]
@@ -261,7 +307,7 @@ def test_zendesk_private_notes_and_our_own_updates_are_not_sent_to_customers(sta
             "comment": {"id": "c-10", "body": "[x public_post] message 0", "public": "true", "author_id": "900"},
         }
     ).encode()
-    assert _call("zendesk", body, _zendesk(body))["json"] == {"received": 2, "applied": 0, "ignored": 2}
+    assert _call(stack["app"], "zendesk", body, _zendesk(body))["json"] == {"received": 2, "applied": 0, "ignored": 2}
     note = json.dumps(
         {
             "ticket_id": "4242",
@@ -269,7 +315,7 @@ def test_zendesk_private_notes_and_our_own_updates_are_not_sent_to_customers(sta
             "comment": {"id": "c-11", "body": "internal", "public": False, "author_id": "501"},
         }
     ).encode()
-    assert _call("zendesk", note, _zendesk(note))["json"]["applied"] == 0
+    assert _call(stack["app"], "zendesk", note, _zendesk(note))["json"]["applied"] == 0
     assert _outbound(stack) == [] and stack["service"].calls == []
 
 
@@ -283,13 +329,13 @@ def test_zendesk_event_webhook_finds_the_case_through_the_crm_index(stack: dict[
             "event": {"previous": "OPEN", "current": "PENDING"},
         }
     ).encode()
-    assert _call("zendesk", body, _zendesk(body))["statusCode"] == 200
+    assert _call(stack["app"], "zendesk", body, _zendesk(body))["statusCode"] == 200
     assert stack["service"].calls == [("pending", "SC-2026-5", "crm:zendesk")]
 
 
 def test_zendesk_wrong_signature_is_401(stack: dict[str, Any]) -> None:
     body = json.dumps({"ticket_id": "1", "status": "solved", "external_id": "SC-2026-1"}).encode()
-    assert _call("zendesk", body, _zendesk(body, secret="other"))["statusCode"] == 401
+    assert _call(stack["app"], "zendesk", body, _zendesk(body, secret="other"))["statusCode"] == 401
 
 
 # ------------------------------------------------------------------ HubSpot
@@ -317,7 +363,7 @@ def test_hubspot_v3_closed_stage_resolves_the_case(stack: dict[str, Any]) -> Non
             },
         ]
     ).encode()
-    response = _call("hubspot", body, _hubspot(body))
+    response = _call(stack["app"], "hubspot", body, _hubspot(body))
     assert response["json"] == {"received": 2, "applied": 1, "ignored": 1}
     assert stack["service"].calls == [("resolve", "SC-2026-8", "crm:hubspot")]
 
@@ -325,8 +371,8 @@ def test_hubspot_v3_closed_stage_resolves_the_case(stack: dict[str, Any]) -> Non
 def test_hubspot_signature_older_than_five_minutes_is_401(stack: dict[str, Any]) -> None:
     body = b"[]"
     old = int((time.time() - 301) * 1000)
-    assert _call("hubspot", body, _hubspot(body, ts_ms=old))["statusCode"] == 401
-    assert _call("hubspot", body, _hubspot(body))["statusCode"] == 200
+    assert _call(stack["app"], "hubspot", body, _hubspot(body, ts_ms=old))["statusCode"] == 401
+    assert _call(stack["app"], "hubspot", body, _hubspot(body))["statusCode"] == 200
 
 
 # ------------------------------------------------------------------ Salesforce
@@ -342,8 +388,8 @@ def test_salesforce_apex_callout_is_verified_with_its_own_secret(stack: dict[str
             "actor_id": "005AGENT",
         }
     ).encode()
-    assert _call("salesforce", body, _ours(GENERIC_SECRET, body))["statusCode"] == 401
-    assert _call("salesforce", body, _ours("sf-secret", body))["statusCode"] == 200
+    assert _call(stack["app"], "salesforce", body, _ours(GENERIC_SECRET, body))["statusCode"] == 401
+    assert _call(stack["app"], "salesforce", body, _ours("sf-secret", body))["statusCode"] == 200
     assert stack["service"].calls == [("resolve", "SC-2026-1", "crm:salesforce")]
 
 
@@ -354,7 +400,7 @@ def test_salesforce_without_a_webhook_secret_fails_closed(stack: dict[str, Any])
     )
     parameters.clear_caches()
     body = json.dumps({"event": "case.status_changed", "case_id": "SC-2026-1", "status": "Closed"}).encode()
-    assert _call("salesforce", body, _ours("sf-secret", body))["statusCode"] == 500
+    assert _call(stack["app"], "salesforce", body, _ours("sf-secret", body))["statusCode"] == 500
     assert stack["service"].calls == []
 
 
@@ -366,7 +412,7 @@ def test_a_status_the_case_can_no_longer_take_is_ignored_not_refused(stack: dict
 
     stack["service"].resolve_case = merged
     body = json.dumps({"event": "case.status_changed", "case_id": "SC-2026-1", "status": "solved"}).encode()
-    response = _call("webhook", body, _ours(GENERIC_SECRET, body))
+    response = _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))
     # A 4xx would make the CRM retry, forever, a change that can never apply.
     assert response["statusCode"] == 200
     assert response["json"] == {"received": 1, "applied": 0, "ignored": 1}

@@ -1,4 +1,5 @@
-"""The shared token bucket in StateTable, and the CRM attributes on the case item (moto)."""
+"""The shared token bucket in StateTable (through StateRepository), and the CRM state of a case in
+CasesTable (through CasesRepository) (moto)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 from moto import mock_aws
 
 from socialcare.crm.ratelimit import TokenBucket
-from socialcare.crm.records import CrmRecords
 from socialcare.models.crm import CrmState
+from socialcare.store.cases import CasesRepository
+from socialcare.store.state import StateRepository
 from socialcare_infra.provision import Provisioner
 from socialcare_infra.template import Resolver, load_template
 
@@ -34,8 +36,11 @@ def tables() -> Iterator[dict[str, str]]:
         yield made.names
 
 
-def _bucket(tables: dict[str, str], clock: Clock, *, rate: float = 2.0, burst: float = 3.0, **kw: Any) -> TokenBucket:
-    return TokenBucket("zendesk", table=tables["StateTable"], rate_per_second=rate, burst=burst, clock=clock, **kw)
+def _bucket(
+    tables: dict[str, str], clock: Clock, *, rate: float = 2.0, burst: float = 3.0, client: Any = None
+) -> TokenBucket:
+    store = StateRepository(tables["StateTable"], client or boto3.client("dynamodb"))
+    return TokenBucket("zendesk", store, rate_per_second=rate, burst=burst, clock=clock)
 
 
 def test_burst_then_wait_then_refill(tables: dict[str, str]) -> None:
@@ -107,18 +112,24 @@ def test_crm_state_only_moves_forward_and_needs_the_case(tables: dict[str, str])
     client.put_item(
         TableName=tables["CasesTable"], Item={"pk": {"S": "CASE#SC-2026-1"}, "sk": {"S": "CASE"}, "version": {"N": "3"}}
     )
-    records = CrmRecords(tables["CasesTable"], client)
-    assert records.state("SC-2026-1") == CrmState(case_version=3)
-    assert records.record("SC-2026-1", provider="zendesk", record_id="77", version=3)
-    assert not records.record("SC-2026-1", provider="zendesk", record_id="77", version=2)  # late, older sync
-    assert records.state("SC-2026-1") == CrmState("77", "zendesk", 3, case_version=3)
+    records = CasesRepository(tables["CasesTable"], client)
+    assert records.crm_state("SC-2026-1") == CrmState(case_version=3)
+    assert records.record_crm_sync("SC-2026-1", provider="zendesk", record_id="77", version=3)
+    # late, older sync
+    assert not records.record_crm_sync("SC-2026-1", provider="zendesk", record_id="77", version=2)
+    assert records.crm_state("SC-2026-1") == CrmState("77", "zendesk", 3, case_version=3)
     # The cases repository rewrites the case item whole: the CRM state must survive that.
     client.put_item(
         TableName=tables["CasesTable"], Item={"pk": {"S": "CASE#SC-2026-1"}, "sk": {"S": "CASE"}, "version": {"N": "4"}}
     )
-    assert records.state("SC-2026-1") == CrmState("77", "zendesk", 3, case_version=4)
-    assert records.case_for_record("77") == "SC-2026-1"
-    assert records.state("SC-2026-404") is None
-    assert not records.record("SC-2026-404", provider="zendesk", record_id="1", version=1)  # no phantom case
-    stray = client.get_item(TableName=tables["CasesTable"], Key={"pk": {"S": "CASE#SC-2026-404"}, "sk": {"S": "CRM"}})
-    assert stray.get("Item") is None
+    assert records.crm_state("SC-2026-1") == CrmState("77", "zendesk", 3, case_version=4)
+    assert records.case_for_crm_record("77") == "SC-2026-1"
+    assert records.crm_state("SC-2026-404") is None
+    # no phantom case
+    assert not records.record_crm_sync("SC-2026-404", provider="zendesk", record_id="1", version=1)
+    stray = client.query(
+        TableName=tables["CasesTable"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "CASE#SC-2026-404"}},
+    )
+    assert stray["Items"] == []

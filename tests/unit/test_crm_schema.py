@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -17,13 +18,14 @@ from socialcare.models.crm import (
     delivery_id,
     render_case_upserted_json_schema,
 )
+from socialcare.publish import dedupe_id
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "case-upserted.v1.json"
 
 
 def test_published_schema_matches_the_model() -> None:
     # Given the JSON Schema receivers download, when the model changes, this fails until
-    # `python -m socialcare.crm.schema` republishes it.
+    # `python -m socialcare.models.crm` republishes it.
     assert PUBLISHED.read_text(encoding="utf-8") == render_case_upserted_json_schema()
 
 
@@ -67,7 +69,11 @@ def test_merged_case_is_sent_closed_with_a_pointer_to_the_survivor() -> None:
 def test_sync_request_is_versioned_and_deduped_per_case_version() -> None:
     request = CrmSyncRequest.model_validate_json('{"case_id": "SC-2026-1", "version": 4}')
     assert request.schema_version == 1
-    assert request.dedupe_id == "SC-2026-1:4"
+    assert request.group_id == "SC-2026-1"
+    assert request.dedupe_key == "crm-sync|SC-2026-1|4"
+    assert dedupe_id(request) == hashlib.sha256(b"crm-sync|SC-2026-1|4").hexdigest()
+    assert dedupe_id(request) == dedupe_id(CrmSyncRequest(case_id="SC-2026-1", version=4, reason="reconcile"))
+    assert dedupe_id(request) != dedupe_id(CrmSyncRequest(case_id="SC-2026-1", version=5))
     with pytest.raises(ValidationError):
         CrmSyncRequest.model_validate_json('{"case_id": "SC-2026-1", "version": 0}')
     with pytest.raises(ValidationError):
@@ -77,5 +83,6 @@ def test_sync_request_is_versioned_and_deduped_per_case_version() -> None:
 def test_outbound_reply_dedupes_on_the_crm_comment() -> None:
     a = OutboundReply(reply_id="crm:zendesk:77", case_id="SC-2026-1", text="Ciao", source="crm:zendesk")
     b = OutboundReply(reply_id="crm:zendesk:77", case_id="SC-2026-1", text="Ciao!", source="crm:zendesk")
-    assert a.dedupe_id == b.dedupe_id
+    assert a.dedupe_key == b.dedupe_key and dedupe_id(a) == dedupe_id(b)
+    assert a.group_id == "SC-2026-1"
     assert json.loads(a.model_dump_json())["schema_version"] == 1

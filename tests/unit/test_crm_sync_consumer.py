@@ -1,22 +1,39 @@
 """CrmSync and its SQS consumer: latest version wins, stale drops, visibility-timeout retries,
-permanent failures to the DLQ with a reason."""
+permanent failures to the DLQ with a reason.
+
+CasesTable (the CRM state of each case) and crm-sync.fifo with its DLQ are moto, provisioned from
+template.yaml; the adapter, the case views and the once-guard are in-memory implementations of
+our own interfaces. What the consumer asks of SQS is recorded through botocore's own event hooks
+on a real client (moto still answers every call).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from socialcare.crm.base import CrmAdapter, CrmTuning, Permanent, Retryable, UpsertResult
 from socialcare.crm.samples import sample_view
-from socialcare.crm.sync import CrmSync, SyncConsumer, retry_delay
-from socialcare.models.crm import CaseUpserted, CaseView, CrmState
+from socialcare.flows.crm_sync import CrmSync, SyncConsumer, retry_delay
+from socialcare.models.crm import CaseUpserted, CaseView, CrmState, CrmSyncRequest
+from socialcare.publish import Publisher, RecordQueue
+from socialcare.store.cases import CasesRepository
+from socialcare_infra.esm import lambda_sqs_record
+from socialcare_infra.provision import Provisioner
+from socialcare_infra.template import Resolver, load_template
 
-QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/stack-crm-sync-queue.fifo"
-DLQ = "https://sqs.eu-west-1.amazonaws.com/123456789012/stack-crm-sync-dlq.fifo"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+REGION = "eu-west-1"
 
 
 class FakeAdapter(CrmAdapter):
@@ -34,6 +51,8 @@ class FakeAdapter(CrmAdapter):
 
 
 class FakeCases:
+    """A ``CaseSource``: the case views the CRM would be sent."""
+
     def __init__(self, *views: CaseView) -> None:
         self.views = {v.case.id: v for v in views}
 
@@ -41,23 +60,9 @@ class FakeCases:
         return self.views.get(case_id)
 
 
-class FakeRecords:
-    def __init__(self, **states: CrmState) -> None:
-        self.states = dict(states)
-
-    def state(self, case_id: str) -> CrmState | None:
-        return self.states.get(case_id.replace("-", "_"))
-
-    def record(self, case_id: str, *, provider: str, record_id: str | None, version: int) -> bool:
-        key = case_id.replace("-", "_")
-        current = self.states.get(key, CrmState())
-        if current.synced_version >= version:
-            return False
-        self.states[key] = CrmState(record_id, provider, version)
-        return True
-
-
 class MemoryGuard:
+    """An in-memory ``OnceGuard``."""
+
     def __init__(self) -> None:
         self.done: dict[str, str] = {}
 
@@ -67,159 +72,247 @@ class MemoryGuard:
         return self.done[key]
 
 
-class FakeSqs:
-    def __init__(self, visibility_timeout: str | None = None) -> None:
+class SqsCalls:
+    """The visibility changes a real SQS client was asked for, and whether SQS accepted them."""
+
+    def __init__(self, client: Any) -> None:
         self.visibility: list[dict[str, Any]] = []
-        self.sent: list[dict[str, Any]] = []
-        self.visibility_timeout = visibility_timeout
+        self.refused: list[Any] = []
+        events = client.meta.events
+        events.register("provide-client-params.sqs.ChangeMessageVisibilityBatch", self._asked)
+        events.register("after-call.sqs.ChangeMessageVisibilityBatch", self._answered)
 
-    def change_message_visibility(self, **kw: Any) -> None:
-        self.visibility.append(kw)
+    def _asked(self, params: dict[str, Any], **_: Any) -> None:
+        for entry in params["Entries"]:
+            self.visibility.append(
+                {
+                    "QueueUrl": params["QueueUrl"],
+                    "ReceiptHandle": entry["ReceiptHandle"],
+                    "VisibilityTimeout": entry["VisibilityTimeout"],
+                }
+            )
 
-    def change_message_visibility_batch(self, **kw: Any) -> None:
-        self.visibility.extend(
-            {"ReceiptHandle": e["ReceiptHandle"], "VisibilityTimeout": e["VisibilityTimeout"]} for e in kw["Entries"]
+    def _answered(self, parsed: dict[str, Any], **_: Any) -> None:
+        self.refused.extend(parsed.get("Failed") or [])
+
+
+@dataclass
+class Stack:
+    cases_table: str
+    queue: str
+    dlq: str
+    queue_arn: str
+    ddb: Any
+    sqs: Any
+    calls: SqsCalls
+
+    def seed(self, case_id: str, version: int, state: CrmState | None = None) -> None:
+        """The case item at ``version``, and what its CRM acknowledged (``state``)."""
+        self.ddb.put_item(
+            TableName=self.cases_table,
+            Item={"pk": {"S": f"CASE#{case_id}"}, "sk": {"S": "CASE"}, "version": {"N": str(version)}},
         )
+        if state is not None and state.synced_version:
+            assert self.records().record_crm_sync(
+                case_id, provider=state.provider or "webhook", record_id=state.record_id, version=state.synced_version
+            )
 
-    def send_message(self, **kw: Any) -> dict[str, str]:
-        self.sent.append(kw)
-        return {"MessageId": "dlq-1"}
+    def records(self, client: Any = None) -> CasesRepository:
+        return CasesRepository(self.cases_table, client or self.ddb)
 
-    def get_queue_attributes(self, **kw: Any) -> dict[str, Any]:
-        arn = "arn:aws:sqs:eu-west-1:123456789012:stack-crm-sync-dlq.fifo"
-        attrs = {"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 8})}
-        if self.visibility_timeout is not None:
-            attrs["VisibilityTimeout"] = self.visibility_timeout
-        return {"Attributes": attrs}
+    def service(self, adapter: FakeAdapter, *views: CaseView, client: Any = None) -> CrmSync:
+        return CrmSync(adapter, FakeCases(*views), self.records(client), MemoryGuard())
+
+    def consumer(self, factory: Callable[[], CrmSync], tuning: CrmTuning | None = None) -> SyncConsumer:
+        tuning = tuning or CrmTuning(retry_base_seconds=4, retry_max_seconds=60)
+        return SyncConsumer(factory, RecordQueue(self.sqs, self.queue), tuning)
+
+    def deliver(self, *syncs: tuple[str, int], body: str | None = None, receives: int = 1) -> list[dict[str, Any]]:
+        """Publish crm-sync messages (or one raw ``body``), receive them ``receives`` times, and
+        return them as the Lambda SQS event records of the last receive."""
+        if body is not None:
+            self.sqs.send_message(
+                QueueUrl=self.queue, MessageBody=body, MessageGroupId="SC-2026-1", MessageDeduplicationId="raw"
+            )
+        else:
+            Publisher(self.sqs, crm_sync_url=self.queue).crm_syncs(
+                [CrmSyncRequest(case_id=case_id, version=version) for case_id, version in syncs]
+            )
+        expected = len(syncs) or 1
+        got: list[dict[str, Any]] = []
+        for attempt in range(receives):
+            # Visibility 0 leaves the messages for the next receive; the last receive keeps them.
+            visibility = {} if attempt == receives - 1 else {"VisibilityTimeout": 0}
+            got = []
+            deadline = time.monotonic() + 5
+            while len(got) < expected and time.monotonic() < deadline:
+                got += self.sqs.receive_message(
+                    QueueUrl=self.queue, MaxNumberOfMessages=10, AttributeNames=["All"], **visibility
+                ).get("Messages", [])
+            assert len(got) == expected, f"receive {attempt + 1}: {len(got)} of {expected} messages"
+        return [lambda_sqs_record(m, self.queue_arn, REGION) for m in got]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return self.sqs.receive_message(
+            QueueUrl=self.dlq, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+        ).get("Messages", [])
 
 
-def _service(adapter: FakeAdapter, view: CaseView, **states: CrmState) -> CrmSync:
-    return CrmSync(adapter, FakeCases(view), FakeRecords(**states), MemoryGuard())  # type: ignore[arg-type]
+@pytest.fixture(scope="module")
+def provisioned() -> Iterator[Any]:
+    # Provisioned once per module from template.yaml (timeouts not scaled); each test gets an
+    # empty CasesTable and its own copy of crm-sync.fifo and its DLQ (``stack``).
+    with pytest.MonkeyPatch.context() as mp, mock_aws():
+        mp.delenv("AWS_ENDPOINT_URL", raising=False)
+        for key, value in {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "t",
+            "AWS_SECRET_ACCESS_KEY": "t",
+        }.items():
+            mp.setenv(key, value)
+        resolver = Resolver(load_template(TEMPLATE), stack_name="t")
+        yield Provisioner(resolver, endpoint_url=None, environ={}, time_scale=1.0).provision()
 
 
-def _record(
-    case_id: str = "SC-2026-1", version: int = 1, *, receives: int = 1, body: str | None = None
-) -> dict[str, Any]:
-    return {
-        "messageId": f"m-{case_id}-{version}-{receives}",
-        "receiptHandle": f"rh-{case_id}-{version}",
-        "body": body if body is not None else json.dumps({"schema_version": 1, "case_id": case_id, "version": version}),
-        "attributes": {"ApproximateReceiveCount": str(receives), "MessageGroupId": case_id, "SentTimestamp": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "x",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:stack-crm-sync-queue.fifo",
-        "awsRegion": "eu-west-1",
-    }
+_COPIED = (
+    "FifoQueue",
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "FifoThroughputLimit",
+    "VisibilityTimeout",
+    "MessageRetentionPeriod",
+    "SqsManagedSseEnabled",
+)
 
 
-def _consumer(service: CrmSync, sqs: FakeSqs) -> SyncConsumer:
-    tuning = CrmTuning(retry_base_seconds=4, retry_max_seconds=60)
-    return SyncConsumer(lambda: service, queue_url=QUEUE, sqs=sqs, tuning=tuning)
+def _copy_queue(sqs: Any, template_url: str, name: str, redrive_to: str | None = None) -> tuple[str, str]:
+    """A fresh queue with the attributes the template gave ``template_url`` (FIFO deduplication
+    lasts five minutes, so tests publishing the same case versions never share a queue)."""
+    given = sqs.get_queue_attributes(QueueUrl=template_url, AttributeNames=["All"])["Attributes"]
+    attributes = {k: given[k] for k in _COPIED if k in given}
+    if redrive_to is not None:
+        policy = json.loads(given["RedrivePolicy"])
+        attributes["RedrivePolicy"] = json.dumps({**policy, "deadLetterTargetArn": redrive_to})
+    url = sqs.create_queue(QueueName=f"{name}.fifo", Attributes=attributes)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+@pytest.fixture
+def stack(provisioned: Any, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    ddb, sqs = boto3.client("dynamodb", region_name=REGION), boto3.client("sqs", region_name=REGION)
+    table, urls = provisioned.names["CasesTable"], provisioned.queue_urls
+    name = "t-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
+    dlq, dlq_arn = _copy_queue(sqs, urls["CrmSyncDLQ"], f"{name}-dlq")
+    queue, queue_arn = _copy_queue(sqs, urls["CrmSyncQueue"], f"{name}-sync", redrive_to=dlq_arn)
+    yield Stack(cases_table=table, queue=queue, dlq=dlq, queue_arn=queue_arn, ddb=ddb, sqs=sqs, calls=SqsCalls(sqs))
+    for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="pk, sk"):
+        for item in page["Items"]:
+            ddb.delete_item(TableName=table, Key=item)
+
+
+def _service(stack: Stack, adapter: FakeAdapter, view: CaseView, state: CrmState | None = None) -> CrmSync:
+    """CrmSync of one case at ``view``'s version; ``state`` None: the case does not exist."""
+    if state is not None:
+        stack.seed(view.case.id, view.case.version, state)
+    return stack.service(adapter, view)
 
 
 # ------------------------------------------------------------------ CrmSync
 
 
-def test_a_retry_of_an_old_message_sends_the_current_version() -> None:
-    from socialcare.models.crm import CrmSyncRequest
-
+def test_a_retry_of_an_old_message_sends_the_current_version(stack: Stack) -> None:
     adapter = FakeAdapter()
-    service = _service(adapter, sample_view(version=5), SC_2026_1=CrmState(synced_version=2))
+    service = _service(stack, adapter, sample_view(version=5), CrmState(synced_version=2))
 
     result = service.sync(CrmSyncRequest(case_id="SC-2026-1", version=3))
 
     assert result.outcome == "synced" and result.version == 5
     assert [e.case.version for e in adapter.sent] == [5]
-    assert service.records.state("SC-2026-1") == CrmState("crm-SC-2026-1", "webhook", 5)  # type: ignore[union-attr]
+    assert service.records.crm_state("SC-2026-1") == CrmState("crm-SC-2026-1", "webhook", 5, case_version=5)
 
 
-def test_versions_the_crm_already_acknowledged_are_dropped() -> None:
-    from socialcare.models.crm import CrmSyncRequest
-
+def test_versions_the_crm_already_acknowledged_are_dropped(stack: Stack) -> None:
     adapter = FakeAdapter()
-    service = _service(adapter, sample_view(version=5), SC_2026_1=CrmState("crm-1", "webhook", 5))
+    service = _service(stack, adapter, sample_view(version=5), CrmState("crm-1", "webhook", 5))
 
     assert service.sync(CrmSyncRequest(case_id="SC-2026-1", version=4)).outcome == "stale"
     assert service.sync(CrmSyncRequest(case_id="SC-2026-1", version=5)).outcome == "stale"
     assert adapter.sent == []
 
 
-def test_the_stored_record_id_is_passed_to_the_adapter() -> None:
-    from socialcare.models.crm import CrmSyncRequest
-
+def test_the_stored_record_id_is_passed_to_the_adapter(stack: Stack) -> None:
     adapter = FakeAdapter()
-    service = _service(adapter, sample_view(version=2), SC_2026_1=CrmState("zd-77", "webhook", 1))
+    service = _service(stack, adapter, sample_view(version=2), CrmState("zd-77", "webhook", 1))
     assert service.sync(CrmSyncRequest(case_id="SC-2026-1", version=2)).record_id == "zd-77"
 
 
-def test_a_case_that_no_longer_exists_is_dropped() -> None:
-    from socialcare.models.crm import CrmSyncRequest
-
+def test_a_case_that_no_longer_exists_is_dropped(stack: Stack) -> None:
     adapter = FakeAdapter()
-    service = _service(adapter, sample_view())
+    service = _service(stack, adapter, sample_view())  # erased: no case item, even if a view lingers
     assert service.sync(CrmSyncRequest(case_id="SC-2026-1", version=1)).outcome == "missing"
+    assert adapter.sent == []
 
 
-def test_same_delivery_is_not_sent_twice_when_recording_failed_after_it() -> None:
-    from socialcare.models.crm import CrmSyncRequest
-
+def test_same_delivery_is_not_sent_twice_when_recording_failed_after_it(stack: Stack) -> None:
     adapter = FakeAdapter()
-    records = FakeRecords(SC_2026_1=CrmState())
+    stack.seed("SC-2026-1", 1, CrmState())
+    # DynamoDB fails the first write of the acknowledgement (a real client; botocore's hook).
+    client = boto3.client("dynamodb", region_name=REGION)
     calls = {"n": 0}
-    original = records.record
 
-    def flaky_record(case_id: str, **kw: Any) -> bool:
+    def throttle_once(**_: Any) -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("DynamoDB throttled")
-        return original(case_id, **kw)
 
-    records.record = flaky_record  # type: ignore[method-assign]
-    service = CrmSync(adapter, FakeCases(sample_view(version=1)), records, MemoryGuard())  # type: ignore[arg-type]
+    client.meta.events.register("before-call.dynamodb.TransactWriteItems", throttle_once)
+    service = stack.service(adapter, sample_view(version=1), client=client)
+
     with pytest.raises(RuntimeError):
         service.sync(CrmSyncRequest(case_id="SC-2026-1", version=1))
     assert service.sync(CrmSyncRequest(case_id="SC-2026-1", version=1)).outcome == "synced"
     assert len(adapter.sent) == 1
+    assert service.records.crm_state("SC-2026-1") == CrmState("crm-SC-2026-1", "webhook", 1, case_version=1)
 
 
-def test_a_merged_case_the_crm_holds_is_closed_there_with_a_pointer() -> None:
-    from socialcare.models.crm import CrmSyncRequest
-
+def test_a_merged_case_the_crm_holds_is_closed_there_with_a_pointer(stack: Stack) -> None:
     adapter = FakeAdapter()
     view = sample_view("SC-2026-9", version=4, status="merged", merged_into="SC-2026-1")
-    service = _service(adapter, view, SC_2026_9=CrmState("crm-9", "webhook", 3))
+    service = _service(stack, adapter, view, CrmState("crm-9", "webhook", 3))
 
     assert service.sync(CrmSyncRequest(case_id="SC-2026-9", version=4)).outcome == "synced"
     (sent,) = adapter.sent
     assert (sent.case.status, sent.case.is_open, sent.case.merged_into) == ("merged", False, "SC-2026-1")
 
 
-def test_a_case_merged_before_the_crm_ever_saw_it_creates_no_record() -> None:
-    from socialcare.models.crm import CrmSyncRequest
-
+def test_a_case_merged_before_the_crm_ever_saw_it_creates_no_record(stack: Stack) -> None:
     adapter = FakeAdapter()
     view = sample_view("SC-2026-9", version=2, status="merged", merged_into="SC-2026-1")
-    service = _service(adapter, view, SC_2026_9=CrmState())
+    service = _service(stack, adapter, view, CrmState())
 
     assert service.sync(CrmSyncRequest(case_id="SC-2026-9", version=2)).outcome == "merged_unsynced"
     assert adapter.sent == []
-    assert service.records.state("SC-2026-9").synced_version == 2  # type: ignore[union-attr]  # reconcile: settled
+    state = service.records.crm_state("SC-2026-9")
+    assert state is not None and state.synced_version == 2 and state.record_id is None  # reconcile: settled
 
 
 # ------------------------------------------------------------------ consumer
 
 
-def test_retryable_failure_delays_the_record_by_retry_after_and_reports_it_failed() -> None:
-    sqs = FakeSqs()
+def test_retryable_failure_delays_the_record_by_retry_after_and_reports_it_failed(stack: Stack) -> None:
     adapter = FakeAdapter([Retryable("crm answered 429", status=429, retry_after=17)])
-    consumer = _consumer(_service(adapter, sample_view(), SC_2026_1=CrmState()), sqs)
+    service = _service(stack, adapter, sample_view(), CrmState())
+    consumer = stack.consumer(lambda: service)
+    (record,) = stack.deliver(("SC-2026-1", 1))
 
-    response = consumer.handle_batch({"Records": [_record()]}, None)
+    response = consumer.handle_batch({"Records": [record]}, None)
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m-SC-2026-1-1-1"}]}
-    assert sqs.visibility == [{"QueueUrl": QUEUE, "ReceiptHandle": "rh-SC-2026-1-1", "VisibilityTimeout": 17}]
-    assert sqs.sent == []
+    assert response == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+    assert stack.calls.visibility == [
+        {"QueueUrl": stack.queue, "ReceiptHandle": record["receiptHandle"], "VisibilityTimeout": 17}
+    ]
+    assert stack.calls.refused == []
+    assert stack.dead_letters() == []
 
 
 def test_backoff_grows_with_receives_when_the_crm_gives_no_hint() -> None:
@@ -232,69 +325,81 @@ def test_backoff_grows_with_receives_when_the_crm_gives_no_hint() -> None:
     assert retry_delay(1, 10**6, tuning) == 43_200  # SQS maximum
 
 
-def test_backoff_never_exceeds_the_queues_visibility_timeout() -> None:
+def test_backoff_never_exceeds_the_queues_visibility_timeout(stack: Stack) -> None:
     # The local stack scales the template's 180 s down to a few seconds; so do our retries.
-    sqs = FakeSqs(visibility_timeout="4")
+    stack.sqs.set_queue_attributes(QueueUrl=stack.queue, Attributes={"VisibilityTimeout": "4"})
     adapter = FakeAdapter([Retryable("503", status=503)])
-    consumer = _consumer(_service(adapter, sample_view(), SC_2026_1=CrmState()), sqs)
+    service = _service(stack, adapter, sample_view(), CrmState())
+    consumer = stack.consumer(lambda: service)
+    (record,) = stack.deliver(("SC-2026-1", 1), receives=7)
+    assert record["attributes"]["ApproximateReceiveCount"] == "7"
 
-    consumer.handle_batch({"Records": [_record(receives=7)]}, None)
+    consumer.handle_batch({"Records": [record]}, None)
 
-    assert 2 <= sqs.visibility[0]["VisibilityTimeout"] <= 4  # not base 4 x 2^6, capped at 60
+    assert 2 <= stack.calls.visibility[0]["VisibilityTimeout"] <= 4  # not base 4 x 2^6, capped at 60
 
 
-def test_permanent_failure_goes_to_the_dlq_with_its_reason_and_is_not_retried() -> None:
-    sqs = FakeSqs()
+def test_permanent_failure_goes_to_the_dlq_with_its_reason_and_is_not_retried(stack: Stack) -> None:
     adapter = FakeAdapter([Permanent("webhook POST /hooks answered 400: bad customer", status=400)])
-    consumer = _consumer(_service(adapter, sample_view(), SC_2026_1=CrmState()), sqs)
+    service = _service(stack, adapter, sample_view(), CrmState())
+    consumer = stack.consumer(lambda: service)
+    (record,) = stack.deliver(("SC-2026-1", 1))
 
-    response = consumer.handle_batch({"Records": [_record()]}, None)
+    response = consumer.handle_batch({"Records": [record]}, None)
 
     assert response == {"batchItemFailures": []}
-    assert sqs.visibility == []
-    (dead,) = sqs.sent
-    assert dead["QueueUrl"] == DLQ
-    assert dead["MessageGroupId"] == "SC-2026-1"
+    assert stack.calls.visibility == []
+    (dead,) = stack.dead_letters()
+    assert dead["Attributes"]["MessageGroupId"] == "SC-2026-1"
     assert dead["MessageAttributes"]["reason"]["StringValue"] == "webhook POST /hooks answered 400: bad customer"
-    assert json.loads(dead["MessageBody"])["case_id"] == "SC-2026-1"
+    assert dead["MessageAttributes"]["source_message_id"]["StringValue"] == record["messageId"]
+    assert json.loads(dead["Body"])["case_id"] == "SC-2026-1"
 
 
-def test_malformed_message_is_dead_lettered_with_the_validation_reason() -> None:
-    sqs = FakeSqs()
-    consumer = _consumer(_service(FakeAdapter(), sample_view()), sqs)
-    response = consumer.handle_batch({"Records": [_record(body='{"version": 1}')]}, None)
+def test_malformed_message_is_dead_lettered_with_the_validation_reason(stack: Stack) -> None:
+    service = _service(stack, FakeAdapter(), sample_view())
+    consumer = stack.consumer(lambda: service)
+    (record,) = stack.deliver(body='{"version": 1}')
+
+    response = consumer.handle_batch({"Records": [record]}, None)
+
     assert response == {"batchItemFailures": []}
-    assert "malformed crm-sync message" in sqs.sent[0]["MessageAttributes"]["reason"]["StringValue"]
+    (dead,) = stack.dead_letters()
+    assert "malformed crm-sync message" in dead["MessageAttributes"]["reason"]["StringValue"]
+    assert dead["Body"] == '{"version": 1}'
 
 
-def test_unconfigured_crm_keeps_messages_for_later_instead_of_dead_lettering() -> None:
-    sqs = FakeSqs()
-
+def test_unconfigured_crm_keeps_messages_for_later_instead_of_dead_lettering(stack: Stack) -> None:
     def broken() -> CrmSync:
         raise Permanent("crm_credentials has no 'zendesk' object")
 
-    consumer = SyncConsumer(broken, queue_url=QUEUE, sqs=sqs, tuning=CrmTuning(retry_base_seconds=4))
-    response = consumer.handle_batch({"Records": [_record()]}, None)
-    assert response["batchItemFailures"] == [{"itemIdentifier": "m-SC-2026-1-1-1"}]
-    assert sqs.sent == [] and len(sqs.visibility) == 1
+    consumer = stack.consumer(broken, CrmTuning(retry_base_seconds=4))
+    (record,) = stack.deliver(("SC-2026-1", 1))
+
+    response = consumer.handle_batch({"Records": [record]}, None)
+
+    assert response["batchItemFailures"] == [{"itemIdentifier": record["messageId"]}]
+    assert stack.dead_letters() == [] and len(stack.calls.visibility) == 1
 
 
-def test_a_failing_case_does_not_hold_back_other_cases_in_the_batch() -> None:
-    sqs = FakeSqs()
+def test_a_failing_case_does_not_hold_back_other_cases_in_the_batch(stack: Stack) -> None:
     adapter = FakeAdapter([Retryable("503", status=503)])
-    views = FakeCases(sample_view("SC-2026-1"), sample_view("SC-2026-2", customer_id="cus-other"))
-    records = FakeRecords(SC_2026_1=CrmState(), SC_2026_2=CrmState())
-    consumer = _consumer(CrmSync(adapter, views, records, MemoryGuard()), sqs)  # type: ignore[arg-type]
+    stack.seed("SC-2026-1", 1, CrmState())
+    stack.seed("SC-2026-2", 1, CrmState())
+    service = stack.service(adapter, sample_view("SC-2026-1"), sample_view("SC-2026-2", customer_id="cus-other"))
+    consumer = stack.consumer(lambda: service)
+    records = stack.deliver(("SC-2026-1", 1), ("SC-2026-1", 2), ("SC-2026-2", 1))
+    by_sync = {(json.loads(r["body"])["case_id"], json.loads(r["body"])["version"]): r for r in records}
+    first, second = by_sync[("SC-2026-1", 1)], by_sync[("SC-2026-1", 2)]
 
-    response = consumer.handle_batch(
-        {"Records": [_record("SC-2026-1", 1), _record("SC-2026-1", 2), _record("SC-2026-2", 1)]}, None
-    )
+    response = consumer.handle_batch({"Records": records}, None)
 
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
-    assert failed == {"m-SC-2026-1-1-1", "m-SC-2026-1-2-1"}  # the later message of that case waits too
+    assert failed == {first["messageId"], second["messageId"]}  # the later message of that case waits too
     assert [e.case.id for e in adapter.sent] == ["SC-2026-2"]
     # ... for exactly as long as the failed one: SQS serves nothing of a group while any of
     # its messages is in flight, so a longer wait would stretch the case's own backoff.
-    delays = {v["ReceiptHandle"]: v["VisibilityTimeout"] for v in sqs.visibility}
-    assert set(delays) == {"rh-SC-2026-1-1", "rh-SC-2026-1-2"}
-    assert delays["rh-SC-2026-1-1"] == delays["rh-SC-2026-1-2"]
+    delays = {v["ReceiptHandle"]: v["VisibilityTimeout"] for v in stack.calls.visibility}
+    assert set(delays) == {first["receiptHandle"], second["receiptHandle"]}
+    assert delays[first["receiptHandle"]] == delays[second["receiptHandle"]]
+    assert stack.calls.refused == []
