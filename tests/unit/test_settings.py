@@ -109,11 +109,14 @@ def test_a_function_without_its_queue_url_does_not_start(monkeypatch: pytest.Mon
 
 
 def test_the_generic_crm_webhook_needs_its_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_environment(monkeypatch, {**template_environment("CrmSyncFunction"), "SOCIALCARE_CRM_WEBHOOK_URL": ""})
-    with pytest.raises(ConfigurationError, match="SOCIALCARE_CRM_WEBHOOK_URL is required"):
+    use_environment(monkeypatch, {**template_environment("CrmSyncFunction"), "SOCIALCARE_CRM_PROVIDER": "webhook",
+                                  "SOCIALCARE_CRM_WEBHOOK_URL": ""})
+    with pytest.raises(ConfigurationError, match=r"^CrmSyncSettings: SOCIALCARE_CRM_WEBHOOK_URL is required when"):
         config.load(config.CrmSyncSettings)
     monkeypatch.setenv("SOCIALCARE_CRM_PROVIDER", "zendesk")  # a vendor adapter has no such URL
     assert config.load(config.CrmSyncSettings).crm_provider == "zendesk"
+    monkeypatch.setenv("SOCIALCARE_CRM_PROVIDER", "none")  # no CRM yet: the function still starts
+    assert not config.load(config.CrmSyncSettings).crm_configured
 
 
 def test_a_bad_value_is_named_too(monkeypatch: pytest.MonkeyPatch) -> None:

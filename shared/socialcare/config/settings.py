@@ -75,7 +75,9 @@ class Settings(BaseSettings):
     console_url: str = Field(default="", description="console link put in chat messages")
 
     # ---- CRM
-    crm_provider: str = Field(default="webhook", pattern="^(webhook|salesforce|zendesk|hubspot)$")
+    # "none": no CRM yet - case versions are not delivered, and `socialcare crm reconcile`
+    # backfills them once a CRM is configured.
+    crm_provider: str = Field(default="none", pattern="^(none|webhook|salesforce|zendesk|hubspot)$")
     crm_webhook_url: str = ""
     crm_timeout_seconds: float = Field(default=5.0, gt=0)  # 5 records x one slow call fit 30 s
     crm_retry_base_seconds: float = Field(default=5.0, gt=0)  # first backoff; doubles per receive
@@ -98,6 +100,10 @@ class Settings(BaseSettings):
     crm_webhook_secret_arn: str | None = None
     crm_credentials_arn: str | None = None
     team_chat_webhooks_arn: str | None = None
+
+    @property
+    def crm_configured(self) -> bool:
+        return self.crm_provider != "none"
 
     @property
     def brand_x_ids(self) -> frozenset[str]:
@@ -222,9 +228,11 @@ def load(model: type[S], **overrides: Any) -> S:
         problems = []
         for error in exc.errors():
             where = ".".join(str(part) for part in error["loc"])
-            variable = f"{PREFIX}{where.upper()}" if where else model.__name__
-            if error["type"] in ("missing", "string_too_short"):
-                problems.append(f"{variable} is required")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if not where:  # a rule across fields: its message names the variables
+                problems.append(message)
+            elif error["type"] in ("missing", "string_too_short"):
+                problems.append(f"{PREFIX}{where.upper()} is required")
             else:
-                problems.append(f"{variable}: {error['msg']}")
+                problems.append(f"{PREFIX}{where.upper()}: {message}")
         raise ConfigurationError(f"{model.__name__}: " + "; ".join(problems), problems=problems) from exc

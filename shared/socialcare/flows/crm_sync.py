@@ -117,8 +117,12 @@ class SyncConsumer:
     """The SQS side: one record -> one ``CrmSync.sync``, with visibility-timeout retries and the
     DLQ for permanent failures."""
 
-    def __init__(self, service_factory: Callable[[], CrmSync], queue: RecordQueue, tuning: CrmTuning) -> None:
+    def __init__(self, service_factory: Callable[[], CrmSync], queue: RecordQueue, tuning: CrmTuning, *,
+                 configured: bool = True) -> None:
         self._service_factory = service_factory
+        # No CRM yet (provider "none"): versions are acknowledged to SQS but not recorded as synced,
+        # so `socialcare crm reconcile` backfills them once a CRM is configured.
+        self.configured = configured
         self._service: CrmSync | None = None
         self._context: Any = None
         self._deferred: dict[str, int] = {}  # message group -> delay given to its failed record
@@ -183,6 +187,9 @@ class SyncConsumer:
             self.dead_letter(record, f"malformed crm-sync message: {exc.errors()[0]['msg']}")
             return "dead-lettered"
         logger.append_keys(case_id=request.case_id)
+        if not self.configured:
+            metrics.add_metric(name="CrmSync_not_configured", unit=MetricUnit.Count, value=1)
+            return "not_configured"
         try:
             service = self.service
             register = getattr(service.guard, "register", None)
@@ -236,4 +243,5 @@ def build(wiring: Wiring | None = None) -> SyncConsumer:
     w = wiring or Wiring(load(CrmSyncSettings))
     if not w.settings.crm_sync_queue_url:
         raise ConfigurationError("SOCIALCARE_CRM_SYNC_QUEUE_URL is required")
-    return SyncConsumer(lambda: crm_sync(w), RecordQueue(w.client("sqs"), w.settings.crm_sync_queue_url), w.crm_tuning)
+    return SyncConsumer(lambda: crm_sync(w), RecordQueue(w.client("sqs"), w.settings.crm_sync_queue_url), w.crm_tuning,
+                        configured=w.settings.crm_configured)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from socialcare.config.settings import ReconcileSettings, load
+from socialcare.errors import ConfigurationError
 from socialcare.flows.wiring import Wiring
 from socialcare.models.crm import CrmSyncRequest
 from socialcare.store.cases import LaggingCase
@@ -26,6 +27,8 @@ class ReconcileReport:
 def reconcile(wiring: Wiring | None = None, *, dry_run: bool = False, limit: int | None = None) -> ReconcileReport:
     """List lagging cases and (unless ``dry_run``) publish a sync of each at its current version."""
     w = wiring or Wiring(load(ReconcileSettings))
+    if not w.settings.crm_configured:
+        raise ConfigurationError("no CRM is configured (SOCIALCARE_CRM_PROVIDER is none): nothing to reconcile")
     report = ReconcileReport()
     for case in w.cases_repo.lagging_cases(provider=w.settings.crm_provider):
         if limit is not None and len(report.lagging) >= limit:
