@@ -67,11 +67,12 @@ class Settings(BaseSettings):
 
     # ---- team dispatchers: where each team's items go (pull | chat | crm) and the chat format.
     # The chat webhook URLs are credentials: they live in the TeamChatWebhooks secret.
-    team: str = Field(default="", description="the team a dispatcher serves (one dispatcher per queue)")
-    social_destination: str = "pull"
-    callcentre_destination: str = "pull"
-    social_chat_format: str = "slack"
-    callcentre_chat_format: str = "slack"
+    team: str = Field(default="", pattern="^(|social|callcentre)$",
+                      description="the team a dispatcher serves (one dispatcher per queue)")
+    social_destination: str = Field(default="pull", pattern="^(pull|chat|crm)$")
+    callcentre_destination: str = Field(default="pull", pattern="^(pull|chat|crm)$")
+    social_chat_format: str = Field(default="slack", pattern="^(slack|teams)$")
+    callcentre_chat_format: str = Field(default="slack", pattern="^(slack|teams)$")
     console_url: str = Field(default="", description="console link put in chat messages")
 
     # ---- CRM

@@ -5,7 +5,7 @@ Three wire formats live here, each versioned on its own:
 * ``CrmSyncRequest`` - the body of a ``crm-sync.fifo`` message (a trigger, not a snapshot: the
   sync function always reads the case's *current* view, so a retry sends the latest state);
 * ``CaseUpserted`` - the ``case.upserted`` event the generic ``webhook`` adapter POSTs, published
-  as a JSON Schema in ``docs/schemas/case-upserted.v1.json`` (``python -m socialcare.crm.schema``
+  as a JSON Schema in ``docs/schemas/case-upserted.v1.json`` (``python -m socialcare.models.crm``
   regenerates it; a unit test fails when the published file drifts from this model);
 * ``OutboundReply`` - an agent reply written in the CRM, queued on ``outbound.fifo`` for the
   responder to send on the customer's own channel.
@@ -141,7 +141,7 @@ class CrmSyncRequest(BaseModel):
     schema_version: Literal[1] = 1
     case_id: str = Field(min_length=1, max_length=128)
     version: int = Field(ge=1, description="the case version that asked for this sync")
-    reason: str | None = Field(default=None, description="why: pipeline | reconcile | api ...")
+    reason: str | None = Field(default=None, description="why: case saved | reconcile")
     requested_at: datetime = Field(default_factory=_utcnow)
 
     @property
@@ -259,7 +259,7 @@ def render_case_upserted_json_schema() -> str:
 
 
 def main(argv: list[str]) -> int:
-    """Write the published schema: ``python -m socialcare.crm.schema docs/schemas/case-upserted.v1.json``."""
+    """Write the published schema: ``python -m socialcare.models.crm docs/schemas/case-upserted.v1.json``."""
     target = Path(argv[1]) if len(argv) > 1 else Path("docs/schemas/case-upserted.v1.json")
     target.write_text(render_case_upserted_json_schema(), encoding="utf-8")
     return 0
