@@ -57,6 +57,11 @@ def point_at_stack(logical_ids: Iterable[str], *, stack: str) -> None:
         raise LookupError(f"stack {stack} has no {', '.join(sorted(missing))}")
     for logical_id, physical in found.items():
         os.environ[SETTINGS_OF[logical_id]] = physical
+    # The CRM the stack syncs to is a stack parameter: reconcile must compare against the same one.
+    parameters = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Parameters") or []
+    provider = next((p["ParameterValue"] for p in parameters if p["ParameterKey"] == "CrmProvider"), None)
+    if provider and "SOCIALCARE_CRM_PROVIDER" not in os.environ:
+        os.environ["SOCIALCARE_CRM_PROVIDER"] = provider
 
 
 def crm_reconcile(*, dry_run: bool, limit: int | None) -> tuple[list[str], int]:

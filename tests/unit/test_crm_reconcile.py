@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from socialcare import aws
 from socialcare.config.settings import ReconcileSettings, Settings, load
+from socialcare.errors import ConfigurationError
 from socialcare.flows.reconcile import reconcile
 from socialcare.flows.wiring import Wiring
 from socialcare.models.crm import CrmSyncRequest, OutboundReply
@@ -150,3 +151,15 @@ def test_one_failing_enqueue_does_not_stop_the_sweep(made: Any) -> None:
         ("SC-2026-2", 5, "reconcile"),
         ("SC-2026-4", 2, "reconcile"),
     ]
+
+
+def test_without_a_crm_reconcile_lists_but_refuses_to_enqueue(made: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOCIALCARE_CRM_PROVIDER", "none")
+    wiring = Wiring(load(ReconcileSettings))
+    listed = reconcile(wiring, dry_run=True)
+    # No provider to compare with: only versions the CRM never acknowledged lag.
+    assert [c.case_id for c in listed.lagging] == ["SC-2026-2", "SC-2026-3"]
+    with pytest.raises(ConfigurationError, match="SOCIALCARE_CRM_PROVIDER is none"):
+        reconcile(wiring)
+    queue = boto3.client("sqs").receive_message(QueueUrl=made.queue_urls["CrmSyncQueue"]).get("Messages", [])
+    assert queue == []

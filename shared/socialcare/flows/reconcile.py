@@ -27,10 +27,12 @@ class ReconcileReport:
 def reconcile(wiring: Wiring | None = None, *, dry_run: bool = False, limit: int | None = None) -> ReconcileReport:
     """List lagging cases and (unless ``dry_run``) publish a sync of each at its current version."""
     w = wiring or Wiring(load(ReconcileSettings))
-    if not w.settings.crm_configured:
-        raise ConfigurationError("no CRM is configured (SOCIALCARE_CRM_PROVIDER is none): nothing to reconcile")
+    if not dry_run and not w.settings.crm_configured:
+        # CrmSyncFunction would only drop them: set the provider the stack's CRM uses.
+        raise ConfigurationError("SOCIALCARE_CRM_PROVIDER is none: there is no CRM to re-enqueue cases for")
+    provider = w.settings.crm_provider if w.settings.crm_configured else None
     report = ReconcileReport()
-    for case in w.cases_repo.lagging_cases(provider=w.settings.crm_provider):
+    for case in w.cases_repo.lagging_cases(provider=provider):
         if limit is not None and len(report.lagging) >= limit:
             break
         report.lagging.append(case)
