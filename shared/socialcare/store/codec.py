@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import Binary, TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 _SER = TypeSerializer()
 _DE = TypeDeserializer()
@@ -82,6 +83,17 @@ def condition_failed(exc: Exception) -> bool:
 
 def cancelled(exc: Exception) -> bool:
     return error_code(exc) == "TransactionCanceledException"
+
+
+def conditionally(write: Callable[[], Any]) -> bool:
+    """Run a conditional write: True when it was made, False when its condition did not hold."""
+    try:
+        write()
+    except ClientError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
 
 
 def cancellation_codes(exc: Exception) -> list[str]:

@@ -23,9 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from socialcare.store.codec import condition_failed, key
+from socialcare.store.codec import conditionally, key
 
 _COUNT = "COUNT"
 _BUCKET_PK = "CRM#RATE"
@@ -62,18 +60,12 @@ class StateRepository:
 
     def advance_checkpoint(self, account_id: str, stream: str, since_id: int) -> bool:
         """Move the checkpoint forward to ``since_id``; False when it already was at or past it."""
-        try:
-            self.client.update_item(
-                TableName=self.table, Key=key(f"XPOLL#{account_id}", stream),
-                UpdateExpression="SET since_id = :new, updated_at = :now",
-                ConditionExpression="attribute_not_exists(since_id) OR since_id < :new",
-                ExpressionAttributeValues={":new": {"N": str(since_id)}, ":now": {"S": datetime.now(UTC).isoformat()}},
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return conditionally(lambda: self.client.update_item(
+            TableName=self.table, Key=key(f"XPOLL#{account_id}", stream),
+            UpdateExpression="SET since_id = :new, updated_at = :now",
+            ConditionExpression="attribute_not_exists(since_id) OR since_id < :new",
+            ExpressionAttributeValues={":new": {"N": str(since_id)}, ":now": {"S": datetime.now(UTC).isoformat()}},
+        ))
 
     # ------------------------------------------------------------------ counters
     def add(self, pk: str, counts: Mapping[str, int], *, now: datetime, ttl_days: float) -> dict[str, int]:
@@ -111,25 +103,21 @@ class StateRepository:
     def open_episode(self, name: str, *, now: datetime, until: datetime) -> bool:
         """Open the episode ``name`` until ``until``; False (and extended) when one is running."""
         item_key = key(f"SPIKE#{name}", "EPISODE")
-        try:
-            self.client.update_item(
-                TableName=self.table, Key=item_key,
-                UpdateExpression="SET until_ts = :until, started_at = :now, expires_at = :ttl",
-                ConditionExpression="attribute_not_exists(until_ts) OR until_ts < :nowts",
-                ExpressionAttributeValues={
-                    ":until": {"N": str(int(until.timestamp()))}, ":now": {"S": now.isoformat()},
-                    ":nowts": {"N": str(int(now.timestamp()))}, ":ttl": ttl(now, 2),
-                },
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            self.client.update_item(
-                TableName=self.table, Key=item_key, UpdateExpression="SET until_ts = :until",
-                ExpressionAttributeValues={":until": {"N": str(int(until.timestamp()))}},
-            )
-            return False
-        return True
+        if conditionally(lambda: self.client.update_item(
+            TableName=self.table, Key=item_key,
+            UpdateExpression="SET until_ts = :until, started_at = :now, expires_at = :ttl",
+            ConditionExpression="attribute_not_exists(until_ts) OR until_ts < :nowts",
+            ExpressionAttributeValues={
+                ":until": {"N": str(int(until.timestamp()))}, ":now": {"S": now.isoformat()},
+                ":nowts": {"N": str(int(now.timestamp()))}, ":ttl": ttl(now, 2),
+            },
+        )):
+            return True
+        self.client.update_item(
+            TableName=self.table, Key=item_key, UpdateExpression="SET until_ts = :until",
+            ExpressionAttributeValues={":until": {"N": str(int(until.timestamp()))}},
+        )
+        return False
 
     # ------------------------------------------------------------------ incidents
     def incident(self, post_id: str) -> str | None:
@@ -140,18 +128,12 @@ class StateRepository:
 
     def claim_incident(self, post_id: str, case_id: str, *, now: datetime, ttl_hours: float) -> bool:
         """Make ``case_id`` the incident of ``post_id`` unless another case already is."""
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item={**key(f"INCIDENT#{post_id}", "INCIDENT"), "case_id": {"S": case_id},
-                      "declared_at": {"S": now.isoformat()}, "expires_at": ttl(now, ttl_hours / 24)},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return conditionally(lambda: self.client.put_item(
+            TableName=self.table,
+            Item={**key(f"INCIDENT#{post_id}", "INCIDENT"), "case_id": {"S": case_id},
+                  "declared_at": {"S": now.isoformat()}, "expires_at": ttl(now, ttl_hours / 24)},
+            ConditionExpression="attribute_not_exists(pk)",
+        ))
 
     # ------------------------------------------------------------------ CRM token bucket
     def bucket(self, name: str) -> tuple[str, str] | None:
@@ -160,48 +142,32 @@ class StateRepository:
         return (item["tokens"]["N"], item["ts"]["N"]) if item else None
 
     def create_bucket(self, name: str, tokens: float, ts_ms: int) -> bool:
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item={**key(_BUCKET_PK, name), "tokens": {"N": repr(float(tokens))}, "ts": {"N": str(ts_ms)},
-                      "expires_at": {"N": str(ts_ms // 1000 + _BUCKET_TTL_SECONDS)}},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return conditionally(lambda: self.client.put_item(
+            TableName=self.table,
+            Item={**key(_BUCKET_PK, name), "tokens": {"N": repr(float(tokens))}, "ts": {"N": str(ts_ms)},
+                  "expires_at": {"N": str(ts_ms // 1000 + _BUCKET_TTL_SECONDS)}},
+            ConditionExpression="attribute_not_exists(pk)",
+        ))
 
     def swap_bucket(self, name: str, read: tuple[str, str], tokens: float, ts_ms: int) -> bool:
         """Write the bucket if it still holds what was ``read``; False when someone else won."""
-        try:
-            self.client.update_item(
-                TableName=self.table, Key=key(_BUCKET_PK, name),
-                UpdateExpression="SET tokens = :t, ts = :now, expires_at = :exp",
-                ConditionExpression="tokens = :old_t AND ts = :old_ts",
-                ExpressionAttributeValues={
-                    ":t": {"N": repr(float(tokens))}, ":now": {"N": str(ts_ms)},
-                    ":exp": {"N": str(ts_ms // 1000 + _BUCKET_TTL_SECONDS)},
-                    ":old_t": {"N": read[0]}, ":old_ts": {"N": read[1]},
-                },
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return conditionally(lambda: self.client.update_item(
+            TableName=self.table, Key=key(_BUCKET_PK, name),
+            UpdateExpression="SET tokens = :t, ts = :now, expires_at = :exp",
+            ConditionExpression="tokens = :old_t AND ts = :old_ts",
+            ExpressionAttributeValues={
+                ":t": {"N": repr(float(tokens))}, ":now": {"N": str(ts_ms)},
+                ":exp": {"N": str(ts_ms // 1000 + _BUCKET_TTL_SECONDS)},
+                ":old_t": {"N": read[0]}, ":old_ts": {"N": read[1]},
+            },
+        ))
 
     def hold_bucket(self, name: str, until_ms: int) -> None:
         """Empty the bucket until ``until_ms``, never shortening a longer hold already set."""
-        try:
-            self.client.update_item(
-                TableName=self.table, Key=key(_BUCKET_PK, name),
-                UpdateExpression="SET tokens = :zero, ts = :until, expires_at = :exp",
-                ConditionExpression="attribute_not_exists(ts) OR ts < :until",
-                ExpressionAttributeValues={":zero": {"N": "0"}, ":until": {"N": str(until_ms)},
-                                           ":exp": {"N": str(until_ms // 1000 + _BUCKET_TTL_SECONDS)}},
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
+        conditionally(lambda: self.client.update_item(
+            TableName=self.table, Key=key(_BUCKET_PK, name),
+            UpdateExpression="SET tokens = :zero, ts = :until, expires_at = :exp",
+            ConditionExpression="attribute_not_exists(ts) OR ts < :until",
+            ExpressionAttributeValues={":zero": {"N": "0"}, ":until": {"N": str(until_ms)},
+                                       ":exp": {"N": str(until_ms // 1000 + _BUCKET_TTL_SECONDS)}},
+        ))
