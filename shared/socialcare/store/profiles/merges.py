@@ -6,10 +6,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from boto3.dynamodb.types import Binary
-from botocore.exceptions import ClientError
 
 from socialcare.models.profile import IdentityRecord, Profile, Suggestion
-from socialcare.store.codec import attribute_value, condition_failed, dynamo, key, to_item
+from socialcare.store.codec import attribute_value, conditionally, dynamo, key, to_item
 from socialcare.store.profiles.items import (
     CLAIM,
     GUARD,
@@ -33,17 +32,13 @@ class MergeWrites(ProfileReads):
 
     def mark_merged(self, source: str, target: str, at: str) -> None:
         """Turn ``source`` into an alias of ``target``; from now on writes to it are redirected."""
-        try:
-            self.client.update_item(
-                TableName=self.table, Key=key(customer_pk(source), PROFILE),
-                UpdateExpression="SET merged_into = :t, merged_at = :at",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(merged_into)",
-                ExpressionAttributeValues={":t": {"S": target}, ":at": {"S": at}},
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                raise CustomerMoved(source) from exc
-            raise
+        if not conditionally(lambda: self.client.update_item(
+            TableName=self.table, Key=key(customer_pk(source), PROFILE),
+            UpdateExpression="SET merged_into = :t, merged_at = :at",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(merged_into)",
+            ExpressionAttributeValues={":t": {"S": target}, ":at": {"S": at}},
+        )):
+            raise CustomerMoved(source)
 
     def reactivate(self, customer_id: str) -> None:
         """Undo an alias (unmerge back to the original customer) before its claims return."""

@@ -9,7 +9,16 @@ from botocore.exceptions import ClientError
 
 from socialcare.models.interaction import DeliveryStatus, Direction, Interaction
 from socialcare.models.profile import RecordResult
-from socialcare.store.codec import attribute_value, cancelled, condition_failed, dynamo, from_item, key, to_item
+from socialcare.store.codec import (
+    attribute_value,
+    cancelled,
+    condition_failed,
+    conditionally,
+    dynamo,
+    from_item,
+    key,
+    to_item,
+)
 from socialcare.store.profiles.items import (
     ALIAS_HOPS,
     GUARD,
@@ -147,17 +156,13 @@ class TimelineWrites(ProfileReads):
         original is never stored afterwards.
         """
         at = now_iso()
-        try:
-            self.client.put_item(
-                TableName=self.table,
-                Item=to_item({"pk": guard_pk(interaction_id), "sk": GUARD, "type": "guard", "deleted": True,
-                            "deleted_at": at}),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+        if conditionally(lambda: self.client.put_item(
+            TableName=self.table,
+            Item=to_item({"pk": guard_pk(interaction_id), "sk": GUARD, "type": "guard", "deleted": True,
+                          "deleted_at": at}),
+            ConditionExpression="attribute_not_exists(pk)",
+        )):
             return False
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
         guard = self.guard(interaction_id)
         if guard is None or "customer_id" not in guard:
             return False
@@ -166,19 +171,13 @@ class TimelineWrites(ProfileReads):
             UpdateExpression="SET deleted = :t, deleted_at = :now",
             ExpressionAttributeValues={":t": {"BOOL": True}, ":now": {"S": at}},
         )
-        try:
-            self.client.update_item(
-                TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
-                UpdateExpression="SET deleted = :t, deleted_at = :now REMOVE #text, #raw, attachments",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#text": "text", "#raw": "raw"},
-                ExpressionAttributeValues={":t": {"BOOL": True}, ":now": {"S": at}},
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            return False
-        return True
+        return conditionally(lambda: self.client.update_item(
+            TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
+            UpdateExpression="SET deleted = :t, deleted_at = :now REMOVE #text, #raw, attachments",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#text": "text", "#raw": "raw"},
+            ExpressionAttributeValues={":t": {"BOOL": True}, ":now": {"S": at}},
+        ))
 
     def apply_edit(self, interaction: Interaction, raw: Any) -> bool:
         """Replace the text of a message we hold; False when we never stored it.
@@ -205,17 +204,14 @@ class TimelineWrites(ProfileReads):
             sets.append("#raw = :raw")
             values[":raw"] = {"B": packed}
         expression = "SET " + ", ".join(sets) + " ADD edits :one" + (" REMOVE " + ", ".join(removes) if removes else "")
-        try:
-            self.client.update_item(
-                TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(deleted) OR deleted <> :t)",
-                ExpressionAttributeNames={"#text": "text", **({"#raw": "raw"} if packed is not None else {})},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
+        # A message deleted meanwhile keeps its tombstone: the edit is swallowed either way.
+        conditionally(lambda: self.client.update_item(
+            TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(deleted) OR deleted <> :t)",
+            ExpressionAttributeNames={"#text": "text", **({"#raw": "raw"} if packed is not None else {})},
+            ExpressionAttributeValues=values,
+        ))
         return True
 
     def record_status(self, status: DeliveryStatus) -> None:
@@ -234,19 +230,15 @@ class TimelineWrites(ProfileReads):
         if guard is None or "customer_id" not in guard:
             return  # the reply is stored by the replies flow; its receipts wait under its id
         rank = STATUS_RANK.get(status.status, 0)
-        try:
-            self.client.update_item(
-                TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
-                UpdateExpression="SET delivery_status = :s, delivery_rank = :r, delivery_at = :at",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND (attribute_not_exists(delivery_rank) OR delivery_rank < :r)"
-                ),
-                ExpressionAttributeValues={":s": {"S": status.status}, ":r": {"N": str(rank)},
-                                           ":at": {"S": iso(status.occurred_at)}},
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
+        conditionally(lambda: self.client.update_item(  # a later status already shown wins
+            TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
+            UpdateExpression="SET delivery_status = :s, delivery_rank = :r, delivery_at = :at",
+            ConditionExpression=(
+                "attribute_exists(pk) AND (attribute_not_exists(delivery_rank) OR delivery_rank < :r)"
+            ),
+            ExpressionAttributeValues={":s": {"S": status.status}, ":r": {"N": str(rank)},
+                                       ":at": {"S": iso(status.occurred_at)}},
+        ))
 
     def statuses(self, interaction_id: str) -> list[dict[str, Any]]:
         return self._query_all(guard_pk(interaction_id), "begins_with(sk, :s)", {":s": {"S": "STATUS#"}})
