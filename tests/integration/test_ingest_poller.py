@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug.wrappers import Request, Response
 
 from socialcare.domain.channels import x_api
-from socialcare.flows.x_poller import DMS, MENTIONS
+from socialcare.flows.x_poller import DMS, MAX_PAGES, MENTIONS
 from socialcare.models.interaction import InboundEvent
 from socialcare_infra.handlers import load_app
 
@@ -55,6 +55,8 @@ class FakeX:
             {"id": BRAND, "name": "Brand", "username": "brand", "public_metrics": {"followers_count": 1}},
         ]
         self.requests: list[tuple[str, dict[str, str], str]] = []
+        self.page_size = 100  # X's max_results; smaller to exercise meta.next_token
+
 
     def __call__(self, request: Request) -> Response:
         self.requests.append((request.path, dict(request.args), request.headers.get("Authorization", "")))
@@ -63,7 +65,12 @@ class FakeX:
             data = [t for t in sorted(self.mentions, key=lambda t: -int(t["id"])) if int(t["id"]) > since]
         else:
             data = sorted(self.dms, key=lambda e: -int(e["id"]))
+        start = int(request.args.get("pagination_token", "0"))
+        rest = data[start + self.page_size:]
+        data = data[start:start + self.page_size]
         body: dict[str, Any] = {"data": data, "includes": {"users": self.users}, "meta": {"result_count": len(data)}}
+        if rest:
+            body["meta"]["next_token"] = str(start + self.page_size)
         if data:
             body["meta"]["newest_id"] = data[0]["id"]
         if not data:
@@ -146,6 +153,44 @@ def test_mentions_and_dms_are_enqueued_and_checkpoints_advance(aws: AwsStack, wi
 
     assert run(poller) == {BRAND: {"mentions": 0, "dms": 0}}  # nothing new: nothing enqueued
     assert drain(aws) == []
+
+
+def test_a_burst_is_read_across_pages_and_dm_paging_stops_at_the_checkpoint(
+    aws: AwsStack, wiring: Wiring, fake_x: FakeX
+) -> None:
+    poller = cold_start()
+    fake_x.mentions, fake_x.dms = [tweet(1)], [dm(1), dm(2)]
+    run(poller)
+    drain(aws)
+    fake_x.requests.clear()
+    fake_x.page_size = 2
+    fake_x.mentions += [tweet(n) for n in range(2, 7)]  # five new mentions: three pages
+    fake_x.dms += [dm(3), dm(4), dm(5)]  # three new DMs above the checkpoint, two older ones below
+    assert run(poller) == {BRAND: {"mentions": 5, "dms": 3}}
+    assert sorted(e.event_id for e in drain(aws)) == [str(1860000000000000000 + n) for n in range(2, 7)] + [
+        str(1860000000000000700 + n) for n in range(3, 6)
+    ]
+    mention_pages = [r[1].get("pagination_token") for r in fake_x.requests if r[0].endswith("/mentions")]
+    assert mention_pages == [None, "2", "4"]
+    dm_pages = [r[1].get("pagination_token") for r in fake_x.requests if r[0] == "/2/dm_events"]
+    assert dm_pages == [None, "2"]  # the second page reaches the checkpoint: no third request
+    assert wiring.state.checkpoint(BRAND, MENTIONS) == 1860000000000000006
+    assert wiring.state.checkpoint(BRAND, DMS) == 1860000000000000705
+
+
+def test_a_burst_beyond_the_page_limit_is_reported(
+    aws: AwsStack, fake_x: FakeX, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    poller = cold_start()
+    fake_x.mentions = [tweet(1)]
+    run(poller)
+    drain(aws)
+    fake_x.page_size = 1
+    fake_x.mentions += [tweet(n) for n in range(2, 9)]  # seven new mentions, one per page
+    capsys.readouterr()
+    assert run(poller)[BRAND]["mentions"] == MAX_PAGES
+    assert '"XPollTruncated":[1.0]' in capsys.readouterr().out  # the metric, flushed as EMF
+    assert any("page limit" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
 
 
 def test_a_checkpoint_never_moves_backwards(aws: AwsStack, wiring: Wiring, fake_x: FakeX) -> None:

@@ -15,22 +15,24 @@ backwards (conditional write), so a failed or overlapping run re-reads rather th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import tweepy
+from tweepy.pagination import PaginationIterator
 
 from socialcare.config.settings import XPollerSettings, load
 from socialcare.domain.channels import x, x_api
 from socialcare.domain.channels.accounts import XApiAccount
 from socialcare.flows.wiring import Wiring
-from socialcare.models.interaction import Action, InboundEvent
+from socialcare.models.interaction import Action, InboundEvent, Interaction
 from socialcare.observability import count, logger
-
-if TYPE_CHECKING:
-    import tweepy
 
 SOURCE = "x-poller"
 MENTIONS = "mentions"
 DMS = "dms"
-MAX_PAGES = 5  # per stream and run: a burst larger than 500 events is caught up next minute
+# Pages per stream and run. X lists newest first, so a run that stops here with pages left
+# advances past what it did not read: XPollTruncated counts it (see _warn_if_truncated).
+MAX_PAGES = 5
 _TWEET_FIELDS = ["created_at", "author_id", "conversation_id", "in_reply_to_user_id", "referenced_tweets",
                  "lang", "entities", "note_tweet"]
 _USER_FIELDS = ["name", "username", "public_metrics"]
@@ -45,6 +47,19 @@ def _users(response: Any) -> dict[str, dict[str, Any]]:
     return {str(u.data["id"]): u.data for u in includes.get("users", [])}
 
 
+def _event(interaction: Interaction, raw: dict[str, Any]) -> InboundEvent:
+    return InboundEvent(action=Action.CREATE, source=SOURCE, event_id=interaction.platform_message_id,
+                        interaction=interaction, raw=raw)
+
+
+def _warn_if_truncated(pages: PaginationIterator, since_id: int | None, stream: str) -> None:
+    """Say so when a run stopped at MAX_PAGES with older events above the checkpoint unread."""
+    if since_id is not None and pages.next_token is not None and pages.count >= MAX_PAGES:
+        logger.warning("X poll stopped at its page limit; older events were not read",
+                       extra={"stream": stream, "since_id": since_id, "pages": pages.count})
+        count("XPollTruncated", 1, stream=stream)
+
+
 def read_mentions(
     client: tweepy.Client, account_id: str, since_id: int | None, brand_x_ids: frozenset[str]
 ) -> tuple[list[InboundEvent], int | None]:
@@ -52,18 +67,14 @@ def read_mentions(
     events: list[InboundEvent] = []
     newest: int | None = None
     brands = x.brand_ids(brand_x_ids, account_id)
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        response = client.get_users_mentions(
-            account_id,
-            since_id=since_id,
-            max_results=100,
-            pagination_token=token,
-            tweet_fields=_TWEET_FIELDS,
-            expansions=["author_id"],
-            user_fields=_USER_FIELDS,
-            user_auth=False,
-        )
+    # tweepy's Paginator follows meta.next_token; a first run reads the latest page only (no
+    # backfill of the account's whole history).
+    pages = iter(tweepy.Paginator(
+        client.get_users_mentions, account_id, since_id=since_id, max_results=100, tweet_fields=_TWEET_FIELDS,
+        expansions=["author_id"], user_fields=_USER_FIELDS, user_auth=False,
+        limit=MAX_PAGES if since_id is not None else 1,
+    ))
+    for response in pages:
         users = _users(response)
         for tweet in response.data or []:
             raw = tweet.data
@@ -73,21 +84,8 @@ def read_mentions(
             interaction = x_api.v2_tweet_interaction(raw, users, account_id)
             if interaction is None:
                 continue
-            author = users.get(interaction.author.id)
-            events.append(
-                InboundEvent(
-                    action=Action.CREATE,
-                    source=SOURCE,
-                    event_id=interaction.platform_message_id,
-                    interaction=interaction,
-                    raw={"tweet": raw, "author": author},
-                )
-            )
-        meta = response.meta or {}
-        token = meta.get("next_token")
-        # first run: the latest page only (no backfill of the account's whole history)
-        if not token or since_id is None:
-            break
+            events.append(_event(interaction, {"tweet": raw, "author": users.get(interaction.author.id)}))
+    _warn_if_truncated(pages, since_id, MENTIONS)
     events.sort(key=lambda e: int(e.event_id))
     return events, newest
 
@@ -98,17 +96,13 @@ def read_dms(
     events: list[InboundEvent] = []
     newest: int | None = None
     brands = x.brand_ids(brand_x_ids, account_id)
-    token: str | None = None
-    for _ in range(MAX_PAGES):
-        response = client.get_direct_message_events(
-            event_types="MessageCreate",
-            dm_event_fields=_DM_FIELDS,
-            expansions=["sender_id"],
-            user_fields=_USER_FIELDS,
-            max_results=100,
-            pagination_token=token,
-            user_auth=user_auth,
-        )
+    # GET /2/dm_events has no since_id: pages come newest first until the checkpoint is reached.
+    pages = iter(tweepy.Paginator(
+        client.get_direct_message_events, event_types="MessageCreate", dm_event_fields=_DM_FIELDS,
+        expansions=["sender_id"], user_fields=_USER_FIELDS, max_results=100, user_auth=user_auth,
+        limit=MAX_PAGES if since_id is not None else 1,
+    ))
+    for response in pages:
         users = _users(response)
         reached_checkpoint = False
         for dm in response.data or []:
@@ -121,18 +115,11 @@ def read_dms(
             if raw.get("event_type", "MessageCreate") != "MessageCreate" or str(raw.get("sender_id")) in brands:
                 continue
             interaction = x_api.v2_dm_interaction(raw, users, account_id)
-            events.append(
-                InboundEvent(
-                    action=Action.CREATE,
-                    source=SOURCE,
-                    event_id=interaction.platform_message_id,
-                    interaction=interaction,
-                    raw={"dm_event": raw, "sender": users.get(interaction.author.id)},
-                )
-            )
-        token = (response.meta or {}).get("next_token")
-        if reached_checkpoint or not token or since_id is None:
+            events.append(_event(interaction, {"dm_event": raw, "sender": users.get(interaction.author.id)}))
+        if reached_checkpoint:
             break
+    else:
+        _warn_if_truncated(pages, since_id, DMS)
     events.sort(key=lambda e: int(e.event_id))
     return events, newest
 
