@@ -41,9 +41,14 @@ class Conflict(SocialcareError):
     code = "conflict"
 
 
-class Busy(Conflict):
-    """Another invocation is doing the same thing right now: try again in ``retry_after`` s."""
+class Busy(SocialcareError):
+    """Another invocation is doing the same thing right now: try again in ``retry_after`` s.
 
+    Not a Conflict: the attempt may still fail, so the caller must retry (503 + Retry-After),
+    never treat it as done.
+    """
+
+    status = 503
     code = "busy"
 
     def __init__(self, reason: str, *, retry_after: float = 10.0, **details: Any) -> None:

@@ -19,6 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from socialcare import aws as socialcare_aws
 from socialcare.config.settings import Settings
 from socialcare.flows.reconcile import reconcile
 from socialcare.flows.wiring import Wiring
@@ -226,3 +227,40 @@ def test_reconcile_re_enqueues_what_the_crm_never_acknowledged(world: dict[str, 
     _run_crm_sync(world)
     assert wiring.cases_repo.crm_state(case.id).synced_version == case.version
     assert reconcile(wiring).lagging == []
+
+
+class Crash(BaseException):
+    """The execution environment died mid-invocation: nothing of ours may catch it."""
+
+
+def test_a_reply_whose_first_attempt_died_midway_is_retried_never_dropped(world: dict[str, Any]) -> None:
+    """The first CrmWebhookFunction invocation dies while publishing the reply, leaving the
+    reply's idempotency record in progress. The CRM's retry must be told to come back (503 with
+    Retry-After), not 200 "ignored": an ignored reply would never reach the customer."""
+    aws, wiring = world["aws"], world["wiring"]
+    for interaction in _story():
+        _pipeline(world, interaction, "cust-giulia")
+    _run_crm_sync(world)
+    case = wiring.case_queries.open_case_for("cust-giulia")
+    assert case is not None
+    reply = {"event": "case.replied", "record_id": f"crm-{case.id}",
+             "reply": {"id": "c-9", "text": "Ci pensiamo noi.", "public": True, "author": {"name": "Marta"}}}
+    outbound = aws.queue_urls["OutboundQueue"]
+    sqs_client = socialcare_aws.client("sqs")  # the client the function's publisher uses
+
+    def die(params: dict[str, Any], **_: Any) -> None:
+        if params.get("QueueUrl") == outbound:
+            raise Crash("the invocation died before the reply left")
+
+    sqs_client.meta.events.register("before-parameter-build.sqs.SendMessageBatch", die)
+    try:
+        with pytest.raises(Crash):
+            _webhook("webhook", reply, world["secret"])
+    finally:
+        sqs_client.meta.events.unregister("before-parameter-build.sqs.SendMessageBatch", die)
+
+    retry = _webhook("webhook", reply, world["secret"])
+    assert retry["statusCode"] == 503, retry["body"]
+    assert json.loads(retry["body"])["error"] == "busy"
+    assert int(retry["headers"]["Retry-After"]) >= 1
+    assert aws.drain(outbound) == []

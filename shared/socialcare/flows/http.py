@@ -37,7 +37,11 @@ def make_resolver(*, enable_validation: bool = False) -> APIGatewayHttpResolver:
     def _domain(exc: SocialcareError) -> Response[dict[str, Any]]:
         if exc.status >= 500:
             logger.error("request failed", extra={"code": exc.code, "reason": exc.reason})
-        return error_response(exc.status, exc.code, exc.reason, **exc.details)
+        response = error_response(exc.status, exc.code, exc.reason, **exc.details)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(max(1, round(retry_after)))
+        return response
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response[dict[str, Any]]:
