@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from socialcare.errors import ConfigurationError, EnqueueFailed
+from socialcare.errors import ConfigurationError, EnqueueFailed, PayloadTooLarge
 from socialcare.models.case import Team
 from socialcare.models.crm import CrmSyncRequest, OutboundReply
 from socialcare.models.interaction import InboundEvent
@@ -34,8 +34,9 @@ from socialcare.models.workitem import WorkItem
 
 logger = Logger(child=True)
 
-_BATCH = 10  # SendMessageBatch takes at most 10 entries...
+SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries...
 _BATCH_BYTES = 250 * 1024  # ... and 256 KiB in all; keep headroom
+_MESSAGE_BYTES = 256 * 1024
 
 
 class PublishFailed(EnqueueFailed):
@@ -133,13 +134,18 @@ class Publisher:
 
 
 def _batches(messages: Sequence[QueueMessage]) -> list[list[dict[str, Any]]]:
-    """SendMessageBatch entries, at most 10 and 250 KiB per batch."""
+    """SendMessageBatch entries, at most 10 and 250 KiB of UTF-8 per batch (SQS counts bytes:
+    an emoji is one character and four bytes)."""
     batches: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     size = 0
     for message in messages:
         body = message.queue_body()
-        if current and (len(current) == _BATCH or size + len(body) > _BATCH_BYTES):
+        length = len(body.encode())
+        if length > _MESSAGE_BYTES:
+            raise PayloadTooLarge(f"a message of {length} bytes is over SQS's 256 KiB, even compressed",
+                                  dedupe_key=message.dedupe_key[:200])
+        if current and (len(current) == SQS_BATCH or size + length > _BATCH_BYTES):
             batches.append(current)
             current, size = [], 0
         current.append({
@@ -148,7 +154,7 @@ def _batches(messages: Sequence[QueueMessage]) -> list[list[dict[str, Any]]]:
             "MessageGroupId": message.group_id[:128],
             "MessageDeduplicationId": dedupe_id(message),
         })
-        size += len(body)
+        size += length
     if current:
         batches.append(current)
     return batches
@@ -187,9 +193,9 @@ class RecordQueue:
         """Make each (receipt handle, seconds) record visible again only after that delay. Best
         effort: a record whose delay is lost still comes back after the queue's own timeout."""
         entries = [{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": s} for i, (r, s) in enumerate(receipts)]
-        for start in range(0, len(entries), _BATCH):
+        for start in range(0, len(entries), SQS_BATCH):
             try:
-                self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=entries[start : start + _BATCH])
+                self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=entries[start : start + SQS_BATCH])
             except Exception:
                 logger.exception("could not delay the retry of records")
 

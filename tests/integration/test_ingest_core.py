@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from socialcare import aws
 from socialcare.config.settings import Settings
-from socialcare.errors import EnqueueFailed, SecretUnavailable
+from socialcare.errors import EnqueueFailed, PayloadTooLarge, SecretUnavailable
 from socialcare.models.interaction import Action, Author, Channel, InboundEvent, Interaction, Kind
 from socialcare.publish import Publisher, dedupe_id
 from socialcare.secrets import SecretStore
@@ -103,6 +103,39 @@ def test_an_oversized_raw_slice_travels_compressed_and_comes_back_intact(moto_en
     assert len(body) < 256 * 1024
     assert json.loads(body)["raw"] != raw  # compressed in transit...
     assert InboundEvent.model_validate_json(body).raw_payload() == raw  # ...and intact for the processor
+
+
+def test_batches_stay_within_sqs_byte_limit_whatever_the_script(moto_env: None) -> None:
+    """SQS limits a batch to 256 KiB of bytes, not characters (moto counts characters, so the
+    test measures what leaves the process). Emoji are one character and four bytes."""
+    url = _fifo()
+    sent: list[int] = []
+
+    def measure(params: dict[str, object], **_: object) -> None:
+        entries = params["Entries"]
+        assert isinstance(entries, list)
+        sent.append(sum(len(e["MessageBody"].encode()) for e in entries))
+
+    aws.sqs().meta.events.register("before-parameter-build.sqs.SendMessageBatch", measure)
+    text = "😡 ordine in ritardo, رسالة, 注文が届かない " * 600  # ~15k characters, ~40 KB
+    events = [_event(n, raw={"message": {"text": text}}) for n in range(8)]
+    for event in events:
+        assert event.interaction is not None
+        event.interaction.text = text
+    assert enqueue(events, queue_url=url) == 8
+    assert len(_drain(url)) == 8
+    assert len(sent) > 1 and max(sent) <= 256 * 1024, sent
+
+
+def test_a_message_too_large_for_sqs_is_a_clear_413(moto_env: None) -> None:
+    url = _fifo()
+    event = _event(1)
+    assert event.interaction is not None
+    event.interaction.text = "🙂" * 70_000  # 280 KB of text: no compression of raw can help
+    with pytest.raises(PayloadTooLarge) as refused:
+        enqueue([event], queue_url=url)
+    assert refused.value.status == 413 and "256 KiB" in refused.value.reason
+    assert _drain(url) == []
 
 
 def test_a_missing_queue_is_an_enqueue_failure_so_the_platform_retries(moto_env: None) -> None:

@@ -19,7 +19,16 @@ import pytest
 from cfn_tools import load_yaml
 
 from socialcare.flows.case_stream import sync_requests
-from socialcare.store.cases.items import CASE_SK, CRM_SK, TIMELINE_PREFIX, case_pk
+from socialcare.store.cases.items import (
+    CASE_SK,
+    CRM_SK,
+    MARKER_SK,
+    POINTER_SK,
+    TIMELINE_PREFIX,
+    case_pk,
+    marker_pk,
+    pointer_pk,
+)
 from socialcare_infra.esm import matches_any
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -396,12 +405,25 @@ def test_case_stream_filter_lets_through_case_versions_only(template: dict[str, 
         stream_record("MODIFY", case, CRM_SK),  # written by the CRM sync itself
         stream_record("INSERT", case, f"{TIMELINE_PREFIX}2026-11-23T10:00:00Z#x:1"),
         stream_record("REMOVE", case, CASE_SK),
+        stream_record("INSERT", marker_pk("x:1860000000000000001"), MARKER_SK),  # same sk as a case
+        stream_record("MODIFY", pointer_pk("cust-1"), POINTER_SK),
     )
     for record in skipped:
         if matches_any(record, patterns):
-            sk_value = record["dynamodb"]["Keys"]["sk"]["S"]
-            violations.append(f"the filter lets through {record['eventName']} sk={sk_value}")
+            keys = record["dynamodb"]["Keys"]
+            violations.append(f"the filter lets through {record['eventName']} {keys['pk']['S']} / {keys['sk']['S']}")
     fail_if(violations, "CaseStreamFunction's filter")
+
+
+def test_a_record_that_can_never_be_published_is_skipped_not_retried_forever() -> None:
+    """A case item the CRM sync cannot describe (an id over 128 characters) would otherwise fail
+    its batch until the stream drops it 24 hours later, holding back every case behind it."""
+    good, bad = stream_record("INSERT", case_pk("SC-2026-000001"), CASE_SK), stream_record(
+        "MODIFY", case_pk("X" * 200), CASE_SK
+    )
+    requests = [r for _, r in sync_requests({"Records": [bad, good]})]
+    assert requests[0] is None
+    assert requests[1] is not None and (requests[1].case_id, requests[1].version) == ("SC-2026-000001", 3)
 
 
 def test_a_stuck_case_stream_alarms_before_its_records_expire(template: dict[str, Any]) -> None:

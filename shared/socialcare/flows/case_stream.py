@@ -1,7 +1,7 @@
 """CaseStreamFunction: every saved case version becomes a crm-sync message.
 
 CasesTable's stream (NEW_IMAGE) feeds this function through an event source mapping filtered to
-case items (``sk = CASE``, inserts and modifications), so the CRM learns of every version
+case items (``pk = CASE#…, sk = CASE``, inserts and modifications), so the CRM learns of every version
 written - by the processor, an agent, the SLA monitor, a merge or the CRM itself - even when the
 function that wrote it died right after the write: DynamoDB keeps the record for 24 hours and
 Lambda retries the stream until this function has published it. Nothing that writes a case has
@@ -17,27 +17,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import ValidationError
+
 from socialcare.config.settings import CaseStreamSettings, load
 from socialcare.flows.wiring import Wiring
 from socialcare.models.crm import CrmSyncRequest
 from socialcare.observability import count, logger
-from socialcare.publish import PublishFailed
-
-_CHUNK = 10  # one SendMessageBatch
+from socialcare.publish import SQS_BATCH, PublishFailed
+from socialcare.store.cases.items import case_version_of
 
 
 def sync_requests(event: dict[str, Any]) -> Iterator[tuple[str, CrmSyncRequest | None]]:
     """(sequence number, the sync request of its case version, or None for a record to skip)."""
     for record in event.get("Records") or []:
         change = record.get("dynamodb") or {}
-        image = change.get("NewImage") or {}
         sequence = str(change.get("SequenceNumber", ""))
-        pk, sk = image.get("pk", {}).get("S", ""), image.get("sk", {}).get("S", "")
-        version = image.get("version", {}).get("N")
-        if record.get("eventName") == "REMOVE" or sk != "CASE" or not pk.startswith("CASE#") or version is None:
-            yield sequence, None  # not a case version (the mapping's filter already drops these)
+        found = case_version_of(change.get("NewImage") or {}) if record.get("eventName") != "REMOVE" else None
+        if found is None:
+            yield sequence, None  # not a case version: the mapping's filter should have dropped it
             continue
-        yield sequence, CrmSyncRequest(case_id=pk.removeprefix("CASE#"), version=int(version), reason="case saved")
+        try:
+            yield sequence, CrmSyncRequest(case_id=found[0], version=found[1], reason="case saved")
+        except ValidationError as exc:
+            # One record that can never be published must not block its shard for 24 hours.
+            logger.error("case version not relayable", extra={"sequence": sequence, "errors": exc.errors()})
+            count("CaseVersionsUnrelayable", 1)
+            yield sequence, None
 
 
 class CaseStream:
@@ -46,8 +51,8 @@ class CaseStream:
 
     def handle_batch(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         pending = [(seq, request) for seq, request in sync_requests(event) if request is not None]
-        for start in range(0, len(pending), _CHUNK):
-            chunk = pending[start : start + _CHUNK]
+        for start in range(0, len(pending), SQS_BATCH):
+            chunk = pending[start : start + SQS_BATCH]
             try:
                 self.w.publisher.crm_syncs([request for _, request in chunk])
             except PublishFailed:

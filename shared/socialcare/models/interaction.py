@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 INBOUND_EVENT_VERSION = 1
 # SQS accepts 256 KiB per message; keep headroom for the envelope. Larger raw slices
 # (WhatsApp media-heavy batches) travel compressed.
-_INLINE_RAW_LIMIT = 200 * 1024
+_INLINE_RAW_LIMIT = 200 * 1024  # bytes of UTF-8, as SQS counts them
 _PACKED = "_zlib_b64"
 
 
@@ -204,7 +204,7 @@ class InboundEvent(BaseModel):
     def queue_body(self) -> str:
         """The message body; a raw slice too large for SQS travels compressed."""
         body = self.model_dump_json()
-        if len(body) <= _INLINE_RAW_LIMIT or self.raw is None:
+        if len(body.encode()) <= _INLINE_RAW_LIMIT or self.raw is None:
             return body
         packed = base64.b64encode(zlib.compress(json.dumps(self.raw).encode(), 9)).decode()
         return self.model_copy(update={"raw": {_PACKED: packed}}).model_dump_json()

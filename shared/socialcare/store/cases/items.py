@@ -16,6 +16,10 @@ CASE_PREFIX = "CASE#"
 CASE_SK = "CASE"
 CRM_SK = "CRM"
 TIMELINE_PREFIX = "INT#"
+POINTER_PREFIX = "CUSTOMER#"
+POINTER_SK = "LATEST_CASE"
+MARKER_PREFIX = "INTERACTION#"
+MARKER_SK = "CASE"  # the same sort key as a case item: tell them apart by the partition key
 # Attributes of the stored item that are not fields of the model.
 _STORAGE_ONLY = ("pk", "sk", "entity", "queue_pk", "queue_sk", "is_open", "expires_at")
 
@@ -45,6 +49,24 @@ def iso(value: datetime) -> str:
 
 def case_pk(case_id: str) -> str:
     return f"{CASE_PREFIX}{case_id}"
+
+
+def pointer_pk(customer_id: str) -> str:
+    return f"{POINTER_PREFIX}{customer_id}"
+
+
+def marker_pk(interaction_id: str) -> str:
+    return f"{MARKER_PREFIX}{interaction_id}"
+
+
+def case_version_of(image: dict[str, Any]) -> tuple[str, int] | None:
+    """(case id, version) of a case item in DynamoDB JSON (a stream record's NewImage), or None
+    for any other item of the table."""
+    pk, sk = image.get("pk", {}).get("S", ""), image.get("sk", {}).get("S", "")
+    version = image.get("version", {}).get("N")
+    if sk != CASE_SK or not pk.startswith(CASE_PREFIX) or version is None:
+        return None
+    return pk.removeprefix(CASE_PREFIX), int(version)
 
 
 def queue_pk(team: Team | str, status: CaseStatus | str) -> str:

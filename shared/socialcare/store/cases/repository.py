@@ -36,8 +36,13 @@ from socialcare.models.case import Case, CaseStatus, InteractionRef, Team
 from socialcare.store import cursor
 from socialcare.store.cases.crm_state import CrmStateItems
 from socialcare.store.cases.items import (
+    CASE_PREFIX,
     CASE_SK,
     CUSTOMER_INDEX,
+    MARKER_PREFIX,
+    MARKER_SK,
+    POINTER_PREFIX,
+    POINTER_SK,
     QUEUE_INDEX,
     TIMELINE_PREFIX,
     CustomerRace,
@@ -47,6 +52,8 @@ from socialcare.store.cases.items import (
     case_item,
     case_pk,
     iso,
+    marker_pk,
+    pointer_pk,
     queue_pk,
     ref_from_item,
     timeline_item,
@@ -91,12 +98,12 @@ class CasesRepository(CrmStateItems):
         return case
 
     def latest_case_id(self, customer_id: str) -> str | None:
-        found = self.client.get_item(TableName=self.table, Key=key(f"CUSTOMER#{customer_id}", "LATEST_CASE"),
+        found = self.client.get_item(TableName=self.table, Key=key(pointer_pk(customer_id), POINTER_SK),
                                      ConsistentRead=True).get("Item")
         return found["case_id"]["S"] if found else None
 
     def interaction_case_id(self, interaction_id: str) -> tuple[str | None, dict[str, Any] | None]:
-        found = self.client.get_item(TableName=self.table, Key=key(f"INTERACTION#{interaction_id}", "CASE"),
+        found = self.client.get_item(TableName=self.table, Key=key(marker_pk(interaction_id), MARKER_SK),
                                      ConsistentRead=True).get("Item")
         if not found:
             return None, None
@@ -133,7 +140,7 @@ class CasesRepository(CrmStateItems):
         if unleased_at is not None:
             kwargs["FilterExpression"] = "attribute_not_exists(lease_until) OR lease_until < :now"
             kwargs["ExpressionAttributeValues"][":now"] = {"S": iso(unleased_at)}
-        start = cursor.decode(cursor_token, bound={"queue_pk": pk}, prefixes={"pk": "CASE#"})
+        start = cursor.decode(cursor_token, bound={"queue_pk": pk}, prefixes={"pk": CASE_PREFIX})
         if start:
             kwargs["ExclusiveStartKey"] = start
         page = self.client.query(**kwargs)
@@ -161,7 +168,7 @@ class CasesRepository(CrmStateItems):
     def pointer_op(self, customer_id: str, case_id: str, previous: str | None) -> dict[str, Any]:
         op: dict[str, Any] = {
             "TableName": self.table,
-            "Item": to_item({"pk": f"CUSTOMER#{customer_id}", "sk": "LATEST_CASE", "case_id": case_id,
+            "Item": to_item({"pk": pointer_pk(customer_id), "sk": POINTER_SK, "case_id": case_id,
                              "entity": "pointer"}),
         }
         if previous is None:
@@ -172,7 +179,7 @@ class CasesRepository(CrmStateItems):
         return {"Put": op}
 
     def marker_op(self, interaction_id: str, case_id: str, route: dict[str, Any] | None) -> dict[str, Any]:
-        item = {"pk": f"INTERACTION#{interaction_id}", "sk": "CASE", "case_id": case_id, "route": route}
+        item = {"pk": marker_pk(interaction_id), "sk": MARKER_SK, "case_id": case_id, "route": route}
         return {"Put": {"TableName": self.table, "Item": to_item(item),
                         "ConditionExpression": "attribute_not_exists(pk)"}}
 
@@ -192,13 +199,13 @@ class CasesRepository(CrmStateItems):
                 for i, reason in enumerate(reasons)
                 if reason.get("Code") == "ConditionalCheckFailed" and "Put" in ops[i]
             ]
-            interaction = next((pk for pk in failed if pk.startswith("INTERACTION#")), None)
+            interaction = next((pk for pk in failed if pk.startswith(MARKER_PREFIX)), None)
             if interaction is not None:
-                case_id, _ = self.interaction_case_id(interaction.removeprefix("INTERACTION#"))
+                case_id, _ = self.interaction_case_id(interaction.removeprefix(MARKER_PREFIX))
                 raise DuplicateInteraction(case_id) from exc
-            if any(pk.startswith("CUSTOMER#") for pk in failed):
+            if any(pk.startswith(POINTER_PREFIX) for pk in failed):
                 raise CustomerRace() from exc
-            if any(pk.startswith("CASE#") for pk in failed) or not reasons:
+            if any(pk.startswith(CASE_PREFIX) for pk in failed) or not reasons:
                 raise VersionConflict("the case changed concurrently") from exc
             raise
 
