@@ -108,6 +108,13 @@ def test_a_function_without_its_queue_url_does_not_start(monkeypatch: pytest.Mon
         load_app("processor")
 
 
+def test_a_broken_rule_override_fails_the_cold_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "routing.yaml").write_text("rules:\n  - name: x\n    when: {priority: [nonsense]}\n")
+    use_environment(monkeypatch, {**template_environment("ProcessorFunction"), "SOCIALCARE_CONFIG_DIR": str(tmp_path)})
+    with pytest.raises(ConfigurationError, match="routing.yaml"):
+        load_app("processor")
+
+
 def test_the_generic_crm_webhook_needs_its_url(monkeypatch: pytest.MonkeyPatch) -> None:
     use_environment(monkeypatch, {**template_environment("CrmSyncFunction"), "SOCIALCARE_CRM_PROVIDER": "webhook",
                                   "SOCIALCARE_CRM_WEBHOOK_URL": ""})
@@ -123,6 +130,17 @@ def test_a_bad_value_is_named_too(monkeypatch: pytest.MonkeyPatch) -> None:
     use_environment(monkeypatch, {**template_environment("ProcessorFunction"), "SOCIALCARE_CASE_ID_BLOCK": "0"})
     with pytest.raises(ConfigurationError, match="SOCIALCARE_CASE_ID_BLOCK"):
         config.load(config.ProcessorSettings)
+
+
+
+@pytest.mark.parametrize("team", ["sales", ""])
+def test_a_dispatcher_for_a_team_that_does_not_exist_does_not_start(
+    team: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = template_environment("SocialTeamDispatcherFunction")
+    use_environment(monkeypatch, {**env, "SOCIALCARE_TEAM": team})
+    with pytest.raises(ConfigurationError, match="SOCIALCARE_TEAM"):
+        config.load(config.TeamDispatcherSettings)
 
 
 # ---------------------------------------------------------------------------- rule files

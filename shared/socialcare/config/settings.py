@@ -17,6 +17,7 @@ from pydantic import Field, StringConstraints, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from socialcare.errors import ConfigurationError
+from socialcare.models.case import Team
 
 PREFIX = "SOCIALCARE_"
 
@@ -177,7 +178,7 @@ class SlaMonitorSettings(Settings):
 class TeamDispatcherSettings(Settings):
     cases_table: Name
     idempotency_table: Name
-    team: Name
+    team: Team  # required here, and one of the teams (not "")
     team_chat_webhooks_arn: Name
 
 
@@ -232,7 +233,7 @@ def load(model: type[S], **overrides: Any) -> S:
             message = str(error["msg"]).removeprefix("Value error, ")
             if not where:  # a rule across fields: its message names the variables
                 problems.append(message)
-            elif error["type"] in ("missing", "string_too_short"):
+            elif error["type"] in ("missing", "string_too_short") or str(error.get("input", "x")).strip() == "":
                 problems.append(f"{PREFIX}{where.upper()} is required")
             else:
                 problems.append(f"{PREFIX}{where.upper()}: {message}")

@@ -86,5 +86,5 @@ class CallerLookup:
 
 def build() -> CallerLookup:
     """CallerLookupFunction's flow, its settings validated at cold start."""
-    w = Wiring(load(CallerLookupSettings))
+    w = Wiring(load(CallerLookupSettings)).check_rules()
     return CallerLookup(w.identity, w.publisher, w.settings.default_region)

@@ -35,8 +35,8 @@ from socialcare.crm.base import CrmAdapter, CrmTuning, Permanent, Retryable
 from socialcare.crm.factory import build_adapter
 from socialcare.crm.ratelimit import TokenBucket
 from socialcare.domain.crm_view import CaseSource
-from socialcare.errors import Busy, ConfigurationError, SecretUnavailable
-from socialcare.flows.wiring import Wiring
+from socialcare.errors import Busy, SecretUnavailable
+from socialcare.flows.wiring import Wiring, required
 from socialcare.models.crm import CaseUpserted, CrmSyncRequest
 from socialcare.observability import logger, metrics
 from socialcare.ports import OnceGuard
@@ -241,7 +241,6 @@ def crm_sync(wiring: Wiring) -> CrmSync:
 def build(wiring: Wiring | None = None) -> SyncConsumer:
     """CrmSyncFunction's flow, its settings validated at cold start."""
     w = wiring or Wiring(load(CrmSyncSettings))
-    if not w.settings.crm_sync_queue_url:
-        raise ConfigurationError("SOCIALCARE_CRM_SYNC_QUEUE_URL is required")
-    return SyncConsumer(lambda: crm_sync(w), RecordQueue(w.client("sqs"), w.settings.crm_sync_queue_url), w.crm_tuning,
+    queue = RecordQueue(w.client("sqs"), required(w.settings, "crm_sync_queue_url"))
+    return SyncConsumer(lambda: crm_sync(w), queue, w.crm_tuning,
                         configured=w.settings.crm_configured)

@@ -113,7 +113,7 @@ def crm_inbound(wiring: Wiring) -> CrmInbound:
 
 def build(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
     """CrmWebhookFunction's resolver, its settings validated at cold start."""
-    w = wiring or Wiring(load(CrmWebhookSettings))
+    w = wiring or Wiring(load(CrmWebhookSettings)).check_rules()
     app = make_resolver()
     inbound = crm_inbound(w)
 

@@ -103,4 +103,4 @@ class Processor:
 
 def build() -> Processor:
     """ProcessorFunction's flow, its settings validated at cold start."""
-    return Processor(Wiring(load(ProcessorSettings)))
+    return Processor(Wiring(load(ProcessorSettings)).check_rules())

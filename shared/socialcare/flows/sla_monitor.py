@@ -19,4 +19,4 @@ class SlaMonitorRun:
 
 def build() -> SlaMonitorRun:
     """SlaMonitorFunction's flow, its settings validated at cold start."""
-    return SlaMonitorRun(Wiring(load(SlaMonitorSettings)).sla_monitor)
+    return SlaMonitorRun(Wiring(load(SlaMonitorSettings)).check_rules().sla_monitor)

@@ -16,6 +16,7 @@ from typing import Any
 from socialcare import aws
 from socialcare.config.loader import load_rules
 from socialcare.config.rules import (
+    RULE_FILES,
     Calendars,
     FaqBook,
     IdentityRules,
@@ -127,6 +128,14 @@ class Wiring:
     # ------------------------------------------------------------------ rules
     def rules(self, model: Any) -> Any:
         return load_rules(model, self.settings.config_dir)
+
+    def check_rules(self) -> Wiring:
+        """Load and compile every rule file now, so a broken override in SOCIALCARE_CONFIG_DIR
+        fails the cold start (ConfigurationError naming the file) instead of every record."""
+        for model in RULE_FILES:
+            self.rules(model)
+        _ = self.identity_rules
+        return self
 
     @cached_property
     def analyser(self) -> SentimentAnalyser:

@@ -16,7 +16,7 @@ from socialcare.flows.wiring import Wiring
 
 def build(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
     """ApiFunction's resolver, its settings validated at cold start."""
-    w = wiring or Wiring(load(ApiSettings))
+    w = wiring or Wiring(load(ApiSettings)).check_rules()
     app = make_resolver(enable_validation=True)
 
     def provide_wiring(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
