@@ -389,6 +389,36 @@ def test_an_interrupted_merge_is_finished_by_repeating_it(
         merges.merge(anna_fb, anna_x)
 
 
+def test_a_merge_interrupted_after_moving_everything_still_finishes_on_repeat(
+    repo: ProfilesRepository, identity: IdentityService, merges: CustomerMerge
+) -> None:
+    """The Lambda dies after the last item moved, on the audit write: the repeat has nothing
+    left to move but must still finish (audit on both customers), not answer "already merged"."""
+    anna_x, anna_fb = _two_customers(identity)
+
+    def die_on_audit(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Item", {}).get("sk", {}).get("S", "").startswith("MERGE#"):
+            raise RuntimeError("Lambda timed out")
+
+    events = repo.client.meta.events
+    events.register("before-parameter-build.dynamodb.PutItem", die_on_audit)
+    try:
+        with pytest.raises(RuntimeError):
+            merges.merge(anna_fb, anna_x)
+    finally:
+        events.unregister("before-parameter-build.dynamodb.PutItem", die_on_audit)
+    assert repo.merge_records(anna_x) == []  # really interrupted, with everything moved
+
+    resumed = merges.merge(anna_fb, anna_x)
+    assert resumed["interactions_moved"] == 0
+    for customer in (anna_x, anna_fb):
+        (record,) = repo.merge_records(customer)
+        assert (record["action"], record["source"], record["target"], record["resumed"]) == (
+            "merge", anna_fb, anna_x, True)
+    with pytest.raises(Conflict):
+        merges.merge(anna_fb, anna_x)
+
+
 def test_a_crm_contact_can_add_a_verified_identifier_but_never_steal_one(
     repo: ProfilesRepository, identity: IdentityService
 ) -> None:

@@ -62,9 +62,12 @@ class CustomerMerge:
             raise Conflict(f"customer {source} was already merged", merged_into=found[source].merged_into)
         at, merge_id = now_iso(), uuid.uuid4().hex[:12]
         conflicts = {} if resuming else self._start(found[source], found[target], at, force)
-        identities, items = self._move(source, target)
-        if resuming and not identities and not items:
+        if resuming and any(r.get("action") == "merge" and r.get("target") == target
+                            for r in repo.merge_records(source)):
             raise Conflict(f"customer {source} was already merged", merged_into=target)
+        # Resuming an interrupted merge: whatever is left moves, then the cases merge and the
+        # audit (each idempotent) finish what the interrupted attempt did not.
+        identities, items = self._move(source, target)
         outcome = self.cases.merge_customers(source, target)
         survivor, merged = outcome.survivor, outcome.merged
         cases = {"survivor": survivor.id if survivor else None, "merged": merged.id if merged else None,
@@ -76,7 +79,7 @@ class CustomerMerge:
             "resumed": resuming, "identities": [{"kind": i.kind, "value": i.value} for i in identities],
             "interactions": len(items), "cases": cases,
         }
-        for cid in (source, target):
+        for cid in (target, source):  # the source's record last: it is what marks the merge done
             repo.put_merge_record(cid, at, merge_id, record)
         logger.info("customers merged", extra={"source": source, "target": target, "merge_id": merge_id})
         return {"id": target, "merged": source, "merge_id": merge_id, "identities_moved": len(identities),

@@ -146,6 +146,10 @@ class MergeWrites(ProfileReads):
                 "merge_id": merge_id, "at": at, **record}
         self.client.put_item(TableName=self.table, Item=to_item(dynamo(data)))
 
+    def merge_records(self, customer_id: str) -> list[dict[str, Any]]:
+        """The merge / unmerge audit records of ``customer_id``, oldest first."""
+        return self._query_all(customer_pk(customer_id), "begins_with(sk, :m)", {":m": {"S": MERGE_PREFIX}})
+
     def partition_suggestions(self, customer_id: str) -> list[Suggestion]:
         items = self._query_all(customer_pk(customer_id), "begins_with(sk, :s)", {":s": {"S": SUGGESTION_PREFIX}})
         return [Suggestion.model_validate(i) for i in items]
