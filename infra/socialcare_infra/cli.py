@@ -155,7 +155,8 @@ def run_demo(args: argparse.Namespace) -> int:
         secret = env.get("SOCIALCARE_CRM_WEBHOOK_SECRET") or LOCAL_SECRET_DEFAULTS["SOCIALCARE_CRM_WEBHOOK_SECRET"]
         crm = demo.DemoCrm(secret)
         env["SOCIALCARE_CRM_WEBHOOK_URL"] = crm.url
-        env.setdefault("SOCIALCARE_CRM_PROVIDER", "webhook")
+        # Whatever provider the shell names, the demo's cases go to its own loopback CRM only.
+        env["SOCIALCARE_CRM_PROVIDER"] = "webhook"
     with LocalStack(
         template_path=args.template,
         stack_name=args.stack,

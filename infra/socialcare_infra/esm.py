@@ -69,7 +69,7 @@ def sqs_source(function: str, event_name: str, props: Mapping[str, Any], queue_u
         batch_size=int(props.get("BatchSize", 10)),
         report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
         maximum_concurrency=int(scaling["MaximumConcurrency"]) if "MaximumConcurrency" in scaling else None,
-        enabled=str(props.get("Enabled", True)).lower() != "false",
+        enabled=flag(props.get("Enabled"), default=True),
         filters=filter_patterns(props.get("FilterCriteria")),
     )
 
@@ -90,9 +90,12 @@ def filter_patterns(criteria: Mapping[str, Any] | None) -> list[dict[str, Any]] 
 _MISSING = object()
 
 
+def flag(value: Any, default: bool = False) -> bool:
+    """A CloudFormation boolean (true, "true", "True"); absent means ``default``."""
+    return default if value is None else str(value).lower() == "true"
+
+
 def record_passes(record: Mapping[str, Any], patterns: list[dict[str, Any]] | None) -> bool:
-    if not patterns:
-        return True
     data = dict(record)
     with contextlib.suppress(ValueError):  # a JSON body is matched as JSON, else as the string
         data["body"] = json.loads(record.get("body", ""))
@@ -341,7 +344,7 @@ def scheduled_event(rule_arn: str, region: str, account_id: str) -> dict[str, An
 def schedule_enabled(props: Mapping[str, Any]) -> bool:
     if "State" in props:
         return str(props["State"]).upper() == "ENABLED"
-    return str(props.get("Enabled", True)).lower() != "false"
+    return flag(props.get("Enabled"), default=True)
 
 
 class Scheduler(threading.Thread):

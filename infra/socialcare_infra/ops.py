@@ -7,6 +7,7 @@ rule for the local one) and set them before calling into the domain.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import boto3
 
 from socialcare_infra.template import DEFAULT_STACK, load_template, physical_name
+
+log = logging.getLogger(__name__)
 
 # logical id -> the setting the domain reads it from (queues are URLs, tables names)
 SETTINGS_OF = {
@@ -60,7 +63,11 @@ def point_at_stack(logical_ids: Iterable[str], *, stack: str) -> None:
     # The CRM the stack syncs to is a stack parameter: reconcile must compare against the same one.
     parameters = cfn.describe_stacks(StackName=stack)["Stacks"][0].get("Parameters") or []
     provider = next((p["ParameterValue"] for p in parameters if p["ParameterKey"] == "CrmProvider"), None)
-    if provider and "SOCIALCARE_CRM_PROVIDER" not in os.environ:
+    if provider:
+        shell = os.environ.get("SOCIALCARE_CRM_PROVIDER")
+        if shell and shell != provider:
+            log.warning("SOCIALCARE_CRM_PROVIDER=%s in this shell is ignored: stack %s syncs to %s",
+                        shell, stack, provider)
         os.environ["SOCIALCARE_CRM_PROVIDER"] = provider
 
 

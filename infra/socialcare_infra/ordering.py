@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")  # ${Name} / ${Res.Attr} in an Fn::Sub string
 
 
 class CircularReference(Exception):
@@ -53,7 +53,7 @@ def _collect_refs(value: Any, found: set[str]) -> None:
                 found.add(str(target))
             elif key == "Fn::Sub":
                 text = item[0] if isinstance(item, list) else item
-                for expr in _SUB_VARIABLE.findall(str(text)):
+                for expr in SUB_VARIABLE.findall(str(text)):
                     if not expr.startswith("!"):
                         found.add(expr.split(".")[0])
                 if isinstance(item, list) and len(item) > 1:

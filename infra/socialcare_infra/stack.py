@@ -19,12 +19,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 
 from socialcare_infra import esm, streams
 from socialcare_infra.environment import function_environment
 from socialcare_infra.gateway import Gateway, Route, api_id_for, routes_from_events
 from socialcare_infra.invoke import AsyncInvoker, FunctionRunner, FunctionSpec, invoke_app
+from socialcare_infra.moto_app import moto_app
 from socialcare_infra.provision import (
     Provisioned,
     Provisioner,
@@ -190,7 +191,7 @@ class LocalStack:
         for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
             if os.environ.pop(variable, None) is not None:
                 log.info("%s is ignored (and unset) in the local stack's process", variable)
-        app = DomainDispatcherApplication(create_backend_app)
+        app = moto_app()
         self._servers["moto"] = bind(app, self._ports["moto"], self._fallback, request_handler=MotoRequestHandler)
         self._servers["moto"].serve("local-moto")
 
@@ -297,7 +298,7 @@ class LocalStack:
         source = streams.stream_source(logical_id, event_name, props, self.provisioned.stream_arns.values())
         self.stream_sources.append(source)
         if source.enabled:
-            client = streams.streams_client(self.region, self.moto_url)
+            client = self.client("dynamodbstreams")
             self._spawn(streams.StreamPoller(source, self.runners[logical_id], client, self.region, self._stop,
                                              self.time_scale))
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.config import Config
 
-from socialcare_infra.esm import failed_message_ids, filter_patterns, matches_any
+from socialcare_infra.esm import failed_message_ids, filter_patterns, flag, matches_any
 from socialcare_infra.invoke import MAX_PAYLOAD_BYTES, FunctionRunner, InvokeResult
 from socialcare_infra.provision import local_session, scale_seconds
 from socialcare_infra.template import TemplateError
@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST")
 # GetRecords returns at most this many records per call.
 GET_RECORDS_LIMIT = 1000
-# Lambda polls a shard four times a second; idle, we back off to once a second because every
-# GetShardIterator/GetRecords leaves an iterator behind in moto's memory for good.
+# Lambda polls a shard four times a second; idle, we back off to once a second (every read takes
+# a new shard iterator; moto_app bounds how many moto keeps).
 _IDLE_MIN_S = 0.25
 _IDLE_MAX_S = 1.0
 # Not emulated (property -> the value that behaves the same): any other value is logged.
@@ -67,10 +67,6 @@ class StreamSource:
     enabled: bool = True
 
 
-def _flag(value: Any, default: bool = False) -> bool:
-    return default if value is None else str(value).lower() == "true"
-
-
 def stream_source(function: str, event_name: str, props: Mapping[str, Any], stream_arns: Collection[str]
                   ) -> StreamSource:
     """A StreamSource from a function's resolved ``Type: DynamoDB`` event properties."""
@@ -96,10 +92,10 @@ def stream_source(function: str, event_name: str, props: Mapping[str, Any], stre
         batch_size=batch_size,
         batching_window_s=float(props.get("MaximumBatchingWindowInSeconds", 0)),
         report_batch_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-        bisect_on_error=_flag(props.get("BisectBatchOnFunctionError")),
+        bisect_on_error=flag(props.get("BisectBatchOnFunctionError")),
         maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
         filters=filter_patterns(props.get("FilterCriteria")),
-        enabled=_flag(props.get("Enabled"), default=True),
+        enabled=flag(props.get("Enabled"), default=True),
     )
 
 
@@ -379,7 +375,7 @@ class StreamPoller(threading.Thread):
         if settlement.retry and self.retry_backoff_s:
             # Lambda retries at once; a short pause keeps a function that always fails from
             # spinning a core and flooding its log.
-            self._stop_event.wait(min(1.0, self.retry_backoff_s * 2 ** (settlement.attempts - 1)))
+            self._stop_event.wait(min(1.0, self.retry_backoff_s * 2 ** min(settlement.attempts - 1, 10)))
         return settlement
 
     def _report(self, settlement: Settlement, result: InvokeResult, batch: list[dict[str, Any]]) -> None:

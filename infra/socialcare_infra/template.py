@@ -22,7 +22,7 @@ from typing import Any
 
 from cfn_tools import load_yaml
 
-from socialcare_infra.ordering import CircularReference, references, topological_order
+from socialcare_infra.ordering import SUB_VARIABLE, CircularReference, references, topological_order
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "eu-west-1"
@@ -33,7 +33,6 @@ NO_VALUE: Any = object()
 
 _ACRONYM_BOUNDARY = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _WORD_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
-_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 
 class TemplateError(Exception):
@@ -318,7 +317,7 @@ class Resolver:
                 return str(self.get_att(logical_id, attribute))
             return str(self.ref(expr))
 
-        return _SUB_VARIABLE.sub(replace, text)
+        return SUB_VARIABLE.sub(replace, text)
 
     def _fn_join(self, args: Any) -> str:
         delimiter, items = args

@@ -58,7 +58,7 @@ class CodeWatcher(threading.Thread):
 
 
 def package_dirs() -> list[Path]:
-    """Directories of the packages every worker imports: the shared package and this one."""
+    """Directories of the packages every worker imports: this one and the shared package."""
     dirs = [Path(__file__).resolve().parent]
     spec = importlib.util.find_spec("socialcare")
     if spec is not None and spec.submodule_search_locations:
@@ -67,11 +67,7 @@ def package_dirs() -> list[Path]:
 
 
 def import_roots() -> list[str]:
-    """Directories a worker needs on sys.path: ours, and the shared package's."""
-    roots = [str(Path(__file__).resolve().parent.parent)]
-    spec = importlib.util.find_spec("socialcare")
-    if spec is not None and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            roots.append(str(Path(location).resolve().parent))
+    """Directories a worker needs on sys.path: the parents of those packages, then PYTHONPATH."""
+    roots = [str(directory.parent) for directory in package_dirs()]
     roots.extend(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)
     return list(dict.fromkeys(roots))

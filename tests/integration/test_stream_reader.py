@@ -123,3 +123,23 @@ def test_records_become_json_lambda_records(stream: tuple[Any, str]) -> None:
     assert record["dynamodb"]["NewImage"]["blob"] == {"B": "AP8="}
     assert record["dynamodb"]["NewImage"]["n"] == {"N": "1.5"}
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], float)
+
+
+def test_the_local_stack_bounds_the_iterators_moto_keeps(stream: tuple[Any, str]) -> None:
+    """Every read takes a new shard iterator and moto keeps each (with its shard and table)
+    forever: the local stack's moto app keeps only the newest, and a reader goes on reading."""
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    from socialcare_infra.moto_app import prune_stream_iterators
+
+    dynamodb, arn = stream
+    reader = StreamReader(streams_client(REGION), arn, "TRIM_HORIZON")
+    for n in range(30):
+        put(dynamodb, f"k{n}")
+        assert changes(reader.read()) == [("INSERT", f"k{n}")]
+    backend = dynamodbstreams_backends["123456789012"][REGION]
+    assert len(backend.shard_iterators) >= 30
+    assert prune_stream_iterators(keep=5) >= 25
+    assert len(backend.shard_iterators) == 5
+    put(dynamodb, "after")
+    assert changes(reader.read()) == [("INSERT", "after")]

@@ -331,3 +331,39 @@ def test_poller_bisects_down_to_the_poison_record_and_skips_it() -> None:
         ["item#2"],  # retry 3 > MaximumRetryAttempts: skipped after this
         ["item#3", "item#4"],  # the second half of the first split
     ]
+
+
+def test_moto_answers_dynamodb_one_request_at_a_time_and_other_services_concurrently() -> None:
+    """moto's DynamoDB is not thread-safe (a cancelled transaction writes, then swaps the table
+    back): the local stack lets one DynamoDB or stream request in at a time, never an SQS one."""
+    from socialcare_infra.moto_app import SerialDynamoDB
+
+    inside: list[str] = []
+    release = threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        inside.append(environ["HTTP_X_AMZ_TARGET"])
+        if environ["HTTP_X_AMZ_TARGET"] == "DynamoDB_20120810.TransactWriteItems":
+            release.wait(5)
+        return [b"{}"]
+
+    serial = SerialDynamoDB(app)
+
+    def call(target: str) -> threading.Thread:
+        thread = threading.Thread(target=serial, args=({"HTTP_X_AMZ_TARGET": target}, lambda *a: None))
+        thread.start()
+        return thread
+
+    first = call("DynamoDB_20120810.TransactWriteItems")
+    while not inside:
+        threading.Event().wait(0.01)
+    stream = call("DynamoDBStreams_20120810.GetRecords")
+    sqs = call("AmazonSQS.ReceiveMessage")
+    sqs.join(2)
+    stream.join(0.3)
+    assert stream.is_alive(), "a stream read ran in the middle of a transaction"
+    assert inside == ["DynamoDB_20120810.TransactWriteItems", "AmazonSQS.ReceiveMessage"]  # the read waits
+    release.set()
+    first.join(2)
+    stream.join(2)
+    assert inside[-1] == "DynamoDBStreams_20120810.GetRecords"
