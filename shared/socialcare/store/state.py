@@ -17,18 +17,16 @@ Items (``pk`` / ``sk``), all but sequences and checkpoints with a TTL (``expires
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from socialcare.store.batch import batch_get
 from socialcare.store.codec import conditionally, key
 
 _COUNT = "COUNT"
 _BUCKET_PK = "CRM#RATE"
 _BUCKET_TTL_SECONDS = 86_400  # an idle bucket is simply full: let TTL vacuum it
-_BATCH_RETRIES = 8
 
 
 def ttl(now: datetime, days: float) -> dict[str, str]:
@@ -85,19 +83,10 @@ class StateRepository:
     def counts(self, pks: Sequence[str], field: str) -> dict[str, int]:
         """``field`` of each counter item in ``pks`` (a missing item counts 0)."""
         found: dict[str, int] = dict.fromkeys(pks, 0)
-        for start in range(0, len(pks), 100):
-            keys = [key(pk, _COUNT) for pk in pks[start : start + 100]]
-            request: dict[str, Any] = {
-                self.table: {"Keys": keys, "ProjectionExpression": "pk, #f", "ExpressionAttributeNames": {"#f": field}}
-            }
-            for attempt in range(_BATCH_RETRIES):
-                result = self.client.batch_get_item(RequestItems=request)
-                for item in result.get("Responses", {}).get(self.table, []):
-                    found[item["pk"]["S"]] = int(item.get(field, {}).get("N", "0"))
-                request = result.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt) * random.random())  # jitter, not security
+        items = batch_get(self.client, self.table, [key(pk, _COUNT) for pk in pks],
+                          ProjectionExpression="pk, #f", ExpressionAttributeNames={"#f": field})
+        for item in items:
+            found[item["pk"]["S"]] = int(item.get(field, {}).get("N", "0"))
         return found
 
     def open_episode(self, name: str, *, now: datetime, until: datetime) -> bool:

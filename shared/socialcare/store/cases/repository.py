@@ -34,6 +34,7 @@ from botocore.exceptions import ClientError
 from socialcare.errors import NotFound
 from socialcare.models.case import Case, CaseStatus, InteractionRef, Team
 from socialcare.store import cursor
+from socialcare.store.batch import batch_write
 from socialcare.store.cases.crm_state import CrmStateItems
 from socialcare.store.cases.items import (
     CASE_PREFIX,
@@ -224,13 +225,7 @@ class CasesRepository(CrmStateItems):
 
     def put_timeline(self, case_id: str, refs: list[InteractionRef]) -> None:
         """Copy timeline items (merges); idempotent, since the keys are the interactions'."""
-        for start in range(0, len(refs), 25):
-            chunk = refs[start : start + 25]
-            request = {self.table: [{"PutRequest": {"Item": timeline_item(case_id, r)}} for r in chunk]}
-            for _ in range(8):
-                request = self.client.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
+        batch_write(self.client, self.table, [{"PutRequest": {"Item": timeline_item(case_id, r)}} for r in refs])
 
     def update(self, case_id: str, change: Callable[[Case], bool | None], *, attempts: int = 6,
                now: datetime | None = None) -> Case:

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from socialcare.models.profile import NewIdentity, Profile, Suggestion
-from socialcare.store.codec import attribute_value, cancellation_codes, cancelled, dynamo, from_item, key, to_item
+from socialcare.store.codec import attribute_value, cancellation_codes, cancelled, from_item, key, to_item
 from socialcare.store.profiles.items import (
     CLAIM,
     IDENTITY_PREFIX,
@@ -88,7 +88,7 @@ class IdentityWrites(ProfileReads):
         actions = [{
             "Put": {
                 "TableName": self.table,
-                "Item": to_item(dynamo(data)),
+                "Item": to_item(data),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }]

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,7 +69,6 @@ RAW_LIMIT = 300 * 1024
 TX_CHUNK = 24
 # How far aliases are followed before giving up (a chain only forms through repeated merges).
 ALIAS_HOPS = 5
-BATCH_RETRIES = 6
 # Delivery receipts arrive out of order; a later state never goes back to an earlier one.
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
@@ -132,11 +130,6 @@ def compress_raw(raw: Any) -> bytes | None:
 def decompress_raw(blob: bytes | None) -> Any:
     return None if blob is None else json.loads(zlib.decompress(blob))
 
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 

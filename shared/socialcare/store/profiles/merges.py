@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from boto3.dynamodb.types import Binary
-
 from socialcare.models.profile import IdentityRecord, Profile, Suggestion
-from socialcare.store.codec import attribute_value, conditionally, dynamo, key, to_item
+from socialcare.store.batch import chunks
+from socialcare.store.codec import attribute_value, conditionally, key, to_item
 from socialcare.store.profiles.items import (
     CLAIM,
     GUARD,
@@ -18,7 +17,6 @@ from socialcare.store.profiles.items import (
     SUGGESTION_PREFIX,
     TX_CHUNK,
     CustomerMoved,
-    chunks,
     claim_pk,
     customer_pk,
     guard_pk,
@@ -111,9 +109,7 @@ class MergeWrites(ProfileReads):
                 moved = dict(item)
                 moved["pk"] = customer_pk(target)
                 moved["origin_customer_id"] = origin or item.get("origin_customer_id") or source
-                if isinstance(moved.get("raw"), bytes | bytearray):
-                    moved["raw"] = Binary(moved["raw"])
-                actions.append({"Put": {"TableName": self.table, "Item": to_item(dynamo(moved))}})
+                actions.append({"Put": {"TableName": self.table, "Item": to_item(moved)}})
                 actions.append({"Delete": {"TableName": self.table, "Key": key(customer_pk(source), item["sk"])}})
                 actions.append({"Update": {
                     "TableName": self.table, "Key": key(guard_pk(item["id"]), GUARD),
@@ -144,7 +140,7 @@ class MergeWrites(ProfileReads):
     def put_merge_record(self, customer_id: str, at: str, merge_id: str, record: dict[str, Any]) -> None:
         data = {"pk": customer_pk(customer_id), "sk": f"{MERGE_PREFIX}{at}#{merge_id}", "type": "merge",
                 "merge_id": merge_id, "at": at, **record}
-        self.client.put_item(TableName=self.table, Item=to_item(dynamo(data)))
+        self.client.put_item(TableName=self.table, Item=to_item(data))
 
     def merge_records(self, customer_id: str) -> list[dict[str, Any]]:
         """The merge / unmerge audit records of ``customer_id``, oldest first."""

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from socialcare.models.profile import Claim, CustomerView, IdentityRecord, Page, Profile, Suggestion
 from socialcare.store import cursor as cursor_codec
+from socialcare.store.batch import batch_get
 from socialcare.store.codec import from_item, key
 from socialcare.store.profiles.items import (
     ALIAS_HOPS,
-    BATCH_RETRIES,
     CLAIM,
     GUARD,
     IDENTITY_PREFIX,
@@ -20,7 +18,6 @@ from socialcare.store.profiles.items import (
     PROFILE,
     SUGGESTION_PREFIX,
     TIMELINE_PREFIX,
-    chunks,
     claim_pk,
     customer_pk,
     decompress_raw,
@@ -35,21 +32,8 @@ class ProfileReads:
     client: Any
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """BatchGetItem (strongly consistent: the loser of a claim race must see the winner)."""
-        found: list[dict[str, Any]] = []
-        for chunk in chunks(keys, 100):
-            request: dict[str, Any] = {self.table: {"Keys": list(chunk), "ConsistentRead": True}}
-            for attempt in range(BATCH_RETRIES):
-                response = self.client.batch_get_item(RequestItems=request)
-                found.extend(response.get("Responses", {}).get(self.table, []))
-                # Unprocessed keys only appear under throttling: back off, then ask for just those.
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt) * random.random())  # jitter, not security
-            else:
-                raise RuntimeError("DynamoDB kept throttling the identity read")
-        return [from_item(i) for i in found]
+        """Strongly consistent: the loser of a claim race must see the winner."""
+        return [from_item(i) for i in batch_get(self.client, self.table, keys, ConsistentRead=True)]
 
     def get_claims(self, keys: Iterable[tuple[str, str]]) -> dict[str, Claim]:
         wanted = list(dict.fromkeys(keys))
