@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
+from event_source import run_event_source  # tests/integration/event_source.py
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -27,7 +27,7 @@ from socialcare.config.settings import Settings
 from socialcare.flows.processor import Processor
 from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import Action, Author, Channel, InboundEvent, Interaction, Kind
-from socialcare_infra.esm import failed_message_ids, lambda_sqs_record, matches_any
+from socialcare_infra.esm import matches_any
 from socialcare_infra.handlers import load_app
 from socialcare_infra.streams import lambda_stream_event
 
@@ -100,19 +100,7 @@ def crash_on(client: Any, operation: str, queue_url: str, error: BaseException |
 def run_crm_sync(aws: AwsStack, deadline_s: float = 20.0) -> None:
     """Lambda's SQS event source for the real CrmSyncFunction handler, until crm-sync is empty."""
     handler = load_app("crm_sync").handler
-    sqs = boto3.client("sqs", region_name=REGION)
-    url, arn = aws.queue_urls["CrmSyncQueue"], aws.queue_arns["CrmSyncQueue"]
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
-        if not got:
-            return
-        response = handler({"Records": [lambda_sqs_record(m, arn, REGION) for m in got]}, Context())
-        keep = failed_message_ids(response, [m["MessageId"] for m in got]) or set()
-        for message in got:
-            if message["MessageId"] not in keep:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    raise AssertionError("crm-sync did not drain")
+    run_event_source(lambda event: handler(event, Context()), aws.queue_urls["CrmSyncQueue"], deadline_s=deadline_s)
 
 
 def test_a_crash_between_saving_a_case_and_publishing_still_delivers_that_version_once(
@@ -169,3 +157,24 @@ def test_a_relay_that_cannot_publish_reports_the_first_unsent_version_and_the_re
 
     # Then the CRM received the newest version exactly once (a sync always sends the current case)
     assert [(d["case"]["id"], d["case"]["version"]) for d in crm] == [(case.id, 2)]
+
+
+def test_a_case_item_that_can_never_be_published_does_not_hold_back_the_others(
+    aws: AwsStack, wiring: Wiring, case_versions: Any, crm: list[dict[str, Any]]
+) -> None:
+    # Given a case item the CRM sync cannot describe (an id over 128 characters, written by
+    # hand - say, a bad restore) before a real case in the same stream batch
+    boto3.client("dynamodb", region_name=REGION).put_item(
+        TableName=aws.tables["CasesTable"],
+        Item={"pk": {"S": "CASE#" + "X" * 200}, "sk": {"S": "CASE"}, "version": {"N": "1"}},
+    )
+    Processor(wiring).process(complaint())
+    case = wiring.case_queries.open_case_for(wiring.identity.find_customer("x", "4455667788") or "")
+    assert case is not None
+
+    # When the stream function relays the batch, it succeeds (no retry loop on the bad record)
+    assert case_versions.relay() == {"batchItemFailures": []}
+    run_crm_sync(aws)
+
+    # Then the real case reached the CRM
+    assert [(d["case"]["id"], d["case"]["version"]) for d in crm] == [(case.id, case.version)]

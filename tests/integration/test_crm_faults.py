@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import event_source  # tests/integration/event_source.py
 import pytest
 from moto import mock_aws
 from pytest_httpserver import HTTPServer
@@ -34,7 +35,6 @@ from socialcare.publish import Publisher, RecordQueue
 from socialcare.store.cases import CasesRepository
 from socialcare.store.idempotency import PowertoolsGuard
 from socialcare.store.state import StateRepository
-from socialcare_infra.esm import failed_message_ids, lambda_sqs_record
 from socialcare_infra.provision import Provisioner
 from socialcare_infra.template import Resolver, load_template
 
@@ -108,33 +108,9 @@ class Cases:
 
 
 def run_event_source(consumer: SyncConsumer, queue_url: str, *, deadline_s: float = 40.0, batch: int = 10) -> int:
-    """Lambda's SQS event source, on moto: receive, invoke with ReportBatchItemFailures, delete
-    what succeeded, and leave the rest to their (changed) visibility timeout."""
-    sqs = boto3.client("sqs")
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    invocations = 0
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        got = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=batch, AttributeNames=["All"], MessageAttributeNames=["All"]
-        ).get("Messages", [])
-        if not got:
-            attrs = sqs.get_queue_attributes(
-                QueueUrl=queue_url,
-                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-            )["Attributes"]
-            if attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0":
-                return invocations
-            time.sleep(0.2)
-            continue
-        invocations += 1
-        event = {"Records": [lambda_sqs_record(m, arn, "eu-west-1") for m in got]}
-        ids = [m["MessageId"] for m in got]
-        keep = failed_message_ids(consumer.handle_batch(event, None), ids)
-        for message in got:
-            if keep is not None and message["MessageId"] not in keep:
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    raise AssertionError("the queue did not drain before the deadline")
+    """Lambda's SQS event source for the CRM sync consumer, on moto."""
+    return event_source.run_event_source(lambda event: consumer.handle_batch(event, None), queue_url,
+                                         deadline_s=deadline_s, batch=batch)
 
 
 def dlq_messages(queue_url: str) -> list[dict[str, Any]]:

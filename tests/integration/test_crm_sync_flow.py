@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from event_source import run_event_source  # tests/integration/event_source.py
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -25,7 +26,6 @@ from socialcare.flows.reconcile import reconcile
 from socialcare.flows.wiring import Wiring
 from socialcare.models.case import CaseStatus
 from socialcare.models.interaction import Author, Channel, Interaction, Kind
-from socialcare_infra.esm import failed_message_ids, lambda_sqs_record
 from socialcare_infra.handlers import load_app
 
 pytestmark = pytest.mark.integration
@@ -109,28 +109,10 @@ def _pipeline(world: dict[str, Any], interaction: Interaction, customer_id: str)
 def _run_crm_sync(world: dict[str, Any], deadline_s: float = 30.0) -> None:
     """CaseStreamFunction relays the case versions written so far to crm-sync.fifo, then
     Lambda's SQS event source runs CrmSyncFunction on it, on moto."""
-    aws = world["aws"]
     assert world["case_versions"].relay() == {"batchItemFailures": []}
     handler = load_app("crm_sync").handler
-    sqs = boto3.client("sqs")
-    url, arn = aws.queue_urls["CrmSyncQueue"], aws.queue_arns["CrmSyncQueue"]
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
-        if not got:
-            attrs = sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-            )["Attributes"]
-            if attrs["ApproximateNumberOfMessages"] == "0" and attrs["ApproximateNumberOfMessagesNotVisible"] == "0":
-                return
-            time.sleep(0.2)
-            continue
-        response = handler({"Records": [lambda_sqs_record(m, arn, "eu-west-1") for m in got]}, Context())
-        keep = failed_message_ids(response, [m["MessageId"] for m in got])
-        for message in got:
-            if keep is not None and message["MessageId"] not in keep:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    raise AssertionError("crm-sync.fifo did not drain")
+    run_event_source(lambda event: handler(event, Context()), world["aws"].queue_urls["CrmSyncQueue"],
+                     deadline_s=deadline_s)
 
 
 def _webhook(provider: str, doc: Any, secret: str) -> dict[str, Any]:

@@ -96,7 +96,14 @@ def test_an_unknown_caller_is_recorded_and_known_on_the_next_call(
     assert second["customerId"] == stored["customer_id"]
     assert second["lastChannel"] == "phone"
     assert re.match(r"^\d{8}T\d{6}Z$", second["lastContactAt"])
-    assert set(second) >= {"openCaseId", "casePriority", "channelCount", "sentiment"}
+    # What the agent's screen shows before answering: the case the first call opened
+    case = wiring.case_queries.get_case(stored["case_id"], with_interactions=False)
+    assert case.is_open
+    assert (second["openCaseId"], second["casePriority"]) == (case.id, case.priority.value)
+    assert second["channelCount"] == "1"  # phone only, so far
+    profile = wiring.profiles.get_profile(stored["customer_id"])
+    assert profile is not None and profile.last_sentiment
+    assert second["sentiment"] == profile.last_sentiment  # the triage of the first call
     assert len(queued(aws)) == 1  # the second call is recorded too
 
 

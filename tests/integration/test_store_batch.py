@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-from botocore.awsrequest import AWSResponse
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from socialcare.store.batch import BatchIncomplete, batch_get, batch_write

@@ -338,11 +338,13 @@ def test_moto_answers_dynamodb_one_request_at_a_time_and_other_services_concurre
     back): the local stack lets one DynamoDB or stream request in at a time, never an SQS one."""
     from socialcare_infra.moto_app import SerialDynamoDB
 
-    inside: list[str] = []
+    targets = ("DynamoDB_20120810.TransactWriteItems", "DynamoDBStreams_20120810.GetRecords",
+               "AmazonSQS.ReceiveMessage")
+    entered = {target: threading.Event() for target in targets}
     release = threading.Event()
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        inside.append(environ["HTTP_X_AMZ_TARGET"])
+        entered[environ["HTTP_X_AMZ_TARGET"]].set()
         if environ["HTTP_X_AMZ_TARGET"] == "DynamoDB_20120810.TransactWriteItems":
             release.wait(5)
         return [b"{}"]
@@ -354,16 +356,12 @@ def test_moto_answers_dynamodb_one_request_at_a_time_and_other_services_concurre
         thread.start()
         return thread
 
-    first = call("DynamoDB_20120810.TransactWriteItems")
-    while not inside:
-        threading.Event().wait(0.01)
-    stream = call("DynamoDBStreams_20120810.GetRecords")
-    sqs = call("AmazonSQS.ReceiveMessage")
-    sqs.join(2)
-    stream.join(0.3)
-    assert stream.is_alive(), "a stream read ran in the middle of a transaction"
-    assert inside == ["DynamoDB_20120810.TransactWriteItems", "AmazonSQS.ReceiveMessage"]  # the read waits
+    threads = [call("DynamoDB_20120810.TransactWriteItems")]
+    assert entered["DynamoDB_20120810.TransactWriteItems"].wait(5)
+    threads += [call("DynamoDBStreams_20120810.GetRecords"), call("AmazonSQS.ReceiveMessage")]
+    assert entered["AmazonSQS.ReceiveMessage"].wait(5), "SQS waited for DynamoDB"
+    assert not entered["DynamoDBStreams_20120810.GetRecords"].wait(0.5), "a stream read ran inside a transaction"
     release.set()
-    first.join(2)
-    stream.join(2)
-    assert inside[-1] == "DynamoDBStreams_20120810.GetRecords"
+    assert entered["DynamoDBStreams_20120810.GetRecords"].wait(5)
+    for thread in threads:
+        thread.join(5)

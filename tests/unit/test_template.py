@@ -415,7 +415,7 @@ def test_case_stream_filter_lets_through_case_versions_only(template: dict[str, 
     fail_if(violations, "CaseStreamFunction's filter")
 
 
-def test_a_record_that_can_never_be_published_is_skipped_not_retried_forever() -> None:
+def test_the_relay_skips_a_record_that_can_never_be_published() -> None:
     """A case item the CRM sync cannot describe (an id over 128 characters) would otherwise fail
     its batch until the stream drops it 24 hours later, holding back every case behind it."""
     good, bad = stream_record("INSERT", case_pk("SC-2026-000001"), CASE_SK), stream_record(
