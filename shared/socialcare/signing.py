@@ -1,5 +1,6 @@
 """HMAC-SHA256 signatures as the platforms, the gateway and the CRMs use them, compared in
-constant time (the one place these comparisons are written)."""
+constant time (the one place these comparisons are written), and the freshness window of
+timestamped signatures."""
 
 from __future__ import annotations
 
@@ -42,3 +43,36 @@ def sha256_header_matches(header: str | None, keys: Iterable[str], message: byte
         digest = hmac_sha256(key, message)
         expected.append(digest.hex() if encoding == "hex" else base64.b64encode(digest).decode())
     return any_equal(presented, expected)
+
+
+# A timestamped signature (our gateway and CRM webhook, Zendesk, HubSpot v3) older or newer than
+# this is refused: a captured request cannot be replayed later.
+MAX_SKEW_SECONDS = 300
+
+
+def token_matches(presented: str, tokens: Iterable[str]) -> bool:
+    """A shared token (a verify token) against every configured one; their SHA-256 digests are
+    compared so the time taken depends on neither value's length."""
+    digest = hashlib.sha256(presented.encode()).hexdigest()
+    return any_equal(digest, [hashlib.sha256(t.encode()).hexdigest() for t in tokens])
+
+
+def socialcare_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``X-Socialcare-Signature``: ``sha256=`` + hex HMAC of ``<timestamp>.<body>`` (the inbound
+    gateway's and the generic CRM webhook's scheme)."""
+    return "sha256=" + hmac_sha256(secret, timestamp.encode() + b"." + body).hex()
+
+
+def skew_seconds(timestamp: str | None, now: float, *, millis: bool = False) -> float | None:
+    """How far ``now`` is past ``timestamp`` (negative: the stamp is in the future); None when
+    the stamp is not a number."""
+    try:
+        value = float((timestamp or "").strip())
+    except ValueError:
+        return None
+    return now - (value / 1000 if millis else value)
+
+
+def fresh(timestamp: str | None, now: float, *, millis: bool = False) -> bool:
+    skew = skew_seconds(timestamp, now, millis=millis)
+    return skew is not None and abs(skew) <= MAX_SKEW_SECONDS

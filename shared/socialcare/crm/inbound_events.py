@@ -29,9 +29,7 @@ from socialcare.crm.factory import vendor_credentials
 from socialcare.crm.hubspot import DEFAULT_STAGES
 from socialcare.errors import BadRequest, NotFound, SecretUnavailable, Unauthorized
 from socialcare.secrets import SecretStore
-from socialcare.signing import constant_time_equal, hmac_sha256
-
-MAX_SKEW_SECONDS = 300
+from socialcare.signing import constant_time_equal, fresh, hmac_sha256, socialcare_signature
 
 # Every CRM's status words, onto the cases service's statuses.
 _STATUS = {
@@ -70,25 +68,11 @@ class CrmInboundEvent(BaseModel):
 # --------------------------------------------------------------------------- signatures
 
 
-def _fresh(timestamp: str | None, now: float, *, millis: bool = False) -> bool:
-    try:
-        value = float(timestamp or "")
-    except ValueError:
-        return False
-    seconds = value / 1000 if millis else value
-    return abs(now - seconds) <= MAX_SKEW_SECONDS
-
-
-def socialcare_signature(secret: str, timestamp: str, body: bytes) -> str:
-    return "sha256=" + hmac_sha256(secret, timestamp.encode() + b"." + body).hex()
-
-
 def verify_socialcare(secret: str, headers: Mapping[str, str], body: bytes, now: float) -> bool:
     timestamp = headers.get("x-socialcare-timestamp")
-    given = headers.get("x-socialcare-signature", "")
-    if not timestamp or not _fresh(timestamp, now):
+    if not timestamp or not fresh(timestamp, now):
         return False
-    return constant_time_equal(given, socialcare_signature(secret, timestamp, body))
+    return constant_time_equal(headers.get("x-socialcare-signature", ""), socialcare_signature(secret, timestamp, body))
 
 
 def zendesk_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -110,7 +94,7 @@ def hubspot_signature(secret: str, method: str, uri: str, body: bytes, timestamp
 def verify_hubspot(secret: str, headers: Mapping[str, str], body: bytes, now: float, *, method: str, uri: str) -> bool:
     timestamp = headers.get("x-hubspot-request-timestamp")
     given = headers.get("x-hubspot-signature-v3", "")
-    if not timestamp or not _fresh(timestamp, now, millis=True):
+    if not timestamp or not fresh(timestamp, now, millis=True):
         return False
     return constant_time_equal(given, hubspot_signature(secret, method, uri, body, timestamp))
 

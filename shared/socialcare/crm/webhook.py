@@ -9,12 +9,11 @@ receiver answers as ``{"id": ...}`` (or ``record_id``), else the case id itself.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import ClassVar
 
 from socialcare.crm.base import CrmAdapter, Http, Permanent, UpsertResult
 from socialcare.models.crm import CaseUpserted
+from socialcare.signing import hmac_sha256
 
 SIGNATURE_HEADER = "X-Socialcare-Signature"
 DELIVERY_HEADER = "X-Socialcare-Delivery-Id"
@@ -22,7 +21,7 @@ EVENT_HEADER = "X-Socialcare-Event"
 
 
 def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac_sha256(secret, body).hex()
 
 
 class WebhookAdapter(CrmAdapter):

@@ -30,12 +30,11 @@ from socialcare.models.interaction import (
     Kind,
     ThreadRef,
 )
-from socialcare.signing import sha256_header_matches
+from socialcare.signing import MAX_SKEW_SECONDS, any_equal, skew_seconds, socialcare_signature
 
 SOURCE = "inbound"
 SIGNATURE_HEADER = "x-socialcare-signature"
 TIMESTAMP_HEADER = "x-socialcare-timestamp"
-MAX_SKEW_SECONDS = 300
 SCHEMA_ID = "https://socialcare.dev/schemas/inbound-gateway.v1.json"
 
 _KINDS = {"email": Kind.EMAIL, "chat": Kind.CHAT, "web": Kind.FORM}
@@ -110,13 +109,11 @@ def verify(accounts: Accounts, body: bytes, headers: Mapping[str, str], now: flo
     stamp = headers.get(TIMESTAMP_HEADER)
     if not signature or not stamp:
         raise Unauthorized("missing X-Socialcare-Signature or X-Socialcare-Timestamp")
-    try:
-        sent = int(stamp.strip())
-    except ValueError as exc:
-        raise Unauthorized("X-Socialcare-Timestamp must be unix seconds") from exc
-    if not sha256_header_matches(signature, keys, stamp.strip().encode() + b"." + body, encoding="hex"):
+    skew = skew_seconds(stamp, time.time() if now is None else now)
+    if skew is None:
+        raise Unauthorized("X-Socialcare-Timestamp must be unix seconds")
+    if not any_equal(signature.strip(), [socialcare_signature(key, stamp.strip(), body) for key in keys]):
         raise Unauthorized("invalid X-Socialcare-Signature")
-    skew = (time.time() if now is None else now) - sent
     if skew > MAX_SKEW_SECONDS:
         raise Unauthorized("X-Socialcare-Timestamp is older than 5 minutes")
     if skew < -MAX_SKEW_SECONDS:

@@ -11,8 +11,6 @@ Facts used (docs/protocols.md, "Meta webhooks"):
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -43,7 +41,7 @@ from socialcare.models.interaction import (
     Kind,
     ThreadRef,
 )
-from socialcare.signing import sha256_header_matches
+from socialcare.signing import sha256_header_matches, token_matches
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 
@@ -99,17 +97,9 @@ def verify_subscription(accounts: Accounts, params: Mapping[str, str]) -> str:
     if mode != "subscribe" or challenge is None:
         raise BadRequest("hub.mode=subscribe and hub.challenge are required")
     tokens = accounts.meta_verify_tokens()  # SecretUnavailable -> 500
-    matched = False
-    for candidate in tokens:
-        matched |= sha256_token_equal(token, candidate)
-    if not matched:
+    if not token_matches(token, tokens):
         raise Forbidden("hub.verify_token does not match")
     return challenge
-
-
-def sha256_token_equal(a: str, b: str) -> bool:
-    # compare digests so that the comparison time depends on neither value's length
-    return hmac.compare_digest(hashlib.sha256(a.encode()).digest(), hashlib.sha256(b.encode()).digest())
 
 
 def verify(accounts: Accounts, body: bytes, headers: Mapping[str, str]) -> None:
