@@ -76,8 +76,9 @@ class ConfigurationError(SocialcareError):
     code = "configuration_error"
 
 
-class EnqueueFailed(SocialcareError):
-    """The event could not be made durable: 503 so that the platform retries."""
+class PublishFailed(SocialcareError):
+    """A message could not be made durable: 503 in a request path (the platform retries), a
+    retried record in a consumer. The code keeps its published name."""
 
     status = 503
     code = "enqueue_failed"

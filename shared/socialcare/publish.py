@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from socialcare.errors import ConfigurationError, EnqueueFailed, PayloadTooLarge
+from socialcare.errors import ConfigurationError, PayloadTooLarge, PublishFailed
 from socialcare.models.case import Team
 from socialcare.models.crm import CrmSyncRequest, OutboundReply
 from socialcare.models.interaction import InboundEvent
@@ -37,10 +37,6 @@ logger = Logger(child=True)
 SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries...
 _BATCH_BYTES = 250 * 1024  # ... and 256 KiB in all; keep headroom
 _MESSAGE_BYTES = 256 * 1024
-
-
-class PublishFailed(EnqueueFailed):
-    """A message could not be made durable: 503 in a request path, a retried record in a consumer."""
 
 
 class QueueMessage(Protocol):
@@ -64,7 +60,7 @@ class Publisher:
     def __init__(
         self,
         sqs: Any,
-        sns: Any = None,
+        sns: Callable[[], Any] | None = None,
         *,
         inbound_url: str | None = None,
         team_urls: Mapping[Team, str | None] | None = None,
@@ -73,7 +69,7 @@ class Publisher:
         alerts_topic: str | None = None,
     ) -> None:
         self.sqs = sqs
-        self.sns = sns
+        self.sns = sns  # a factory: the SNS client is built on the first alert, not at cold start
         self.inbound_url = inbound_url
         self.team_urls = dict(team_urls or {})
         self.crm_sync_url = crm_sync_url
@@ -102,7 +98,7 @@ class Publisher:
         if not self.alerts_topic or self.sns is None:
             raise ConfigurationError("the alerts topic is not configured for this function")
         try:
-            self.sns.publish(TopicArn=self.alerts_topic, Subject=subject[:100],
+            self.sns().publish(TopicArn=self.alerts_topic, Subject=subject[:100],
                              Message=json.dumps(message, default=str))
         except Exception as exc:
             raise PublishFailed(f"alerts topic refused {subject!r}") from exc
@@ -195,9 +191,14 @@ class RecordQueue:
         entries = [{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": s} for i, (r, s) in enumerate(receipts)]
         for start in range(0, len(entries), SQS_BATCH):
             try:
-                self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=entries[start : start + SQS_BATCH])
+                result = self.sqs.change_message_visibility_batch(QueueUrl=self.url,
+                                                                  Entries=entries[start : start + SQS_BATCH])
             except Exception:
                 logger.exception("could not delay the retry of records")
+                continue
+            if result.get("Failed"):
+                logger.warning("could not delay the retry of some records",
+                               extra={"failed": [(f.get("Id"), f.get("Code")) for f in result["Failed"]]})
 
     def dead_letter(self, body: str, *, group_id: str, source_message_id: str, reason: str) -> None:
         """Move a record to the queue's DLQ now, with its reason as a message attribute."""

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from socialcare import aws
 from socialcare.config.settings import Settings
-from socialcare.errors import EnqueueFailed, PayloadTooLarge, SecretUnavailable
+from socialcare.errors import PayloadTooLarge, PublishFailed, SecretUnavailable
 from socialcare.models.interaction import Action, Author, Channel, InboundEvent, Interaction, Kind
 from socialcare.publish import Publisher, dedupe_id
 from socialcare.secrets import SecretStore
@@ -139,7 +139,7 @@ def test_a_message_too_large_for_sqs_is_a_clear_413(moto_env: None) -> None:
 
 
 def test_a_missing_queue_is_an_enqueue_failure_so_the_platform_retries(moto_env: None) -> None:
-    with pytest.raises(EnqueueFailed) as failed:
+    with pytest.raises(PublishFailed) as failed:
         enqueue([_event(1)], queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/nope.fifo")
     assert failed.value.status == 503
 

@@ -44,9 +44,6 @@ class FakeCaseService:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
 
-    def resolve_case(self, case_id: str, *, actor: str) -> None:
-        self.calls.append(("resolve", case_id, actor))
-
     def set_case_status(self, case_id: str, status: str, *, actor: str) -> None:
         self.calls.append((status, case_id, actor))
 
@@ -202,7 +199,7 @@ def test_generic_status_solved_resolves_the_case(stack: dict[str, Any]) -> None:
     response = _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))
     assert response["statusCode"] == 200
     assert response["json"] == {"received": 1, "applied": 1, "ignored": 0}
-    assert stack["service"].calls == [("resolve", "SC-2026-1", "crm:webhook")]
+    assert stack["service"].calls == [("resolved", "SC-2026-1", "crm:webhook")]
 
 
 def test_bad_signature_is_401_and_nothing_happens(stack: dict[str, Any]) -> None:
@@ -293,7 +290,7 @@ def test_zendesk_trigger_resolves_and_forwards_a_public_comment(stack: dict[str,
     ).encode()
     response = _call(stack["app"], "zendesk", body, _zendesk(body))
     assert response["json"] == {"received": 2, "applied": 2, "ignored": 0}
-    assert stack["service"].calls == [("resolve", "SC-2026-1", "crm:zendesk")]
+    assert stack["service"].calls == [("resolved", "SC-2026-1", "crm:zendesk")]
     assert [r["reply_id"] for r in _outbound(stack)] == ["crm:zendesk:c-9"]
 
 
@@ -365,7 +362,7 @@ def test_hubspot_v3_closed_stage_resolves_the_case(stack: dict[str, Any]) -> Non
     ).encode()
     response = _call(stack["app"], "hubspot", body, _hubspot(body))
     assert response["json"] == {"received": 2, "applied": 1, "ignored": 1}
-    assert stack["service"].calls == [("resolve", "SC-2026-8", "crm:hubspot")]
+    assert stack["service"].calls == [("resolved", "SC-2026-8", "crm:hubspot")]
 
 
 def test_hubspot_signature_older_than_five_minutes_is_401(stack: dict[str, Any]) -> None:
@@ -390,7 +387,7 @@ def test_salesforce_apex_callout_is_verified_with_its_own_secret(stack: dict[str
     ).encode()
     assert _call(stack["app"], "salesforce", body, _ours(GENERIC_SECRET, body))["statusCode"] == 401
     assert _call(stack["app"], "salesforce", body, _ours("sf-secret", body))["statusCode"] == 200
-    assert stack["service"].calls == [("resolve", "SC-2026-1", "crm:salesforce")]
+    assert stack["service"].calls == [("resolved", "SC-2026-1", "crm:salesforce")]
 
 
 def test_salesforce_without_a_webhook_secret_fails_closed(stack: dict[str, Any]) -> None:
@@ -407,10 +404,10 @@ def test_salesforce_without_a_webhook_secret_fails_closed(stack: dict[str, Any])
 def test_a_status_the_case_can_no_longer_take_is_ignored_not_refused(stack: dict[str, Any]) -> None:
     from socialcare.errors import Conflict
 
-    def merged(case_id: str, *, actor: str) -> None:
+    def merged(case_id: str, status: str, *, actor: str) -> None:
         raise Conflict(f"case {case_id} is merged")
 
-    stack["service"].resolve_case = merged
+    stack["service"].set_case_status = merged
     body = json.dumps({"event": "case.status_changed", "case_id": "SC-2026-1", "status": "solved"}).encode()
     response = _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))
     # A 4xx would make the CRM retry, forever, a change that can never apply.

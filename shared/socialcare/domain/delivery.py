@@ -18,7 +18,6 @@ logger = Logger(child=True)
 
 # Work items held for pull on the case (destination "pull"), oldest dropped first.
 MAX_PENDING_ITEMS = 20
-DESTINATIONS = ("pull", "chat", "crm")
 
 
 def chat_payload(item: WorkItem, fmt: str, console_url: str = "") -> dict[str, Any]:

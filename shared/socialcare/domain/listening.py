@@ -72,7 +72,8 @@ def spam_signals(interaction: Interaction, repeats: int, rules: ListeningRules) 
         reasons.extend(["link_only", "link_only"])  # two points: a bare link says nothing to a brand
     elif len(urls) >= 2:
         reasons.append("many_links")
-    if any(re.search(p, normalise(text)) for p in rules.spam.phrases):
+    normalised = normalise(text)
+    if any(re.search(p, normalised) for p in rules.spam.phrases):
         reasons.extend(["spam_phrase", "spam_phrase"])
     if repeats >= rules.spam.repeat_threshold:
         reasons.extend(["repeated_text", "repeated_text"])

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from socialcare.config.settings import CallerLookupSettings, load
 from socialcare.domain.channels.connect import ContactFlowEvent, answer, call_event, caller_number
-from socialcare.errors import EnqueueFailed
+from socialcare.errors import PublishFailed
 from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import IdentifierKind
 from socialcare.observability import count, logger
@@ -76,7 +76,7 @@ class CallerLookup:
             status = "lookup_failed"
         try:
             self.publisher.inbound([call_event(event, number)])
-        except EnqueueFailed:
+        except PublishFailed:
             # the answer still goes back: dropping the live call would be worse than a missing record
             logger.exception("call not recorded")
             count("CallRecordFailures", 1)

@@ -36,13 +36,11 @@ from socialcare.store.cases import CasesRepository
 class CaseCommands(Protocol):
     """The case actions a CRM may trigger (``domain.cases.actions.CaseActions``)."""
 
-    def resolve_case(self, case_id: str, *, actor: str) -> None: ...
-
     def set_case_status(self, case_id: str, status: str, *, actor: str) -> None: ...
 
 
 class CrmInbound:
-    def __init__(self, *, records: CasesRepository, commands: CaseCommands, views: CaseSource | None,
+    def __init__(self, *, records: CasesRepository, commands: CaseCommands, views: CaseSource,
                  guard: OnceGuard, publisher: Publisher) -> None:
         self.records = records
         self.commands = commands
@@ -75,10 +73,7 @@ class CrmInbound:
         if event.kind == "status":
             if event.status is None:
                 return False
-            if event.status == "resolved":
-                self.commands.resolve_case(case_id, actor=actor)
-            else:
-                self.commands.set_case_status(case_id, event.status, actor=actor)
+            self.commands.set_case_status(case_id, event.status, actor=actor)
             return True
         if not (event.public and event.text and event.reply_id):
             return False  # internal notes stay in the CRM
@@ -95,8 +90,6 @@ class CrmInbound:
         return reply.reply_id
 
     def _reply_target(self, case_id: str) -> ReplyTarget | None:
-        if self.views is None:
-            return None  # the responder resolves the target from the case itself
         view = self.views.get_case_view(case_id)
         inbound = [i for i in (view.interactions if view else []) if i.direction == "inbound"]
         if not inbound:

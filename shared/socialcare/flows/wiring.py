@@ -97,7 +97,7 @@ class Wiring:
     def publisher(self) -> Publisher:
         s = self.settings
         return Publisher(
-            self.client("sqs"), self.client("sns") if s.alerts_topic_arn else None,
+            self.client("sqs"), (lambda: self.client("sns")) if s.alerts_topic_arn else None,
             inbound_url=s.inbound_queue_url,
             team_urls={Team.SOCIAL: s.social_team_queue_url, Team.CALLCENTRE: s.callcentre_team_queue_url},
             crm_sync_url=s.crm_sync_queue_url, outbound_url=s.outbound_queue_url, alerts_topic=s.alerts_topic_arn,

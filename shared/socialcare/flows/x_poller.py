@@ -152,8 +152,6 @@ class XPoller:
         return len(events)
 
     def poll_account(self, account_id: str, credentials: XApiAccount) -> dict[str, Any]:
-        import tweepy
-
         client = self._client(credentials)
         brands = self.w.settings.brand_x_ids
         streams: list[tuple[str, Any]] = []

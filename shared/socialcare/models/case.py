@@ -58,7 +58,8 @@ class CaseStatus(StrEnum):
     MERGED = "merged"
 
 
-OPEN_STATUSES = (CaseStatus.ESCALATED, CaseStatus.NEW, CaseStatus.OPEN, CaseStatus.PENDING)
+# Statuses whose cases wait in a team's queue for an agent (claimable, watched for SLA breaches).
+QUEUED_STATUSES = (CaseStatus.ESCALATED, CaseStatus.NEW, CaseStatus.OPEN)
 
 
 class Handoff(BaseModel):

@@ -26,10 +26,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-CASE_UPSERTED_SCHEMA_VERSION = 1
-SYNC_REQUEST_SCHEMA_VERSION = 1
-OUTBOUND_REPLY_SCHEMA_VERSION = 1
-
 # Statuses the cases service uses (issue 5). ``merged`` cases are closed in every CRM and carry a
 # pointer to the survivor.
 CaseStatus = Literal["new", "open", "pending", "escalated", "resolved", "merged"]

@@ -18,14 +18,13 @@ from socialcare.domain.routing import Router
 from socialcare.domain.sla import SlaClock
 from socialcare.domain.workitems import build
 from socialcare.errors import BadRequest, Conflict
-from socialcare.models.case import Case, CaseStatus, Handoff, Team
+from socialcare.models.case import QUEUED_STATUSES, Case, CaseStatus, Handoff, Team
 from socialcare.models.workitem import RoutingInfo, WorkItem, WorkItemKind
 from socialcare.ports import Publisher
 from socialcare.store.cases import CasesRepository, iso
 
 logger = Logger(child=True)
 
-_CLAIMABLE = (CaseStatus.ESCALATED, CaseStatus.NEW, CaseStatus.OPEN)
 
 
 class CaseActions:
@@ -145,7 +144,7 @@ class CaseActions:
         """
         now = utc(now)
         candidates: list[Case] = []
-        for status in _CLAIMABLE:
+        for status in QUEUED_STATUSES:
             for found, case in enumerate(self.repo.iter_queue(team, status, unleased_at=now, limit=25), start=1):
                 candidates.append(case)
                 if found >= 5:  # the few most urgent per status are enough to survive races
@@ -184,9 +183,6 @@ class CaseActions:
         return self.repo.update(case_id, change, now=now)
 
     # ------------------------------------------------------------------ the CRM's commands
-    def resolve_case(self, case_id: str, *, actor: str) -> None:
-        self.resolve(case_id, by=actor)
-
     def set_case_status(self, case_id: str, status: str, *, actor: str) -> None:
         """A status a CRM agent set: resolved resolves, open/pending/escalated reopen if needed."""
         wanted = CaseStatus(status)

@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from socialcare.domain.cases.common import ContextSource, customer_context, utc
 from socialcare.domain.routing import Router
 from socialcare.domain.workitems import build
-from socialcare.models.case import Case, CaseStatus, Priority, Team
+from socialcare.models.case import QUEUED_STATUSES, Case, CaseStatus, Priority, Team
 from socialcare.models.workitem import RoutingInfo, WorkItemKind
 from socialcare.observability import metrics
 from socialcare.ports import Publisher
@@ -27,7 +27,6 @@ from socialcare.store.cases import CasesRepository
 
 logger = Logger(child=True)
 
-_WATCHED = (CaseStatus.ESCALATED, CaseStatus.NEW, CaseStatus.OPEN)
 
 
 @dataclass
@@ -65,7 +64,7 @@ class SlaMonitor:
         """Breached cases not escalated for this breach yet, at most ``max_escalations``."""
         found: list[Case] = []
         for team in Team:
-            for status in _WATCHED:
+            for status in QUEUED_STATUSES:
                 for case in self.repo.iter_queue(team, status, due_before=now, limit=100):
                     # Low priority is praise and thanks: a late "thank you" pages nobody.
                     if breach_key(case) in case.sla_breaches or case.priority is Priority.LOW:
