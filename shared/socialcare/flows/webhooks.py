@@ -79,7 +79,7 @@ def x_app(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
         signed_by = x.verify(w.accounts, body, _headers(app))
         payload = load_json(body)
         parsed = parse_or_400(lambda p: x.parse(p, w.settings.brand_x_ids), payload)
-        x.check_account(w.accounts, x.Activity.model_validate(payload), signed_by)
+        x.check_account(w.accounts, parsed.account, signed_by)
         return ingest(w, parsed, x.SOURCE)
 
     return app

@@ -22,6 +22,7 @@ class Parsed:
 
     events: list[InboundEvent] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
+    account: str | None = None  # the brand account the POST is for, when the platform names one
 
     def ignore(self, reason: str, count: int = 1) -> None:
         self.ignored[reason] += count

@@ -1,6 +1,6 @@
-"""X (Twitter): Account Activity webhook (CRC, signatures, payload models, parser) and the
-mapping of API v2 objects the poller reads, so that webhook and poller produce the *same*
-``Interaction.id`` ("x:<tweet id | DM event id>") and therefore the same SQS dedupe id.
+"""X (Twitter): Account Activity webhook (CRC, signatures, payload models, parser). The API v2
+objects the poller reads are mapped in ``x_api``; both produce the *same* ``Interaction.id``
+("x:<tweet id | DM event id>") and therefore the same SQS dedupe id.
 
 Facts used (docs/protocols.md, "X Account Activity API"):
 * CRC: response_token = "sha256=" + base64(HMAC-SHA256(consumer secret, crc_token));
@@ -200,11 +200,11 @@ def verify(accounts: Accounts, body: bytes, headers: Mapping[str, str]) -> set[s
     return signed_by
 
 
-def check_account(accounts: Accounts, activity: Activity, signed_by: set[str]) -> None:
+def check_account(accounts: Accounts, for_user_id: str | None, signed_by: set[str]) -> None:
     """An account with its own app entry only accepts events signed by that app's secret, so one
     brand's app cannot write events into another brand account."""
     apps = accounts.x_apps()
-    if activity.for_user_id in apps and activity.for_user_id not in signed_by:
+    if for_user_id in apps and for_user_id not in signed_by:
         raise Unauthorized("signature does not belong to the app of for_user_id")
 
 
@@ -331,7 +331,7 @@ def parse(payload: Any, brand_x_ids: frozenset[str]) -> Parsed:
     if not isinstance(payload, dict):
         raise BadRequest("X activity must be a JSON object")
     activity = Activity.model_validate(payload)
-    parsed = Parsed()
+    parsed = Parsed(account=activity.for_user_id)
     brands = brand_ids(brand_x_ids, activity.for_user_id)
     raw_tweets = payload.get("tweet_create_events") or []
     for tweet, raw in zip(activity.tweet_create_events or [], raw_tweets, strict=True):
