@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from socialcare.errors import ConfigurationError
@@ -23,6 +23,26 @@ PREFIX = "SOCIALCARE_"
 
 # A required name: present and not blank (an empty variable is as missing as an absent one).
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class CrmTuning(BaseModel):
+    """Knobs of the CRM sync. Its defaults are the ``SOCIALCARE_CRM_*`` defaults (written only
+    here) and fit AWS; ``Settings`` validates the variables that override them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout_seconds: float = 5.0  # per request: 5 records x one slow call fit the 30 s function timeout
+    retry_base_seconds: float = 5.0  # first backoff; doubles per receive
+    retry_max_seconds: float = 900.0  # backoff cap (SQS allows 12 h)
+    rate_per_second: float = 5.0  # token bucket refill, shared by every invocation
+    burst: float = 10.0  # token bucket capacity
+    api_version: str = "v61.0"  # Salesforce REST API version
+    # The local stack's time scale shrinks our own backoff the way it shrinks queue timeouts; a
+    # CRM's Retry-After is always honoured as given.
+    time_scale: float = 1.0
+
+
+_CRM = CrmTuning()
 
 
 class Settings(BaseSettings):
@@ -81,15 +101,14 @@ class Settings(BaseSettings):
     # backfills them once a CRM is configured.
     crm_provider: str = Field(default="none", pattern="^(none|webhook|salesforce|zendesk|hubspot)$")
     crm_webhook_url: str = ""
-    crm_timeout_seconds: float = Field(default=5.0, gt=0)  # 5 records x one slow call fit 30 s
-    crm_retry_base_seconds: float = Field(default=5.0, gt=0)  # first backoff; doubles per receive
-    crm_retry_max_seconds: float = Field(default=900.0, gt=0)  # backoff cap (SQS allows 12 h)
-    crm_rate_per_second: float = Field(default=5.0, gt=0)  # token bucket refill, all invocations
-    crm_burst: float = Field(default=10.0, ge=1)  # token bucket capacity
-    crm_api_version: str = "v61.0"  # Salesforce REST API version
-    # The local stack's time scale shrinks our own backoff the way it shrinks queue timeouts; a
-    # CRM's Retry-After is always honoured as given.
-    local_time_scale: float = Field(default=1.0, gt=0)
+    # CrmTuning's knobs (see there what each means)
+    crm_timeout_seconds: float = Field(default=_CRM.timeout_seconds, gt=0)
+    crm_retry_base_seconds: float = Field(default=_CRM.retry_base_seconds, gt=0)
+    crm_retry_max_seconds: float = Field(default=_CRM.retry_max_seconds, gt=0)
+    crm_rate_per_second: float = Field(default=_CRM.rate_per_second, gt=0)
+    crm_burst: float = Field(default=_CRM.burst, ge=1)
+    crm_api_version: str = _CRM.api_version
+    local_time_scale: float = Field(default=_CRM.time_scale, gt=0)
 
     # ---- secrets (ARNs, never values)
     x_consumer_secret_arn: str | None = None
@@ -110,6 +129,14 @@ class Settings(BaseSettings):
     @property
     def brand_x_ids(self) -> frozenset[str]:
         return frozenset(v.strip() for v in self.brand_x_account_ids.split(",") if v.strip())
+
+    def crm_tuning(self) -> CrmTuning:
+        """The CRM knobs these settings give (validated by ``load()`` at cold start)."""
+        return CrmTuning(
+            timeout_seconds=self.crm_timeout_seconds, retry_base_seconds=self.crm_retry_base_seconds,
+            retry_max_seconds=self.crm_retry_max_seconds, rate_per_second=self.crm_rate_per_second,
+            burst=self.crm_burst, api_version=self.crm_api_version, time_scale=self.local_time_scale,
+        )
 
     def secret_arns(self) -> dict[str, str]:
         """Secret name (``x_consumer_secret``...) -> ARN, for the secrets this function may read."""

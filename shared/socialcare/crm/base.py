@@ -24,8 +24,8 @@ from typing import Any, ClassVar, Protocol
 from urllib.parse import urlparse
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field
 
+from socialcare.config.settings import CrmTuning
 from socialcare.models.crm import CaseUpserted
 
 
@@ -46,23 +46,6 @@ class Retryable(CrmError):
 
 class Permanent(CrmError):
     """Retrying cannot help (a 4xx other than 408/409/423/425/429, bad configuration)."""
-
-
-class CrmTuning(BaseModel):
-    """Knobs of the CRM sync (``SOCIALCARE_CRM_*`` and the local stack's time scale, read by
-    ``config.settings``); the defaults fit AWS."""
-
-    model_config = ConfigDict(frozen=True)
-
-    timeout_seconds: float = 5.0  # per HTTP request: 5 records x one slow call fit the 30 s function timeout
-    retry_base_seconds: float = 5.0  # first backoff; doubles per receive
-    retry_max_seconds: float = 900.0  # backoff cap (SQS allows 12 h)
-    rate_per_second: float = 5.0  # token bucket refill, shared by every invocation
-    burst: float = 10.0  # token bucket capacity
-    api_version: str = "v61.0"  # Salesforce REST API version
-    # The local stack's time scale shrinks our own backoff the way it shrinks queue timeouts; a
-    # CRM's Retry-After is always honoured as given.
-    time_scale: float = Field(default=1.0, gt=0)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,7 @@ from socialcare.config.rules import (
     SlaPolicies,
     TriageRules,
 )
-from socialcare.config.settings import Settings
-from socialcare.crm.base import CrmTuning
+from socialcare.config.settings import CrmTuning, Settings
 from socialcare.domain.cases.actions import CaseActions
 from socialcare.domain.cases.ids import CaseIds
 from socialcare.domain.cases.merge import CaseMerge
@@ -118,12 +117,7 @@ class Wiring:
 
     @cached_property
     def crm_tuning(self) -> CrmTuning:
-        s = self.settings
-        return CrmTuning(
-            timeout_seconds=s.crm_timeout_seconds, retry_base_seconds=s.crm_retry_base_seconds,
-            retry_max_seconds=s.crm_retry_max_seconds, rate_per_second=s.crm_rate_per_second, burst=s.crm_burst,
-            api_version=s.crm_api_version, time_scale=s.local_time_scale,
-        )
+        return self.settings.crm_tuning()
 
     # ------------------------------------------------------------------ rules
     def rules(self, model: Any) -> Any:
