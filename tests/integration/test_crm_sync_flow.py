@@ -24,7 +24,7 @@ from socialcare import aws as socialcare_aws
 from socialcare.config.settings import Settings
 from socialcare.flows.reconcile import reconcile
 from socialcare.flows.wiring import Wiring
-from socialcare.models.case import CaseStatus
+from socialcare.models.case import Case, CaseStatus
 from socialcare.models.interaction import Author, Channel, Interaction, Kind
 from socialcare_infra.handlers import load_app
 
@@ -115,6 +115,16 @@ def _run_crm_sync(world: dict[str, Any], deadline_s: float = 30.0) -> None:
                      deadline_s=deadline_s)
 
 
+def _story_in_the_crm(world: dict[str, Any]) -> Case:
+    """Giulia's four messages threaded into one case, and that case synced to the CRM."""
+    for interaction in _story():
+        _pipeline(world, interaction, "cust-giulia")
+    _run_crm_sync(world)
+    case = world["wiring"].case_queries.open_case_for("cust-giulia")
+    assert case is not None
+    return case
+
+
 def _webhook(provider: str, doc: Any, secret: str) -> dict[str, Any]:
     body = json.dumps(doc).encode()
     stamp = str(int(time.time()))
@@ -165,11 +175,7 @@ def test_story_reaches_the_crm_as_one_case_with_every_channel(world: dict[str, A
 
 def test_solved_in_the_crm_resolves_the_case_and_a_public_reply_goes_out(world: dict[str, Any]) -> None:
     aws, wiring = world["aws"], world["wiring"]
-    for interaction in _story():
-        _pipeline(world, interaction, "cust-giulia")
-    _run_crm_sync(world)
-    case = wiring.case_queries.open_case_for("cust-giulia")
-    assert case is not None
+    case = _story_in_the_crm(world)
     secret = world["secret"]
 
     reply = {
@@ -219,12 +225,8 @@ def test_a_reply_whose_first_attempt_died_midway_is_retried_never_dropped(world:
     """The first CrmWebhookFunction invocation dies while publishing the reply, leaving the
     reply's idempotency record in progress. The CRM's retry must be told to come back (503 with
     Retry-After), not 200 "ignored": an ignored reply would never reach the customer."""
-    aws, wiring = world["aws"], world["wiring"]
-    for interaction in _story():
-        _pipeline(world, interaction, "cust-giulia")
-    _run_crm_sync(world)
-    case = wiring.case_queries.open_case_for("cust-giulia")
-    assert case is not None
+    aws = world["aws"]
+    case = _story_in_the_crm(world)
     reply = {"event": "case.replied", "record_id": f"crm-{case.id}",
              "reply": {"id": "c-9", "text": "Ci pensiamo noi.", "public": True, "author": {"name": "Marta"}}}
     outbound = aws.queue_urls["OutboundQueue"]
