@@ -123,7 +123,7 @@ class MediaService:
         attachments: list[Attachment] = []
         errors: list[dict[str, Any]] = []
         for index, attachment in enumerate(interaction.attachments):
-            if attachment.s3_key or not (attachment.media_id or attachment.url):
+            if attachment.s3_key or attachment.reference_only or not (attachment.media_id or attachment.url):
                 attachments.append(attachment)
                 continue
             key = key_for(customer_id, interaction, index, attachment)

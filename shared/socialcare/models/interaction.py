@@ -61,6 +61,7 @@ class Action(StrEnum):
     EDIT = "edit"  # a platform edit of a message we may already hold
     DELETE = "delete"  # the author (or platform) removed it: keep the record, drop the text
     STATUS = "status"  # a delivery receipt for one of OUR outbound messages
+    REACT = "react"  # a reaction (emoji) to, or its removal from, the message ``target_id`` names
 
 
 class IdentifierKind(StrEnum):
@@ -112,6 +113,9 @@ class Attachment(BaseModel):
     mime_type: str | None = None
     filename: str | None = None
     s3_key: str | None = None  # set once stored in the media bucket
+    # Kept as a link only, never downloaded: the platform forbids storing it (Instagram story
+    # mentions: Meta's Story Mention docs) or it expires with the story.
+    reference_only: bool = False
 
 
 class Interaction(BaseModel):
@@ -131,6 +135,12 @@ class Interaction(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list)
     identifiers: list[Identifier] = Field(
         default_factory=list, description="identifiers the platform asserts for the author"
+    )
+    content: dict[str, Any] = Field(
+        default_factory=dict,
+        description="structured content beside the text, shown to agents: {'type': 'location'|'contacts'|"
+        "'order'|'interactive'|'button'|'postback'|'share'|'story_mention'|'story_reply'|'reaction'|'call'|"
+        "'system'|..., ...the platform's fields}; empty for a plain text message",
     )
     metadata: dict[str, Any] = Field(default_factory=dict)
 

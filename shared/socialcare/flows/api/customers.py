@@ -68,6 +68,7 @@ def timeline_entry(item: dict[str, Any]) -> dict[str, Any]:
         "kind": item.get("kind"),
         "direction": item.get("direction"),
         "text": item.get("text"),
+        "content": item.get("content") or {},
         "occurred_at": item.get("occurred_at"),
         "case_id": item.get("case_id"),
         "author_id": item.get("author_id"),
