@@ -144,6 +144,16 @@ def run_local(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_profiles() -> dict[str, dict[str, str]]:
+    """The story's people as the platform stand-in's User Profile API shows them (Graph ids)."""
+    from socialcare_infra import scenario
+
+    anna, marco = scenario.ANNA, scenario.MARCO
+    first, last = anna["name"].split(" ", 1)
+    return {anna["messenger_psid"]: {"first_name": first, "last_name": last, "name": anna["name"]},
+            marco["instagram_id"]: {"name": marco["name"], "username": marco["handle"]}}
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from socialcare_infra import demo
     from socialcare_infra.provision import LOCAL_SECRET_DEFAULTS
@@ -166,6 +176,7 @@ def run_demo(args: argparse.Namespace) -> int:
         invoke_port=env_port(env, "INVOKE", DEFAULT_INVOKE_PORT),
         fallback_to_free_ports=True,  # a demo should run even next to a `socialcare local`
         environ=env,
+        platform_profiles=demo_profiles(),
     ) as stack:
         print(f"local stack up: http api {stack.api_url}, moto {stack.moto_url}", flush=True)
         stop = threading.Event()

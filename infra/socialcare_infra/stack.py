@@ -26,6 +26,7 @@ from socialcare_infra.environment import function_environment
 from socialcare_infra.gateway import Gateway, Route, api_id_for, routes_from_events
 from socialcare_infra.invoke import AsyncInvoker, FunctionRunner, FunctionSpec, invoke_app
 from socialcare_infra.moto_app import moto_app
+from socialcare_infra.platform_standin import PlatformStandIn
 from socialcare_infra.provision import (
     Provisioned,
     Provisioner,
@@ -53,6 +54,9 @@ FUNCTION_TYPES = ("AWS::Serverless::Function",)
 # SAM's defaults when neither the function nor Globals say otherwise.
 SAM_DEFAULT_TIMEOUT_S = 3
 SAM_DEFAULT_MEMORY_MB = 128
+# Template parameters the local stack points at its loopback platform stand-in (unless given),
+# with the variable that, set in the stack's environment, overrides them for every function.
+PLATFORM_PARAMETERS = {"GraphApiUrl": "SOCIALCARE_GRAPH_API_URL", "XApiUrl": "SOCIALCARE_X_API_URL"}
 def project_template() -> Path:
     """template.yaml of the project: the current directory's, else the repository's."""
     here = Path.cwd() / "template.yaml"
@@ -77,6 +81,7 @@ class LocalStack:
         fallback_to_free_ports: bool = False,
         time_scale: float | None = None,
         reload: bool = False,
+        platform_profiles: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.template_path = Path(template_path or project_template()).resolve()
         self.stack_name = stack_name
@@ -101,6 +106,7 @@ class LocalStack:
             account_id=self.account_id,
             parameters=dict(parameters or {}),
         )
+        self.platforms = PlatformStandIn(platform_profiles)
         self.provisioned = Provisioned()
         self.functions: dict[str, FunctionSpec] = {}
         self.runners: dict[str, FunctionRunner] = {}
@@ -170,6 +176,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines from servers
         try:
             self._start_moto()
+            self._start_platforms()
             provisioner = Provisioner(self.resolver, self.moto_url, self.environ, self.time_scale)
             self.provisioned = provisioner.provision()
             self._build_functions()
@@ -194,6 +201,19 @@ class LocalStack:
         app = moto_app()
         self._servers["moto"] = bind(app, self._ports["moto"], self._fallback, request_handler=MotoRequestHandler)
         self._servers["moto"].serve("local-moto")
+
+    def _start_platforms(self) -> None:
+        """Serve the Graph/X stand-in and point the template's API URLs at it, unless the user
+        chose them (``--param GraphApiUrl=…`` or ``SOCIALCARE_GRAPH_API_URL``): locally, nothing
+        reaches graph.facebook.com or api.x.com by default."""
+        given = self.resolver.parameters
+        wanted = [p for p, variable in PLATFORM_PARAMETERS.items() if p not in given and not self.environ.get(variable)]
+        if not wanted:
+            return
+        self.platforms.serve(env_port(self.environ, "PLATFORMS", 0), self._fallback)
+        r = self.resolver
+        self.resolver = Resolver(r.template, stack_name=r.stack_name, region=r.region, account_id=r.account_id,
+                                 parameters={**given, **{p: self.platforms.url for p in wanted}})
 
     def _bind_http(self) -> None:
         self.routes = [
@@ -346,6 +366,7 @@ class LocalStack:
         self._threads.clear()
         if "moto" in self._servers:
             self._servers.pop("moto").stop()
+        self.platforms.stop()
         self._started = False
 
     # ------------------------------------------------------------------ reporting
@@ -357,6 +378,7 @@ class LocalStack:
             f"moto       {self.moto_url}",
             f"http api   {self.api_url}",
             f"invoke api {self.invoke_url}",
+            *([f"platforms  {self.platforms.url} (Graph API / X API stand-in)"] if self.platforms.server else []),
             f"logs       {self.log_dir}",
         ]
         width = max((len(k) for k in self.names), default=0)

@@ -76,15 +76,17 @@ class Platforms:
         client.session = self.x_session()
         return client
 
-    def graph_api(self, access_token: str) -> facebook.GraphAPI:
+    def graph_api(self, access_token: str, *, timeout: float | None = None) -> facebook.GraphAPI:
         """A facebook-sdk client on the configured Graph API version and URL.
 
         facebook-sdk 3.1's constructor only accepts long-retired versions (2.x-3.1), so the
         current version is set on the attribute after construction; it is used verbatim in every
-        path.
+        path. ``timeout`` (seconds, connect and read) replaces the adapter's default, for calls
+        that must give up sooner (a profile lookup on the processor's path).
         """
         import facebook  # imported on use, like tweepy
 
         graph = facebook.GraphAPI(access_token=access_token, session=self.graph_session())  # adapter sets the timeout
         graph.version = self.graph_api_version
+        graph.timeout = timeout  # passed by the SDK to every request; None = the adapter's default
         return graph

@@ -11,6 +11,12 @@
 One dedupe-id rule: the SQS ``MessageDeduplicationId`` is the SHA-256 of the message's
 ``dedupe_key``, so a redelivered cause gives the same id and SQS drops the copy.
 
+One size policy (``transport_body``/``unwrap_body``): a body over 200 KiB travels compressed
+(``{"socialcare_zlib_b64": ...}``); one still over SQS's 256 KiB is written to the media bucket
+under ``inbound-events/`` (expired by the bucket's lifecycle) and the message carries only its
+key (``{"socialcare_s3_key": ...}``, the claim-check pattern). Consumers read every body through
+``unwrap_body``. A publisher given no bucket refuses such a message with 413.
+
 One failure policy: every call is all-or-nothing. Entries SQS refuses are retried once (a
 SendMessageBatch can partially fail on throttling); what still fails raises ``PublishFailed``
 (503). In a request path that 503 tells the platform to redeliver; in a queue consumer it fails
@@ -19,8 +25,10 @@ the record, which SQS retries and then dead-letters. Nothing is ever acknowledge
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -37,6 +45,18 @@ logger = Logger(child=True)
 SQS_BATCH = 10  # SendMessageBatch takes at most 10 entries...
 _BATCH_BYTES = 250 * 1024  # ... and 256 KiB in all; keep headroom
 _MESSAGE_BYTES = 256 * 1024
+_INLINE_BYTES = 200 * 1024  # above this a body travels compressed
+PACKED = "socialcare_zlib_b64"
+CLAIM_CHECK = "socialcare_s3_key"
+CLAIM_PREFIX = "inbound-events/"  # the template's lifecycle rule expires it; the webhooks may write only here
+
+
+class ClaimChecks(Protocol):
+    """Where bodies too large for SQS wait for their consumer (``store.media.MediaStore``)."""
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes | None: ...
 
 
 class QueueMessage(Protocol):
@@ -52,6 +72,51 @@ class QueueMessage(Protocol):
 def dedupe_id(message: QueueMessage) -> str:
     """The SQS dedupe id of ``message`` (the one rule: SHA-256 of its dedupe key)."""
     return hashlib.sha256(message.dedupe_key.encode()).hexdigest()
+
+
+def transport_body(message: QueueMessage, claims: ClaimChecks | None = None, *, pack: bool = True) -> str:
+    """The SQS body of ``message``: as is, compressed, or a claim check on the bucket (only
+    as is when not ``pack``: for queues whose consumers do not read through ``unwrap_body``).
+
+    The claim's key is the message's dedupe id, so a platform's redelivery rewrites the same
+    object. Raises ``PublishFailed`` (503: the platform retries) when the bucket refuses it,
+    ``PayloadTooLarge`` (413) when it is needed and no bucket was given.
+    """
+    body = message.queue_body()
+    data = body.encode()
+    if len(data) <= (_INLINE_BYTES if pack else _MESSAGE_BYTES):
+        return body
+    packed = json.dumps({PACKED: base64.b64encode(zlib.compress(data, 9)).decode()}) if pack else body
+    if len(packed) <= _MESSAGE_BYTES:
+        return packed
+    if claims is None or not pack:
+        raise PayloadTooLarge(f"a message of {len(data)} bytes is over SQS's 256 KiB, even compressed",
+                              dedupe_key=message.dedupe_key[:200])
+    key = f"{CLAIM_PREFIX}{dedupe_id(message)}.json"
+    try:
+        claims.put_bytes(key, data, "application/json")
+    except Exception as exc:
+        raise PublishFailed("the media bucket refused a message too large for SQS",
+                            dedupe_key=message.dedupe_key[:200]) from exc
+    logger.info("message sent by claim check", extra={"key": key, "bytes": len(data)})
+    return json.dumps({CLAIM_CHECK: key})
+
+
+def unwrap_body(body: str, claims: ClaimChecks | None = None) -> str:
+    """The JSON a publisher made (``transport_body`` undone): decompressed, or fetched from the
+    bucket. A claim whose object is gone raises ``LookupError`` (the record is retried, then
+    dead-lettered with its pointer)."""
+    if body.startswith('{"' + PACKED + '"'):
+        return zlib.decompress(base64.b64decode(json.loads(body)[PACKED])).decode()
+    if body.startswith('{"' + CLAIM_CHECK + '"'):
+        key = str(json.loads(body)[CLAIM_CHECK])
+        if not key.startswith(CLAIM_PREFIX) or claims is None:
+            raise LookupError(f"a claim check this consumer cannot follow: {key[:200]}")
+        data = claims.get_bytes(key)
+        if data is None:
+            raise LookupError(f"the claim-checked message {key} is gone")
+        return data.decode()
+    return body
 
 
 class Publisher:
@@ -77,8 +142,10 @@ class Publisher:
         self.alerts_topic = alerts_topic
 
     # ------------------------------------------------------------------ messages
-    def inbound(self, events: Sequence[InboundEvent]) -> int:
-        self._send("inbound", self.inbound_url, events)
+    def inbound(self, events: Sequence[InboundEvent], claims: ClaimChecks | None = None) -> int:
+        """Publish inbound events; with ``claims``, one too large for SQS even compressed goes by
+        claim check (see ``transport_body``)."""
+        self._send("inbound", self.inbound_url, events, claims, pack=True)
         return len(events)
 
     def work_items(self, items: Sequence[WorkItem]) -> None:
@@ -104,12 +171,13 @@ class Publisher:
             raise PublishFailed(f"alerts topic refused {subject!r}") from exc
 
     # ------------------------------------------------------------------ SQS
-    def _send(self, queue: str, url: str | None, messages: Sequence[QueueMessage]) -> None:
+    def _send(self, queue: str, url: str | None, messages: Sequence[QueueMessage],
+              claims: ClaimChecks | None = None, *, pack: bool = False) -> None:
         if not messages:
             return
         if not url:
             raise ConfigurationError(f"the {queue} queue is not configured for this function")
-        for entries in _batches(messages):
+        for entries in _batches(messages, claims, pack):
             self._send_batch(queue, url, entries)
 
     def _send_batch(self, queue: str, url: str, entries: list[dict[str, Any]]) -> None:
@@ -129,18 +197,15 @@ class Publisher:
             entries = [e for e in entries if e["Id"] in failed]
 
 
-def _batches(messages: Sequence[QueueMessage]) -> list[list[dict[str, Any]]]:
+def _batches(messages: Sequence[QueueMessage], claims: ClaimChecks | None, pack: bool) -> list[list[dict[str, Any]]]:
     """SendMessageBatch entries, at most 10 and 250 KiB of UTF-8 per batch (SQS counts bytes:
     an emoji is one character and four bytes)."""
     batches: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
     size = 0
     for message in messages:
-        body = message.queue_body()
+        body = transport_body(message, claims, pack=pack)
         length = len(body.encode())
-        if length > _MESSAGE_BYTES:
-            raise PayloadTooLarge(f"a message of {length} bytes is over SQS's 256 KiB, even compressed",
-                                  dedupe_key=message.dedupe_key[:200])
         if current and (len(current) == SQS_BATCH or size + length > _BATCH_BYTES):
             batches.append(current)
             current, size = [], 0

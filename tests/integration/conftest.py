@@ -194,6 +194,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
         stack = build_stack(Resolver(load_template(TEMPLATE), stack_name=STACK, region=REGION))
         for name, value in stack.env.items():
             monkeypatch.setenv(name, value)
+        # Nothing reaches the real platforms from a test (the processor asks Graph for DM senders'
+        # names): their APIs are a closed loopback port, refused at once, unless a test serves one.
+        for variable in ("SOCIALCARE_GRAPH_API_URL", "SOCIALCARE_X_API_URL"):
+            monkeypatch.setenv(variable, "http://127.0.0.1:9")
         _reset_caches()
         yield stack
     _reset_caches()

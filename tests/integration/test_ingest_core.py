@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -127,11 +128,14 @@ def test_batches_stay_within_sqs_byte_limit_whatever_the_script(moto_env: None) 
     assert len(sent) > 1 and max(sent) <= 256 * 1024, sent
 
 
-def test_a_message_too_large_for_sqs_is_a_clear_413(moto_env: None) -> None:
+def test_a_message_too_large_for_sqs_is_a_clear_413_without_a_bucket(moto_env: None) -> None:
+    """Compression helps repetitive text; random CJK does not shrink below 256 KiB, and a
+    publisher given no bucket for claim checks (tests/integration/test_large_messages.py) refuses it."""
     url = _fifo()
     event = _event(1)
     assert event.interaction is not None
-    event.interaction.text = "🙂" * 70_000  # 280 KB of text: no compression of raw can help
+    rng = random.Random(10)
+    event.interaction.text = "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(150_000))  # 450 KB
     with pytest.raises(PayloadTooLarge) as refused:
         enqueue([event], queue_url=url)
     assert refused.value.status == 413 and "256 KiB" in refused.value.reason

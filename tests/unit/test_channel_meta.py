@@ -14,7 +14,6 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
-from pydantic import ValidationError
 
 from socialcare.config.settings import Settings
 from socialcare.domain.channels import meta
@@ -136,6 +135,7 @@ def test_a_batched_page_post_splits_into_one_event_per_customer_message() -> Non
         (Action.CREATE, Channel.FACEBOOK, "900000000000001_1200000000000001"),
         (Action.CREATE, Channel.FACEBOOK, f"{PAGE}_900000000000002"),
         (Action.CREATE, Channel.MESSENGER, "m_AnnaMessenger0001"),
+        (Action.REACT, Channel.MESSENGER, "m_PageEcho0001#reaction-6543210987654321-1795327200480"),
         (Action.EDIT, Channel.FACEBOOK, "900000000000001_1200000000000001"),
         (Action.DELETE, Channel.FACEBOOK, "900000000000001_1200000000000003"),
     ]
@@ -145,7 +145,6 @@ def test_a_batched_page_post_splits_into_one_event_per_customer_message() -> Non
         "meta:page:echo": 1,
         "meta:page:delivery": 1,
         "meta:page:read": 1,
-        "meta:page:reaction": 1,
     }
 
 
@@ -177,18 +176,18 @@ def test_messenger_message_uses_the_psid_and_keeps_its_attachment_link() -> None
 
 def test_an_edit_targets_the_original_and_successive_edits_have_distinct_dedupe_ids() -> None:
     body = json.loads(fixture("meta_page_batch.json"))
-    edit = meta.parse(body).events[3]
+    edit = meta.parse(body).events[4]
     original = meta.parse(body).events[0]
     assert edit.target_id == original.interaction.id
     assert dedupe_id(edit) != dedupe_id(original)
     body["entry"][2]["time"] += 60
     body["entry"][2]["changes"][0]["value"]["message"] = "second edit"
-    assert dedupe_id(meta.parse(body).events[3]) != dedupe_id(edit)
-    assert dedupe_id(meta.parse(json.loads(fixture("meta_page_batch.json"))).events[3]) == dedupe_id(edit)
+    assert dedupe_id(meta.parse(body).events[4]) != dedupe_id(edit)
+    assert dedupe_id(meta.parse(json.loads(fixture("meta_page_batch.json"))).events[4]) == dedupe_id(edit)
 
 
 def test_a_removed_comment_is_a_delete_of_the_stored_interaction() -> None:
-    removal = parse("meta_page_batch.json").events[4]
+    removal = parse("meta_page_batch.json").events[5]
     assert removal.target_id == "facebook:900000000000001_1200000000000003"
     assert removal.interaction is not None and removal.interaction.text is None
 
@@ -241,7 +240,8 @@ def test_whatsapp_media_is_carried_as_media_ids_for_the_processor_to_fetch() -> 
     assert audio.attachments[0].media_id == "2234567890123456"
     assert document.attachments[0].filename == "fattura.pdf"
     assert document.thread.parent_id == "wamid.OUTBOUND0001"
-    assert interactions[4].text == "Duomo Piazza del Duomo, Milano"
+    assert interactions[4].text == "📍 Duomo, Piazza del Duomo, Milano (45.4642, 9.19)"
+    assert interactions[4].content["latitude"] == 45.4642 and interactions[4].attachments == []
     assert interactions[5].text == "Voglio il rimborso"
 
 
@@ -275,17 +275,27 @@ def test_an_unknown_object_is_ignored_and_counted() -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [
-        [],
-        {"entry": []},
-        {"object": "page", "entry": "nope"},
-        {"object": "page", "entry": [{"time": 1}]},
-        {"object": "page", "entry": [{"id": "1", "messaging": [{"message": {"mid": "m"}}]}]},
-        {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
-                                                                                     "value": {"messages": []}}]}]},
-    ],
-    ids=["array", "no-object", "entry-not-list", "entry-without-id", "messaging-without-sender", "wa-no-metadata"],
+    [[], {"entry": []}, {"object": "page", "entry": "nope"}, {"object": "page"}],
+    ids=["array", "no-object", "entry-not-list", "no-entry"],
 )
-def test_signed_json_of_the_wrong_shape_is_a_bad_request(payload: Any) -> None:
-    with pytest.raises((BadRequest, ValidationError)):
+def test_a_body_that_is_no_meta_envelope_is_a_bad_request(payload: Any) -> None:
+    with pytest.raises(BadRequest):
         meta.parse(payload)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({"object": "page", "entry": [{"time": 1}]}, "meta:invalid:page:entry"),
+        ({"object": "page", "entry": ["nope"]}, "meta:invalid:page:entry"),
+        ({"object": "page", "entry": [{"id": "1", "messaging": [{"message": {"mid": "m"}}]}]},
+         "meta:invalid:page:messaging"),
+        ({"object": "whatsapp_business_account",
+          "entry": [{"id": "1", "changes": [{"field": "messages", "value": {"messages": []}}]}]},
+         "meta:invalid:whatsapp_business_account:change"),
+    ],
+    ids=["entry-without-id", "entry-not-an-object", "messaging-without-sender", "wa-no-metadata"],
+)
+def test_a_malformed_item_is_skipped_and_counted_not_a_bad_request(payload: Any, reason: str) -> None:
+    parsed = meta.parse(payload)
+    assert parsed.events == [] and parsed.ignored == {reason: 1}

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, time, timedelta
+from string import Formatter
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from socialcare.config import patterns
 from socialcare.models.case import Priority, Team
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -33,16 +35,26 @@ def parse_duration(text: str | int | float | timedelta) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
 
 
-def _regex(value: Any) -> str:
-    try:
-        re.compile(str(value))
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression {value!r}: {exc}") from exc
+def _regex(value: Any, info: ValidationInfo) -> str:
+    """A pattern run on whole messages: valid, free of exponential constructs, and, when it
+    comes from the deployment (``context={"probe": True}``), fast on adversarial text."""
+    if info.context and info.context.get("probe"):
+        patterns.probe(str(value))
+    else:
+        patterns.check(str(value))
+    return str(value)
+
+
+def _windowed_regex(value: Any) -> str:
+    """A reference format: searched only in a short window around each candidate token, so
+    only exponential constructs must be refused."""
+    patterns.check(str(value))
     return str(value)
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Regex = Annotated[str, BeforeValidator(_regex)]
+WindowedRegex = Annotated[str, BeforeValidator(_windowed_regex)]
 
 
 class _Rules(BaseModel):
@@ -176,17 +188,49 @@ class TriageRules(RuleFile):
 
 # ---------------------------------------------------------------------------- identity.yaml
 class ReferenceRule(_Rules):
-    name: str
-    pattern: Regex = Field(description="captures the identifying part in named groups")
-    canonical: str = Field(description="rebuilds one spelling from the named groups")
+    """One of the brand's reference formats (order, account, ticket, booking...)."""
+
+    name: str = Field(min_length=1, pattern=r"^[\w.-]+$")
+    pattern: WindowedRegex = Field(description="captures the identifying part in named groups, (?P<ref>...)")
+    canonical: str = Field(default="{ref}", description="rebuilds one spelling from the named groups")
+
+    @model_validator(mode="after")
+    def _groups_fill_the_canonical_form(self) -> ReferenceRule:
+        groups = set(re.compile(self.pattern).groupindex)
+        try:
+            fields = {f for _, f, _, _ in Formatter().parse(self.canonical) if f is not None}
+        except ValueError as exc:
+            raise ValueError(f"reference {self.name!r}: canonical {self.canonical!r} is malformed: {exc}") from exc
+        if not fields:
+            raise ValueError(f"reference {self.name!r}: canonical {self.canonical!r} names no group")
+        missing = sorted(f for f in fields if f not in groups)
+        if missing:
+            raise ValueError(
+                f"reference {self.name!r}: the pattern lacks the named group(s) {missing} that canonical "
+                f"{self.canonical!r} uses; capture the reference as (?P<{missing[0]}>...)"
+            )
+        return self
+
+
+class ReferenceWords(_Rules):
+    """The built-in recogniser: a reference-like token (letters, digits, dashes, slashes, with
+    at least ``min_digits`` digits) right after one of these words, and not a year, a date, a
+    price, a postcode, a phone number or a quantity."""
+
+    min_digits: int = Field(default=5, ge=1, le=20)
+    words: dict[str, list[str]] = Field(description="kind of reference -> the words that introduce it")
+    numbers: dict[str, str] = Field(default_factory=dict,
+                                    description="kind -> canonical form of a bare number, e.g. ORD-{ref}")
+    fillers: list[str] = Field(default_factory=list, description="words allowed between the words and the token")
 
 
 class IdentityRules(RuleFile):
     FILE: ClassVar[str] = "identity.yaml"
 
     references: list[ReferenceRule] = Field(default_factory=list)
+    reference_words: ReferenceWords | None = None
     self_introductions: list[Regex] = Field(default_factory=list)
-    email: Regex
+    email: WindowedRegex = Field(description="matched around each '@' only, never searched through the text")
 
 
 # ---------------------------------------------------------------------------- faq.yaml

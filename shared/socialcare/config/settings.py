@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     graph_api_url: str = "https://graph.facebook.com"
     graph_api_version: str = Field(default="v21.0", pattern=r"^v\d+\.\d+$")
     brand_x_account_ids: str = Field(default="", description="comma-separated X ids of brand accounts")
+    # Names from the platforms: a Messenger / Instagram DM's sender profile through the Graph API,
+    # cached on the identity, refreshed after this many days; a refusal is asked again after the hours.
+    profile_names: bool = Field(default=True, description="fetch Messenger/Instagram senders' names")
+    profile_name_refresh_days: float = Field(default=30.0, gt=0)
+    profile_name_retry_hours: float = Field(default=24.0, gt=0)
+    profile_name_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
 
     # Largest webhook body accepted (bytes). WhatsApp sends up to 3 MB; HTTP API allows 10 MB,
     # Lambda's synchronous payload 6 MB (base64 inflates by 4/3), so 4 MiB leaves room for both.

@@ -23,6 +23,7 @@ from socialcare.errors import SecretUnavailable
 from socialcare.models.interaction import Attachment, Channel, Interaction
 from socialcare.observability import count, logger
 from socialcare.platforms import Platforms
+from socialcare.redact import scrub
 from socialcare.store.media import MediaStore
 
 # Channels whose attachment URLs are pre-signed CDN links we may GET without credentials. X DM
@@ -35,10 +36,14 @@ _RETRY_DELAY_SECONDS = 1.0
 
 
 class MediaUnavailable(Exception):
-    """The media could not be fetched; ``retryable`` when the platform might still serve it."""
+    """The media could not be fetched; ``retryable`` when the platform might still serve it.
+
+    The reason is logged and stored (``metadata["media_errors"]``): it is scrubbed here, since a
+    ``requests`` error names the URL it failed on and facebook-sdk puts the access token in it.
+    """
 
     def __init__(self, reason: str, *, retryable: bool = False) -> None:
-        super().__init__(reason)
+        super().__init__(scrub(reason))
         self.retryable = retryable
 
 

@@ -14,6 +14,9 @@ from collections.abc import Iterable
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 # Tokens that decorate names without identifying anyone.
+# The name follows its trigger within this many characters (three words): reading only that
+# window keeps a message of many triggers linear.
+_NAME_WINDOW = 120
 _NOISE = frozenset({"dr", "dott", "dottssa", "dottoressa", "sig", "sigra", "signora", "signor", "mr", "mrs",
                     "ms", "miss", "ing", "avv", "prof", "official", "the"})
 
@@ -69,7 +72,7 @@ def self_introduction(text: str | None, triggers: Iterable[re.Pattern[str]], max
     for trigger in triggers:
         for match in trigger.finditer(text):
             words: list[str] = []
-            for word in text[match.end():].split()[:max_words]:
+            for word in text[match.end():match.end() + _NAME_WINDOW].split()[:max_words]:
                 clean = word.strip(".,;:!?()\"'“”")
                 if not clean or not clean[0].isupper() or not _WORD.fullmatch(clean):
                     break

@@ -15,6 +15,11 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberMat
 
 _DIGITS = re.compile(r"\d+")
 _INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+|00)[1-9][\d\s().-]{6,18}\d")
+# Bounds on the work per message, so a long run of digits costs linear time: the matcher gives
+# up after this many candidates that are no valid number, and nobody types more phones than
+# this in one message about themselves.
+_MAX_TRIES = 300
+_MAX_FOUND = 10
 
 
 def _valid_e164(text: str, region: str | None, *, strict: bool = True) -> str | None:
@@ -82,14 +87,27 @@ def find_in_text(text: str | None, region: str) -> list[str]:
         return []
     region = region.upper()
     found: list[str] = []
-    for match in PhoneNumberMatcher(text, region):
+    for match in PhoneNumberMatcher(text, region, max_tries=_MAX_TRIES):
         e164 = phonenumbers.format_number(match.number, PhoneNumberFormat.E164)
         if e164 not in found:
             found.append(e164)
+        if len(found) >= _MAX_FOUND:
+            return found
     # A number typed with its country code ("+44 7700 900123") is one on purpose, even where the
     # matcher's VALID leniency rejects it; bare digits stay strict (order numbers, dates).
-    for written in _INTERNATIONAL.findall(text):
-        typed = to_e164(written, region)
+    for tried, written in enumerate(_INTERNATIONAL.finditer(text)):
+        typed = to_e164(written.group(), region)
         if typed and typed not in found:
             found.append(typed)
+        if len(found) >= _MAX_FOUND or tried >= _MAX_TRIES:
+            break
     return found
+
+
+def is_national_number(digits: str, region: str) -> bool:
+    """True when ``digits`` is a valid phone number dialled in ``region`` ("3331234567" in IT):
+    such a number is never taken for an order number."""
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(digits, region.upper()))
+    except NumberParseException:
+        return False

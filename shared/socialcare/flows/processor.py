@@ -25,6 +25,7 @@ from socialcare.config.settings import ProcessorSettings, load
 from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import Action, Direction, InboundEvent, Interaction
 from socialcare.observability import logger, metrics
+from socialcare.publish import unwrap_body
 
 
 class Processor:
@@ -40,7 +41,8 @@ class Processor:
 
     def handle_record(self, record: SQSRecord) -> None:
         """Raise to leave the record on the queue (retried, then dead-lettered)."""
-        event = InboundEvent.model_validate_json(record.body)
+        # a large event travels compressed or as a claim check on the media bucket (publish.py)
+        event = InboundEvent.model_validate_json(unwrap_body(record.body, self.w.media_store))
         logger.set_correlation_id(event.event_id)
         self.process(event)
 
@@ -52,20 +54,27 @@ class Processor:
             metrics.add_metric(name="DeliveryStatuses", unit=MetricUnit.Count, value=1)
             return {"status": "recorded"}
         if event.action is Action.DELETE:
-            found = profiles.mark_deleted(event.target_id or "")
+            found = profiles.mark_deleted(event.target_id or "", bodies=self.w.media_store)
             return {"status": "deleted" if found else "unknown"}
+        if event.action is Action.REACT:
+            return self.react(event)
         interaction = event.interaction
         if interaction is None:
             raise ValueError(f"{event.action} event without an interaction")
-        if event.action is Action.EDIT and profiles.apply_edit(interaction, raw):
+        if event.action is Action.EDIT and profiles.apply_edit(interaction, raw, target_id=event.target_id,
+                                                               bodies=self.w.media_store):
             return {"status": "edited"}
         # CREATE, or an edit of something we never saw: store it as new.
+        # A Messenger/Instagram DM carries no name: the sender's platform profile gives it, as evidence.
+        interaction, platform_name = self.w.platform_names.fill(interaction)
         recognition = self.w.identity.recognise(interaction)
+        self.w.platform_names.remember(platform_name)  # cached on the identity recognition wrote
         customer_id = recognition.customer_id
         if interaction.attachments:
             # before the store, so the stored interaction carries each attachment's s3_key
             interaction = self.w.media.store_attachments(interaction, customer_id)
-        stored = profiles.record_interaction(customer_id, interaction, raw, via=self.w.identity.via(interaction))
+        stored = profiles.record_interaction(customer_id, interaction, raw, via=self.w.identity.via(interaction),
+                                             bodies=self.w.media_store)  # a text too large for an item: S3
         if stored.created:
             metrics.add_metric(name="Interactions", unit=MetricUnit.Count, value=1)
         else:
@@ -77,6 +86,21 @@ class Processor:
                 return {"status": "duplicate", "customer_id": customer_id}
         case_id = self.thread_into_case(interaction, customer_id, recognition.context)
         return {"status": "stored", "customer_id": customer_id, "case_id": case_id}
+
+    def react(self, event: InboundEvent) -> dict[str, Any]:
+        """A reaction, or its removal (empty emoji), recorded on the message it names - and
+        nothing else: no message, no case, no routing. A message we never stored: "unknown"."""
+        reaction = event.interaction
+        if reaction is None or not event.target_id:
+            logger.warning("a reaction without its author or its message", extra={"event_id": event.event_id})
+            return {"status": "unknown"}
+        emoji = reaction.content.get("emoji", reaction.text)
+        found = self.w.profiles.apply_reaction(event.target_id, reaction.author.id, str(emoji or ""),
+                                               reaction.occurred_at)
+        if not found:
+            return {"status": "unknown"}
+        metrics.add_metric(name="Reactions", unit=MetricUnit.Count, value=1)
+        return {"status": "reacted" if emoji else "unreacted"}
 
     def thread_into_case(self, interaction: Interaction, customer_id: str, context: dict[str, Any]) -> str | None:
         """The case (its work items published by the case service), the profile's context, then

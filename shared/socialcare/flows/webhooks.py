@@ -1,9 +1,10 @@
 """The webhook functions (X, Meta, the inbound gateway): verify, split, publish, answer.
 
 A webhook does the least work that makes an event durable. Every route is: read the raw bytes
-(413 over the limit), verify (401/403, 500 when the secret is missing), parse (400), publish
-every event on inbound.fifo (503 when SQS refuses, so the platform redelivers), 200. Nothing here
-touches DynamoDB: the processor does the rest.
+(413 over the limit), verify (401/403, 500 when the secret is missing), parse (400 only for a
+body that is not the platform's envelope; a malformed event inside one is skipped, counted and
+logged, and the others go on), publish every event on inbound.fifo (503 when SQS refuses, so
+the platform redelivers), 200. Nothing here touches DynamoDB: the processor does the rest.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def parse_or_400(parse: Callable[[Any], Parsed], payload: Any) -> Parsed:
         return parse(payload)
     except ValidationError:
         raise  # the resolver's mapper answers 400 with the failing locations
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        raise BadRequest(f"payload has an invalid value: {exc}") from exc
+    except (ValueError, TypeError, KeyError, OverflowError, OSError) as exc:
+        raise BadRequest(f"payload has an invalid value: {type(exc).__name__}") from exc
 
 
 def ingest(wiring: Wiring, parsed: Parsed, source: str) -> dict[str, Any]:
@@ -41,7 +42,9 @@ def ingest(wiring: Wiring, parsed: Parsed, source: str) -> dict[str, Any]:
     if len(events) == 1:
         logger.set_correlation_id(events[0].event_id)
     if events:
-        wiring.publisher.inbound(events)
+        # an event too large for SQS even compressed waits in the media bucket (claim check)
+        claims = wiring.media_store if wiring.settings.media_bucket else None
+        wiring.publisher.inbound(events, claims=claims)
         logger.info("events enqueued", extra={"event_ids": [e.event_id for e in events][:100]})
     per_channel: Counter[tuple[str, str]] = Counter()
     for event in events:
@@ -53,6 +56,8 @@ def ingest(wiring: Wiring, parsed: Parsed, source: str) -> dict[str, Any]:
         count("IgnoredEvents", n, source=source, reason=reason[:250])
     if parsed.ignored:
         logger.info("ignored platform events", extra={"ignored": dict(parsed.ignored)})
+    if parsed.invalid:  # skipped one by one, the rest of the POST kept: where and why, no values
+        logger.warning("malformed platform events skipped", extra={"invalid": parsed.invalid[:50]})
     return {"received": len(events), "ignored": sum(parsed.ignored.values())}
 
 

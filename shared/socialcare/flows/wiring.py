@@ -10,6 +10,7 @@ environment the moto fixture sets. A component a function's settings do not conf
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -41,6 +42,7 @@ from socialcare.domain.identity.service import IdentityService
 from socialcare.domain.listening import Listening
 from socialcare.domain.media import MediaService
 from socialcare.domain.merge import CustomerMerge
+from socialcare.domain.profile_names import PlatformNames
 from socialcare.domain.routing import Router
 from socialcare.domain.sentiment.analyser import SentimentAnalyser
 from socialcare.domain.sla import SlaClock
@@ -195,6 +197,14 @@ class Wiring:
     @cached_property
     def media(self) -> MediaService:
         return MediaService(self.media_store, self.accounts, self.platforms)
+
+    @cached_property
+    def platform_names(self) -> PlatformNames:
+        s = self.settings
+        return PlatformNames(self.profiles, self.accounts, self.platforms, enabled=s.profile_names,
+                             refresh_after=timedelta(days=s.profile_name_refresh_days),
+                             retry_after=timedelta(hours=s.profile_name_retry_hours),
+                             timeout_seconds=s.profile_name_timeout_seconds)
 
     @cached_property
     def crm_views(self) -> CrmCaseViews:

@@ -1,12 +1,17 @@
-"""MediaBucket: attachments stored under the customer's prefix (SSE, lifecycle in the template)."""
+"""MediaBucket: attachments and over-long message texts under the customer's prefix, and the
+inbound events too large for SQS under ``inbound-events/`` (SSE; lifecycle in the template)."""
 
 from __future__ import annotations
 
+import io
 from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
 from socialcare.store.codec import error_code
+
+_MISSING = ("403", "404", "NoSuchKey", "NotFound", "AccessDenied")
+_DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
 
 
 class MediaStore:
@@ -20,7 +25,7 @@ class MediaStore:
         except ClientError as exc:
             # Without s3:ListBucket, S3 answers HEAD of a missing key with 403, not 404: either way
             # the caller fetches (keys are deterministic, so a second put is harmless).
-            if error_code(exc) in ("403", "404", "NoSuchKey", "NotFound", "AccessDenied"):
+            if error_code(exc) in _MISSING:
                 return False
             raise
         return True
@@ -29,3 +34,47 @@ class MediaStore:
         """Stream ``body`` into the bucket (multipart for large media)."""
         extra = {"ContentType": content_type} if content_type else {}
         self.client.upload_fileobj(body, self.bucket, key, ExtraArgs=extra)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.put(key, io.BytesIO(data), content_type)
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object's bytes; None when it is not there (expired, erased)."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in _MISSING:
+                return None
+            raise
+        with response["Body"] as body:
+            data: bytes = body.read()
+        return data
+
+    # ------------------------------------------------------------ message texts (store.bodies)
+    def put_text(self, key: str, text: str) -> None:
+        self.put_bytes(key, text.encode("utf-8"), "text/plain; charset=utf-8")
+
+    def get_text(self, key: str) -> str | None:
+        data = self.get_bytes(key)
+        return None if data is None else data.decode("utf-8")
+
+    def delete(self, key: str) -> None:
+        """Delete one object (a text an edit replaced); deleting a missing key is not an error."""
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` (a message's folder: its text and attachments,
+        whichever versions edits left); returns how many. Idempotent."""
+        if not prefix.endswith("/"):
+            raise ValueError(f"refusing to delete a prefix that is not a folder: {prefix!r}")
+        deleted = 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        for page in pages:
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            for start in range(0, len(keys), _DELETE_BATCH):
+                chunk = keys[start : start + _DELETE_BATCH]
+                result = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
+                if result.get("Errors"):
+                    raise RuntimeError(f"S3 refused to delete {len(result['Errors'])} object(s) under {prefix}")
+                deleted += len(chunk)
+        return deleted

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from socialcare.domain import phones
 from socialcare.domain.channels.accounts import Accounts
@@ -157,20 +157,53 @@ def message_interaction(message: GatewayMessage, region: str) -> Interaction:
     )
 
 
+class _BatchShape(BaseModel):
+    """A batch before its messages are read: each message is then validated on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[Any] = Field(min_length=1, max_length=100)
+
+
+def _message_id(raw: Any) -> str | None:
+    value = raw.get("message_id") if isinstance(raw, dict) else None
+    return value[:512] if isinstance(value, str) else None
+
+
+def _problems(exc: ValidationError | BadRequest) -> list[dict[str, Any]]:
+    if isinstance(exc, BadRequest):
+        return [{"loc": [], "msg": exc.reason}]
+    return [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors(include_input=False)]
+
+
 def parse(payload: Any, region: str) -> Parsed:
-    """Split one gateway POST into inbound events; phones without a prefix are read in ``region``."""
-    body = GatewayBody.model_validate(payload).root
-    messages = body.messages if isinstance(body, GatewayBatch) else [body]
-    raws = payload["messages"] if isinstance(body, GatewayBatch) else [payload]
+    """Split one gateway POST into inbound events; phones without a prefix are read in ``region``.
+
+    The gateway is our own signed API and its caller can correct what it sent, so a batch is
+    all or nothing: every message is validated on its own, and when any is invalid the answer
+    is a 400 naming *each* bad one (``details.invalid``: index, message_id, errors) and nothing
+    of the batch is published - the caller fixes or drops those and resends; nothing is
+    accepted in part, so nothing is lost silently."""
+    batch = isinstance(payload, dict) and "messages" in payload
+    raws = _BatchShape.model_validate(payload).messages if batch else [payload]
     parsed = Parsed()
-    for message, raw in zip(messages, raws, strict=True):
+    invalid: list[dict[str, Any]] = []
+    for index, raw in enumerate(raws):
+        try:
+            message = GatewayMessage.model_validate(raw)
+            interaction = message_interaction(message, region)
+        except (ValidationError, BadRequest) as exc:
+            if not batch:
+                raise  # one message: the usual 400 with its failing locations
+            invalid.append({"index": index, "message_id": _message_id(raw), "errors": _problems(exc)})
+            continue
         parsed.events.append(
-            InboundEvent(
-                action=Action.CREATE,
-                source=SOURCE,
-                event_id=message.message_id,
-                interaction=message_interaction(message, region),
-                raw=raw,
-            )
+            InboundEvent(action=Action.CREATE, source=SOURCE, event_id=message.message_id,
+                         interaction=interaction, raw=raw)
+        )
+    if invalid:
+        raise BadRequest(
+            f"{len(invalid)} of {len(raws)} messages are invalid; none was accepted: fix or drop them and resend",
+            invalid=invalid,
         )
     return parsed

@@ -1,5 +1,6 @@
-"""What Meta's page, Instagram and Messenger parsers share: the entry model, author
-identifiers, event times, edit markers and removals (tombstones)."""
+"""What Meta's page, Instagram, Messenger and WhatsApp parsers share: the entry model, author
+identifiers, event times, edit markers, removals (tombstones) and the reasons malformed items
+are skipped under (``common.each`` parses every item on its own)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ from socialcare.models.interaction import (
 
 SOURCE = "meta"
 
+# Epochs below this are seconds, above it milliseconds: 10^11 s is the year 5138, 10^11 ms is
+# 1973. Meta documents ``messaging[].timestamp`` in ms, yet some of its own examples use seconds.
+_MILLIS_THRESHOLD = 10**11
+
 
 class MetaModel(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
@@ -32,28 +37,54 @@ class MetaModel(BaseModel):
 class Entry(MetaModel):
     id: str
     time: int | float | None = None
-    changes: list[dict[str, Any]] | None = None
-    messaging: list[dict[str, Any]] | None = None
-    standby: list[dict[str, Any]] | None = None
+    changes: list[Any] | None = None
+    messaging: list[Any] | None = None
+    standby: list[Any] | None = None
 
 
 class Party(MetaModel):
-    id: str
+    """A sender, recipient or author. Messenger's chat plugin names a visitor who has no PSID
+    yet by ``user_ref`` instead of ``id``."""
+
+    id: str | None = None
+    user_ref: str | None = None
     name: str | None = None
     username: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The author id we store: the platform id, else ``user_ref:<ref>``."""
+        if self.id:
+            return self.id
+        if self.user_ref:
+            return f"user_ref:{self.user_ref}"
+        raise ValueError("party without id or user_ref")
+
+
+def invalid(obj: str, what: str) -> str:
+    """The counted reason of a skipped malformed item: no customer data, only where it was."""
+    return f"meta:invalid:{obj}:{what}"[:120]
 
 
 def identifiers(channel: Channel, author_id: str) -> list[Identifier]:
     return [Identifier(kind=IdentifierKind(channel.value), value=author_id, verified=True)]
 
 
-def when(value: int | float | datetime | None, fallback: int | float | None, *, millis: bool) -> datetime:
+def epoch(value: int | float | str, *, millis: bool) -> datetime:
+    """An epoch in the unit the field documents, unless its size says it is the other one."""
+    number = float(value)
+    if millis and number < _MILLIS_THRESHOLD:
+        millis = False
+    return from_epoch(number, millis=millis)
+
+
+def when(value: int | float | str | datetime | None, fallback: int | float | None, *, millis: bool) -> datetime:
     if isinstance(value, datetime):
         return value
     if value is not None:
-        return from_epoch(value)
+        return epoch(value, millis=False)
     if fallback is not None:
-        return from_epoch(fallback, millis=millis)
+        return epoch(fallback, millis=millis)
     raise BadRequest("event has no time")
 
 
@@ -80,7 +111,7 @@ def tombstone(
             channel=channel,
             kind=Kind.COMMENT if channel is Channel.FACEBOOK else Kind.DIRECT_MESSAGE,
             platform_message_id=message_id,
-            author=Author(id=author.id),
+            author=Author(id=author.key),
             occurred_at=when(None, time, millis=millis) if time is not None else datetime.now().astimezone(),
             metadata={"tombstone": True},
         )

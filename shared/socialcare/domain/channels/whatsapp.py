@@ -1,28 +1,33 @@
 """WhatsApp Cloud API webhook changes (``object: whatsapp_business_account``).
 
-``messages[]`` of every type become inbound interactions (channel ``whatsapp``); ``statuses[]``
-are receipts for OUR messages and become ``Action.STATUS`` events, never messages. ``contacts[]``
-give the profile name and ``wa_id`` (a phone number without ``+``, which the platform asserts, so
-it is a *verified* phone). Newer payloads may carry a ``user_id`` and an empty ``wa_id``: then
-there is no phone to assert.
+``messages[]`` of every type become inbound interactions (channel ``whatsapp``): a reaction is
+``Action.REACT`` on the message it names (an empty emoji removes it), a ``revoke`` deletes and
+an ``edit`` edits the original message. ``statuses[]`` are receipts for OUR messages and become
+``Action.STATUS`` events, never messages. ``calls[]`` (Business Calling API): a finished call
+the customer placed is recorded as a ``call`` interaction. ``contacts[]`` give the profile name
+and ``wa_id`` (a phone number without ``+``, which the platform asserts, so it is a *verified*
+phone). Newer payloads may carry a ``user_id`` and an empty ``wa_id``: then there is no phone to
+assert. Each message, status and call is parsed on its own (``common.each``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from socialcare.domain.channels.common import Parsed, from_epoch
-from socialcare.errors import BadRequest
+from socialcare.domain.channels.common import Parsed, each, from_epoch, indexed
+from socialcare.domain.channels.meta_common import Party, invalid, tombstone
+from socialcare.domain.channels.whatsapp_author import Contact, author_and_identifiers, contact_for
+from socialcare.domain.channels.whatsapp_author import WaModel as _WaModel
+from socialcare.domain.channels.whatsapp_calls import call_event
+from socialcare.domain.channels.whatsapp_content import Body, body_of
 from socialcare.models.interaction import (
     Action,
-    Attachment,
     Author,
     Channel,
     DeliveryStatus,
     Identifier,
-    IdentifierKind,
     InboundEvent,
     Interaction,
     Kind,
@@ -30,22 +35,7 @@ from socialcare.models.interaction import (
 )
 
 SOURCE = "meta"
-MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
-
-
-class _WaModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
-
-
-class Profile(_WaModel):
-    name: str | None = None
-    username: str | None = None
-
-
-class Contact(_WaModel):
-    wa_id: str | None = None
-    user_id: str | None = None
-    profile: Profile = Field(default_factory=Profile)
+_OBJECT = "whatsapp_business_account"
 
 
 class Metadata(_WaModel):
@@ -56,6 +46,8 @@ class Metadata(_WaModel):
 class MessageContext(_WaModel):
     id: str | None = None
     from_: str | None = Field(default=None, alias="from")
+    forwarded: bool = False
+    frequently_forwarded: bool = False
 
 
 class WaMessage(_WaModel):
@@ -75,136 +67,120 @@ class WaStatus(_WaModel):
     errors: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class MessagesValue(_WaModel):
+class ChangeValue(_WaModel):
     metadata: Metadata
     contacts: list[Contact] = Field(default_factory=list)
-    messages: list[dict[str, Any]] = Field(default_factory=list)
-    statuses: list[dict[str, Any]] = Field(default_factory=list)
-    errors: list[dict[str, Any]] = Field(default_factory=list)
-
-
-def _digits(value: str | None) -> str | None:
-    return value if value and value.isdigit() else None
-
-
-def _contact_for(message: WaMessage, contacts: list[Contact]) -> Contact | None:
-    for contact in contacts:
-        if (contact.wa_id and contact.wa_id == message.from_) or (
-            contact.user_id and contact.user_id in (message.from_user_id, message.from_)
-        ):
-            return contact
-    return contacts[0] if len(contacts) == 1 else None
-
-
-def author_and_identifiers(message: WaMessage, contact: Contact | None) -> tuple[Author, list[Identifier]]:
-    wa_id = _digits(contact.wa_id if contact else None) or _digits(message.from_)
-    user_id = (contact.user_id if contact else None) or message.from_user_id
-    author_id = wa_id or user_id or message.from_
-    if not author_id:
-        raise BadRequest(f"WhatsApp message {message.id} has no sender")
-    identifiers: list[Identifier] = []
-    if wa_id:
-        identifiers.append(Identifier(kind=IdentifierKind.WHATSAPP, value=wa_id, verified=True))
-        identifiers.append(Identifier(kind=IdentifierKind.PHONE, value=f"+{wa_id}", verified=True))
-    elif author_id:
-        identifiers.append(Identifier(kind=IdentifierKind.WHATSAPP, value=author_id, verified=True))
-    profile = contact.profile if contact else Profile()
-    return Author(id=author_id, name=profile.name, handle=profile.username), identifiers
-
-
-def content(message_type: str, body: dict[str, Any]) -> tuple[str | None, list[Attachment], dict[str, Any]]:
-    """Text, attachments and extra metadata of one message, whatever its type."""
-    part = body.get(message_type)
-    part = part if isinstance(part, dict) else {}
-    metadata: dict[str, Any] = {"type": message_type}
-    if message_type == "text":
-        return part.get("body"), [], metadata
-    if message_type in MEDIA_TYPES:
-        attachment = Attachment(
-            type=message_type, media_id=part.get("id"), mime_type=part.get("mime_type"), filename=part.get("filename")
-        )
-        return part.get("caption"), [attachment], metadata
-    if message_type == "location":
-        metadata["location"] = {k: part.get(k) for k in ("latitude", "longitude", "name", "address", "url")}
-        text = " ".join(str(part[k]) for k in ("name", "address") if part.get(k)) or None
-        return text, [Attachment(type="location")], metadata
-    if message_type == "interactive":
-        reply = part.get("button_reply") or part.get("list_reply") or part.get("nfm_reply") or {}
-        metadata["interactive"] = part
-        return reply.get("title") or reply.get("body"), [], metadata
-    if message_type == "button":
-        metadata["button_payload"] = part.get("payload")
-        return part.get("text"), [], metadata
-    if message_type == "reaction":
-        metadata["reacted_to"] = part.get("message_id")
-        return part.get("emoji") or None, [], metadata
-    if message_type in ("order", "system"):
-        metadata[message_type] = part
-        return part.get("text") or part.get("body"), [], metadata
-    if message_type == "contacts":
-        metadata["shared_contacts"] = body.get("contacts")
-        return None, [], metadata
-    # unsupported / unknown / future types: keep the message (the raw slice says what it was)
-    if body.get("errors"):
-        metadata["errors"] = body["errors"]
-    return None, [], metadata
+    messages: list[Any] = Field(default_factory=list)
+    statuses: list[Any] = Field(default_factory=list)
+    calls: list[Any] = Field(default_factory=list)
+    errors: list[Any] = Field(default_factory=list)
 
 
 def parse_change(field: str, value: dict[str, Any], slice_base: dict[str, Any]) -> Parsed:
+    """The events of one ``changes[]`` item (a malformed one raises: the caller skips it)."""
     parsed = Parsed()
-    if field != "messages":
-        parsed.ignore(f"whatsapp:{field}"[:120])  # template/quality/account updates
+    if field not in ("messages", "calls"):
+        parsed.ignore(f"whatsapp:{field}"[:120])  # template/quality/account updates, echoes, history
         return parsed
-    body = MessagesValue.model_validate(value)
-    account = body.metadata.phone_number_id
+    body = ChangeValue.model_validate(value)
     envelope = {**slice_base, "metadata": value.get("metadata")}
-    for raw in body.messages:
-        message = WaMessage.model_validate(raw)
-        contact = _contact_for(message, body.contacts)
-        author, identifiers = author_and_identifiers(message, contact)
-        text, attachments, metadata = content(message.type, raw)
-        interaction = Interaction(
-            id=Interaction.make_id(Channel.WHATSAPP, message.id),
-            channel=Channel.WHATSAPP,
-            kind=Kind.DIRECT_MESSAGE,
-            account_id=account,
-            platform_message_id=message.id,
-            author=author,
-            text=text,
-            occurred_at=from_epoch(message.timestamp),
-            thread=ThreadRef(conversation_id=author.id, parent_id=message.context.id if message.context else None),
-            attachments=attachments,
-            identifiers=identifiers,
-            metadata=metadata,
-        )
-        raw_contacts = [c for c in value.get("contacts") or [] if contact and c.get("wa_id") == contact.wa_id]
-        parsed.events.append(
-            InboundEvent(
-                action=Action.CREATE,
-                source=SOURCE,
-                event_id=message.id,
-                interaction=interaction,
-                raw={**envelope, "contacts": raw_contacts, "message": raw},
-            )
-        )
-    for raw in body.statuses:
-        status = WaStatus.model_validate(raw)
-        parsed.events.append(
-            InboundEvent(
-                action=Action.STATUS,
-                source=SOURCE,
-                event_id=f"{status.id}:{status.status}",
-                status=DeliveryStatus(
-                    channel=Channel.WHATSAPP,
-                    platform_message_id=status.id,
-                    status=status.status,
-                    recipient_id=status.recipient_id,
-                    occurred_at=from_epoch(status.timestamp),
-                    errors=status.errors,
-                ),
-                raw={**envelope, "status": raw},
-            )
-        )
+    if field == "calls":
+        each(parsed, invalid(_OBJECT, "call"), indexed("calls", body.calls),
+             lambda raw, into: call_event(raw, body.metadata.phone_number_id, body.contacts, envelope, into))
+        if body.statuses:
+            parsed.ignore("whatsapp:calls:status", len(body.statuses))  # ringing/accepted/rejected
+        return parsed
+    each(parsed, invalid(_OBJECT, "message"), indexed("messages", body.messages),
+         lambda raw, into: into.events.append(_message(raw, body, value, envelope)))
+    each(parsed, invalid(_OBJECT, "status"), indexed("statuses", body.statuses),
+         lambda raw, into: into.events.append(_status(raw, envelope)))
     if body.errors and not body.messages and not body.statuses:
         parsed.ignore("whatsapp:errors", len(body.errors))
     return parsed
+
+
+def _message(raw: dict[str, Any], body: ChangeValue, value: dict[str, Any], envelope: dict[str, Any]) -> InboundEvent:
+    message = WaMessage.model_validate(raw)
+    contact = contact_for(message.from_, message.from_user_id, body.contacts)
+    author, identifiers = author_and_identifiers(message.from_, message.from_user_id, contact)
+    raw_contacts = [c for c in value.get("contacts") or [] if contact and c.get("wa_id") == contact.wa_id]
+    raw_slice = {**envelope, "contacts": raw_contacts, "message": raw}
+    if message.type == "revoke":  # the customer deleted a message they had sent
+        original = _original_id(raw, "revoke")
+        target = Interaction.make_id(Channel.WHATSAPP, original)
+        return tombstone(Channel.WHATSAPP, target, original, Party(id=author.id), message.timestamp, raw_slice)
+    action, message_id, target_id = Action.CREATE, message.id, None
+    if message.type == "edit":
+        message_id = _original_id(raw, "edit")
+        inner = raw["edit"].get("message")
+        if not isinstance(inner, dict) or not isinstance(inner.get("type"), str):
+            raise TypeError("edit without the edited message")
+        content = body_of(inner["type"], inner)
+        action, target_id = Action.EDIT, Interaction.make_id(Channel.WHATSAPP, message_id)
+    elif message.type == "reaction":
+        content = _reaction(raw)
+        action, target_id = Action.REACT, Interaction.make_id(Channel.WHATSAPP, content.content["message_id"])
+    else:
+        content = body_of(message.type, raw)
+    interaction = _interaction(message, message_id, author, identifiers, body.metadata.phone_number_id, content)
+    if action is Action.EDIT:
+        interaction.metadata["edit_marker"] = message.id  # each edit has its own wamid
+    return InboundEvent(action=action, source=SOURCE, event_id=message.id, interaction=interaction,
+                        target_id=target_id, raw=raw_slice)
+
+
+def _original_id(raw: dict[str, Any], message_type: str) -> str:
+    part = raw.get(message_type)
+    original = part.get("original_message_id") if isinstance(part, dict) else None
+    if not isinstance(original, str) or not original:
+        raise TypeError(f"{message_type} without original_message_id")
+    return original
+
+
+def _reaction(raw: dict[str, Any]) -> Body:
+    part = raw.get("reaction")
+    if not isinstance(part, dict) or not isinstance(part.get("message_id"), str):
+        raise TypeError("reaction without the message it reacts to")
+    emoji = part.get("emoji") or ""  # absent or empty: the customer removed their reaction
+    return Body(text=emoji or None, content={"type": "reaction", "emoji": emoji, "message_id": part["message_id"]})
+
+
+def _interaction(message: WaMessage, message_id: str, author: Author, identifiers: list[Identifier], account: str,
+                 content: Body) -> Interaction:
+    context = message.context
+    metadata: dict[str, Any] = {"type": message.type}
+    if context is not None and (context.forwarded or context.frequently_forwarded):
+        metadata["forwarded"] = "frequently" if context.frequently_forwarded else True
+    return Interaction(
+        id=Interaction.make_id(Channel.WHATSAPP, message_id),
+        channel=Channel.WHATSAPP,
+        kind=Kind.DIRECT_MESSAGE,
+        account_id=account,
+        platform_message_id=message_id,
+        author=author,
+        text=content.text,
+        occurred_at=from_epoch(message.timestamp),
+        thread=ThreadRef(conversation_id=author.id, parent_id=context.id if context else None),
+        attachments=content.attachments,
+        identifiers=list(dict.fromkeys([*identifiers, *content.identifiers])),
+        content=content.content,
+        metadata=metadata,
+    )
+
+
+def _status(raw: dict[str, Any], envelope: dict[str, Any]) -> InboundEvent:
+    status = WaStatus.model_validate(raw)
+    return InboundEvent(
+        action=Action.STATUS,
+        source=SOURCE,
+        event_id=f"{status.id}:{status.status}",
+        status=DeliveryStatus(
+            channel=Channel.WHATSAPP,
+            platform_message_id=status.id,
+            status=status.status,
+            recipient_id=status.recipient_id,
+            occurred_at=from_epoch(status.timestamp),
+            errors=status.errors,
+        ),
+        raw={**envelope, "status": raw},
+    )

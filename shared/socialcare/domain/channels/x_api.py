@@ -1,6 +1,6 @@
-"""X API v2 objects (what the poller reads) as the webhook would have produced them: the same
-``Interaction.id`` ("x:<tweet id | DM event id>"), hence the same SQS dedupe id, so an event seen
-by both the webhook and the poller is stored once."""
+"""X API v2 objects (what the poller reads, and what the X Activity API delivers) as the
+Account Activity webhook would have produced them: the same ``Interaction.id`` ("x:<tweet id |
+DM event id>"), hence the same SQS dedupe id, so an event seen by two of them is stored once."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from socialcare.domain.channels.x import dm_conversation_id, x_identifier
+from socialcare.domain.channels.x_models import dm_conversation_id, x_identifier
 from socialcare.models.interaction import Author, Channel, Interaction, Kind, ThreadRef
 
 
 def _v2_author(user: Mapping[str, Any] | None, author_id: str) -> Author:
     user = user or {}
+    if isinstance(user.get("data"), Mapping):  # the Activity API wraps user objects in "data"
+        user = user["data"]
     metrics = user.get("public_metrics") or {}
     return Author(
         id=author_id,
@@ -29,7 +31,9 @@ def _v2_time(value: str | None) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def v2_tweet_interaction(tweet: Mapping[str, Any], users: Mapping[str, Any], account_id: str) -> Interaction | None:
+def v2_tweet_interaction(
+    tweet: Mapping[str, Any], users: Mapping[str, Any], account_id: str, *, via: str = "poller"
+) -> Interaction | None:
     """A v2 Tweet (``get_users_mentions`` data + ``includes.users``) as the webhook would have
     produced it; None for retweets (not a customer message)."""
     refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets") or []}
@@ -38,7 +42,7 @@ def v2_tweet_interaction(tweet: Mapping[str, Any], users: Mapping[str, Any], acc
     tweet_id = str(tweet["id"])
     author_id = str(tweet["author_id"])
     note = tweet.get("note_tweet") or {}
-    metadata: dict[str, Any] = {"via": "poller"}
+    metadata: dict[str, Any] = {"via": via}
     if "quoted" in refs:
         metadata["quoted_tweet_id"] = refs["quoted"]
     if tweet.get("in_reply_to_user_id"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from socialcare.config.rules import IdentityRules
 from socialcare.domain import names, phones
+from socialcare.domain.identity.references import References
 from socialcare.models.interaction import Channel, IdentifierKind, Interaction
 from socialcare.models.profile import NewIdentity, identity_key
 
@@ -21,19 +22,20 @@ _CHANNEL_KINDS = {
     Channel.WEB: IdentifierKind.WEB,
 }
 _STRONG = frozenset({IdentifierKind.PHONE.value, IdentifierKind.EMAIL.value})
-
-@dataclass(frozen=True)
-class Reference:
-    name: str
-    pattern: re.Pattern[str]
-    canonical: str
+# The characters of an address on either side of its '@', and how far each side may reach.
+_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_DOMAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+_MAX_LOCAL, _MAX_DOMAIN = 64, 255
+_MAX_EMAILS = 20
+_MAX_ATS = 500  # '@' examined per message: bounds the work on "a@a@a@..."
 
 
 @dataclass(frozen=True)
 class Rules:
-    """The identity rules (``config/identity.yaml``) compiled, with the deployment's phone region."""
+    """The identity rules (``config/identity.yaml``, with the deployment's own reference
+    formats) compiled, with the deployment's phone region."""
 
-    references: tuple[Reference, ...]
+    references: References
     self_introductions: tuple[re.Pattern[str], ...]
     email: re.Pattern[str]
     region: str
@@ -41,12 +43,37 @@ class Rules:
     @classmethod
     def compile(cls, rules: IdentityRules, region: str) -> Rules:
         return cls(
-            references=tuple(Reference(r.name, re.compile(r.pattern, re.IGNORECASE), r.canonical)
-                             for r in rules.references),
+            references=References.compile(rules.references, rules.reference_words, region),
             self_introductions=tuple(re.compile(p, re.IGNORECASE) for p in rules.self_introductions),
             email=re.compile(rules.email),
             region=region,
         )
+
+
+def find_emails(text: str, pattern: re.Pattern[str]) -> list[str]:
+    """E-mail addresses typed in ``text``, in linear time.
+
+    Searching the address pattern through the text rescans a long run of letters from every
+    position (200,000 letters took minutes); instead each '@' is found first, the address is
+    widened around it over the characters an address may hold (a bounded reach, never past
+    another '@'), and only that window is matched.
+    """
+    found: list[str] = []
+    at = text.find("@")
+    examined = 0
+    while at != -1 and len(found) < _MAX_EMAILS and examined < _MAX_ATS:
+        examined += 1
+        start = at
+        while start > 0 and at - start < _MAX_LOCAL and text[start - 1] in _LOCAL:
+            start -= 1
+        end = at + 1
+        while end < len(text) and end - at <= _MAX_DOMAIN and text[end] in _DOMAIN:
+            end += 1
+        match = pattern.match(text, start, end)
+        if match is not None and match.group() not in found:
+            found.append(match.group())
+        at = text.find("@", at + 1)
+    return found
 
 
 @dataclass(frozen=True)
@@ -97,9 +124,8 @@ def normalise(kind: str, value: str, rules: Rules) -> str | None:
     if kind == IdentifierKind.EMAIL:
         return value.lower() if "@" in value else None
     if kind == IdentifierKind.REF:
-        # "ordine 123456" and "ORD-123456" are one reference; an unrecognised one is kept as is.
-        canonical = extract_refs(value, rules)
-        return canonical[0] if len(canonical) == 1 else value.upper()
+        # "ordine 123456" and "ORD-123456" are one reference; "#ab/2024/00017" is AB-2024-00017.
+        return rules.references.lookup_key(value)
     return value
 
 
@@ -120,13 +146,8 @@ def platform_identity(interaction: Interaction, rules: Rules) -> Clue | None:
 
 
 def extract_refs(text: str | None, rules: Rules) -> list[str]:
-    found: list[str] = []
-    for ref in rules.references:
-        for match in ref.pattern.finditer(text or ""):
-            canonical = ref.canonical.format(**match.groupdict()).upper()
-            if canonical not in found:
-                found.append(canonical)
-    return found
+    """The canonical references typed in ``text`` (``references.References.extract``)."""
+    return rules.references.extract(text)
 
 
 def gather(interaction: Interaction, rules: Rules) -> Evidence:
@@ -152,7 +173,7 @@ def gather(interaction: Interaction, rules: Rules) -> Evidence:
     text = interaction.text or ""
     for e164 in phones.find_in_text(text, rules.region):
         add(IdentifierKind.PHONE.value, e164, False, "text")
-    for email in rules.email.findall(text):
+    for email in find_emails(text, rules.email):
         add(IdentifierKind.EMAIL.value, email, False, "text")
     for ref in extract_refs(text, rules):
         add(IdentifierKind.REF.value, ref, False, "text")
@@ -171,8 +192,6 @@ def gather(interaction: Interaction, rules: Rules) -> Evidence:
         names=list(dict.fromkeys(event_names)),
         handle=handle.lstrip("@") if handle else None,
     )
-
-
 
 
 def via_key(interaction: Interaction, rules: Rules) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -67,7 +68,9 @@ def timeline_entry(item: dict[str, Any]) -> dict[str, Any]:
         "channel": item.get("channel"),
         "kind": item.get("kind"),
         "direction": item.get("direction"),
-        "text": item.get("text"),
+        "text": item.get("text"),  # a preview when text_truncated: the whole text at .../text
+        "text_truncated": bool(item.get("text_truncated", False)),
+        "text_length": item.get("text_length") or len(item.get("text") or ""),
         "content": item.get("content") or {},
         "occurred_at": item.get("occurred_at"),
         "case_id": item.get("case_id"),
@@ -80,8 +83,18 @@ def timeline_entry(item: dict[str, Any]) -> dict[str, Any]:
         "deleted": bool(item.get("deleted", False)),
         "edited_at": item.get("edited_at"),
         "delivery_status": item.get("delivery_status"),
+        "reactions": reactions(item.get("reactions")),
         "via": item.get("via"),
     }
+
+
+def reactions(stored: Any) -> list[dict[str, Any]]:
+    """The reactions on a message, oldest first; a removed one (empty emoji) is left out."""
+    if not isinstance(stored, dict):
+        return []
+    found = [{"author_id": author, "emoji": r.get("emoji"), "at": r.get("at")}
+             for author, r in stored.items() if isinstance(r, dict) and r.get("emoji")]
+    return sorted(found, key=lambda r: str(r["at"]))
 
 
 def suggestion_entry(item: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +235,26 @@ def get_timeline(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> 
     repo = wiring_of(router).profiles
     found, page = _customer_page(customer_id, lambda cid: repo.timeline(cid, limit=limit, cursor=cursor))
     return {"id": found, "timeline": [timeline_entry(i) for i in page.items], "cursor": page.cursor}
+
+
+@router.get("/api/customers/<customer_id>/interactions/<interaction_id>/text")
+def get_interaction_text(customer_id: str, interaction_id: str) -> dict[str, Any]:
+    """The whole text of one of the customer's messages (the timeline shows a preview of a long
+    one); 404 for an unknown customer or message, or one deleted by its author."""
+    w = wiring_of(router)
+    profile = w.profiles.get_profile(customer_id)
+    if profile is None:
+        raise NotFound(f"no customer {customer_id}")
+    wanted = unquote(interaction_id)  # ids hold ":" and may hold characters the client escaped
+    found = w.profiles.full_text(wanted, w.media_store)
+    if found is None or found[0] != profile.id:
+        raise NotFound(f"customer {customer_id} has no message {wanted}")
+    item = found[1]
+    if item.get("deleted"):
+        raise NotFound(f"message {wanted} was deleted by its author")
+    text = item.get("text") or ""
+    return {"id": wanted, "customer_id": profile.id, "text": text, "text_length": len(text),
+            "text_truncated_in_timeline": bool(item.get("text_truncated", False))}
 
 
 @router.get("/api/customers/<customer_id>/suggestions")

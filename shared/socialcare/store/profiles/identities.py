@@ -8,7 +8,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from socialcare.models.profile import NewIdentity, Profile, Suggestion
-from socialcare.store.codec import attribute_value, cancellation_codes, cancelled, from_item, key, to_item
+from socialcare.store.codec import (
+    attribute_value,
+    cancellation_codes,
+    cancelled,
+    conditionally,
+    from_item,
+    key,
+    to_item,
+)
 from socialcare.store.profiles.items import (
     CLAIM,
     IDENTITY_PREFIX,
@@ -204,3 +212,39 @@ class IdentityWrites(ProfileReads):
         for mine, other in ((a, b), (b, a)):
             self.client.delete_item(TableName=self.table, Key=key(customer_pk(mine), f"{SUGGESTION_PREFIX}{other}"))
 
+    # ------------------------------------------------------------------ platform profiles
+    # The sender's profile as a platform gave it (Messenger / Instagram user profile), cached on
+    # the identity's CLAIM item: ``profile_name``, ``profile_username``, ``profile_fetched_at``, or
+    # ``profile_refused_at`` with a short ``profile_refusal`` reason when the platform said no.
+    def platform_profile(self, kind: str, value: str) -> dict[str, Any] | None:
+        """The ``profile_*`` attributes cached on an identity, or None when nobody claims it yet."""
+        response = self.client.get_item(TableName=self.table, Key=key(claim_pk(kind, value), CLAIM))
+        if "Item" not in response:
+            return None
+        return {k: v for k, v in from_item(response["Item"]).items() if k.startswith("profile_")}
+
+    def cache_platform_profile(
+        self, kind: str, value: str, *, at: str, name: str | None = None, username: str | None = None,
+        refusal: str | None = None,
+    ) -> bool:
+        """Cache a fetched profile (or, with ``refusal``, the platform's refusal) on an existing claim.
+
+        Never creates a claim: a claim item is written only with its customer, by the identity
+        transactions above. False when the identity has no claim yet.
+        """
+        names = {"#pk": "pk"}
+        if refusal is not None:
+            # A refusal keeps the last name we had: an old name beats none.
+            expression = "SET profile_refused_at = :at, profile_refusal = :why"
+            values: dict[str, Any] = {":at": {"S": at}, ":why": {"S": refusal[:100]}}
+        else:
+            fields = {"profile_name": name, "profile_username": username}
+            sets = ["profile_fetched_at = :at"] + [f"{f} = :{f}" for f, v in fields.items() if v]
+            removes = ["profile_refused_at", "profile_refusal"] + [f for f, v in fields.items() if not v]
+            expression = "SET " + ", ".join(sets) + " REMOVE " + ", ".join(removes)
+            values = {":at": {"S": at}, **{f":{f}": {"S": v} for f, v in fields.items() if v}}
+        return conditionally(lambda: self.client.update_item(
+            TableName=self.table, Key=key(claim_pk(kind, value), CLAIM), UpdateExpression=expression,
+            ConditionExpression="attribute_exists(#pk)", ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        ))

@@ -1,4 +1,5 @@
-"""Interactions on the timeline (stored once, edited, deleted, receipts) and the profile context."""
+"""Interactions stored on the timeline, deduplicated for good, and the profile context
+(edits, deletions, reactions and receipts are in ``changes``)."""
 
 from __future__ import annotations
 
@@ -7,23 +8,32 @@ from typing import Any
 from boto3.dynamodb.types import Binary
 from botocore.exceptions import ClientError
 
-from socialcare.models.interaction import DeliveryStatus, Direction, Interaction
+from socialcare.models.interaction import Direction, Interaction
 from socialcare.models.profile import RecordResult
+from socialcare.store.bodies import (
+    INLINE_ITEM_BYTES,
+    ITEM_LIMIT_BYTES,
+    RESERVE_BYTES,
+    ItemTooLarge,
+    TextBodies,
+    item_bytes,
+    message_folder,
+    store_text,
+)
 from socialcare.store.codec import (
     attribute_value,
     cancelled,
     condition_failed,
-    conditionally,
     dynamo,
     from_item,
     key,
     to_item,
 )
+from socialcare.store.profiles.changes import TimelineChanges, erase_folders
 from socialcare.store.profiles.items import (
     ALIAS_HOPS,
     GUARD,
     PROFILE,
-    STATUS_RANK,
     CustomerMoved,
     Duplicate,
     compress_raw,
@@ -33,12 +43,12 @@ from socialcare.store.profiles.items import (
     now_iso,
     timeline_sk,
 )
-from socialcare.store.profiles.reads import ProfileReads
 
 
-class TimelineWrites(ProfileReads):
+class TimelineWrites(TimelineChanges):
 
-    def record_interaction(self, customer_id: str, interaction: Interaction, raw: Any, *, via: str) -> RecordResult:
+    def record_interaction(self, customer_id: str, interaction: Interaction, raw: Any, *, via: str,
+                           bodies: TextBodies | None = None) -> RecordResult:
         """Store an interaction on the customer's timeline, deduplicated for good.
 
         One TransactWriteItems: the guard on the interaction id (attribute_not_exists), the
@@ -46,20 +56,25 @@ class TimelineWrites(ProfileReads):
         the guard and gets the stored case id back (None when downstream never finished, so the
         caller resumes it). A customer merged away meanwhile is followed to its survivor.
         ``via`` is the identity the interaction came through (``x#123``): an unmerge moves the
-        interactions of the identities it splits off.
+        interactions of the identities it splits off. A text too large for the item is written
+        whole to ``bodies`` first (``store.bodies``); the raw slice is dropped before the text.
         """
+        entry = timeline_entry(customer_id, interaction, raw, via, bodies)
         current = customer_id
         for _ in range(ALIAS_HOPS):
             try:
-                self._record(current, interaction, raw, via)
+                self._record(current, interaction, entry)
                 return RecordResult(created=True, customer_id=current)
             except Duplicate as dup:
                 guard = dup.guard or self.guard(interaction.id) or {}
+                deleted = bool(guard.get("deleted"))
+                if deleted and bodies is not None:
+                    erase_folders(entry, bodies)  # deleted by its author: keep nothing of what we wrote
                 return RecordResult(
                     created=False,
                     case_id=guard.get("case_id"),
                     customer_id=guard.get("customer_id"),
-                    deleted=bool(guard.get("deleted")),
+                    deleted=deleted,
                 )
             except CustomerMoved:
                 profile = self.get_profile(current)
@@ -68,21 +83,10 @@ class TimelineWrites(ProfileReads):
                 current = profile.id
         raise CustomerMoved(f"customer {customer_id} could not be resolved")
 
-    def _record(self, customer_id: str, interaction: Interaction, raw: Any, via: str) -> None:
-        at = now_iso()
-        sk = timeline_sk(interaction.occurred_at, interaction.id)
-        entry = dynamo(interaction.model_dump(mode="json", exclude={"author", "identifiers"}))
-        entry.update(
-            pk=customer_pk(customer_id), sk=sk, type="interaction", occurred_at=iso(interaction.occurred_at),
-            author_id=interaction.author.id, author_handle=interaction.author.handle,
-            author_name=interaction.author.name, followers=interaction.author.followers,
-            via=via, origin_customer_id=customer_id, stored_at=at,
-        )
-        packed = compress_raw(raw)
-        if packed is not None:
-            entry["raw"] = Binary(packed)
-        elif raw is not None:
-            entry["raw_dropped"] = True
+    def _record(self, customer_id: str, interaction: Interaction, fitted: dict[str, Any]) -> None:
+        sk = str(fitted["sk"])
+        at = str(fitted["stored_at"])
+        entry = {**fitted, "pk": customer_pk(customer_id), "origin_customer_id": customer_id}
         guard = {
             "pk": guard_pk(interaction.id), "sk": GUARD, "type": "guard", "customer_id": customer_id,
             "timeline_sk": sk, "stored_at": at,
@@ -149,100 +153,6 @@ class TimelineWrites(ProfileReads):
                     raise
         return False
 
-    def mark_deleted(self, interaction_id: str) -> bool:
-        """The author deleted the message: keep the record, drop its text and raw (X terms).
-
-        Returns False when we never stored it; a tombstone guard is left so that a late-arriving
-        original is never stored afterwards.
-        """
-        at = now_iso()
-        if conditionally(lambda: self.client.put_item(
-            TableName=self.table,
-            Item=to_item({"pk": guard_pk(interaction_id), "sk": GUARD, "type": "guard", "deleted": True,
-                          "deleted_at": at}),
-            ConditionExpression="attribute_not_exists(pk)",
-        )):
-            return False
-        guard = self.guard(interaction_id)
-        if guard is None or "customer_id" not in guard:
-            return False
-        self.client.update_item(
-            TableName=self.table, Key=key(guard_pk(interaction_id), GUARD),
-            UpdateExpression="SET deleted = :t, deleted_at = :now",
-            ExpressionAttributeValues={":t": {"BOOL": True}, ":now": {"S": at}},
-        )
-        return conditionally(lambda: self.client.update_item(
-            TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
-            UpdateExpression="SET deleted = :t, deleted_at = :now REMOVE #text, #raw, attachments",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames={"#text": "text", "#raw": "raw"},
-            ExpressionAttributeValues={":t": {"BOOL": True}, ":now": {"S": at}},
-        ))
-
-    def apply_edit(self, interaction: Interaction, raw: Any) -> bool:
-        """Replace the text of a message we hold; False when we never stored it.
-
-        An edit of a deleted message is swallowed (True): the text must not come back.
-        """
-        guard = self.guard(interaction.id)
-        if guard is None:
-            return False
-        if guard.get("deleted"):
-            return True
-        if "customer_id" not in guard:
-            return False
-        values: dict[str, Any] = {":now": {"S": now_iso()}, ":one": {"N": "1"}, ":t": {"BOOL": True}}
-        sets = ["edited_at = :now"]
-        removes: list[str] = []
-        if interaction.text is None:
-            removes.append("#text")
-        else:
-            sets.append("#text = :text")
-            values[":text"] = {"S": interaction.text}
-        packed = compress_raw(raw)
-        if packed is not None:
-            sets.append("#raw = :raw")
-            values[":raw"] = {"B": packed}
-        expression = "SET " + ", ".join(sets) + " ADD edits :one" + (" REMOVE " + ", ".join(removes) if removes else "")
-        # A message deleted meanwhile keeps its tombstone: the edit is swallowed either way.
-        conditionally(lambda: self.client.update_item(
-            TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
-            UpdateExpression=expression,
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(deleted) OR deleted <> :t)",
-            ExpressionAttributeNames={"#text": "text", **({"#raw": "raw"} if packed is not None else {})},
-            ExpressionAttributeValues=values,
-        ))
-        return True
-
-    def record_status(self, status: DeliveryStatus) -> None:
-        """Record a delivery receipt against our outbound message, and show it on the timeline.
-
-        Receipts are kept per status (idempotent on redelivery); the timeline item only moves
-        forward (sent -> delivered -> read, or failed), whatever order they arrive in.
-        """
-        interaction_id = Interaction.make_id(status.channel, status.platform_message_id)
-        self.client.put_item(TableName=self.table, Item=to_item({
-            "pk": guard_pk(interaction_id), "sk": f"STATUS#{status.status}", "type": "status",
-            "status": status.status, "recipient_id": status.recipient_id,
-            "occurred_at": iso(status.occurred_at), "errors": dynamo(status.errors) or None,
-        }))
-        guard = self.guard(interaction_id)
-        if guard is None or "customer_id" not in guard:
-            return  # the reply is stored by the replies flow; its receipts wait under its id
-        rank = STATUS_RANK.get(status.status, 0)
-        conditionally(lambda: self.client.update_item(  # a later status already shown wins
-            TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
-            UpdateExpression="SET delivery_status = :s, delivery_rank = :r, delivery_at = :at",
-            ConditionExpression=(
-                "attribute_exists(pk) AND (attribute_not_exists(delivery_rank) OR delivery_rank < :r)"
-            ),
-            ExpressionAttributeValues={":s": {"S": status.status}, ":r": {"N": str(rank)},
-                                       ":at": {"S": iso(status.occurred_at)}},
-        ))
-
-    def statuses(self, interaction_id: str) -> list[dict[str, Any]]:
-        return self._query_all(guard_pk(interaction_id), "begins_with(sk, :s)", {":s": {"S": "STATUS#"}})
-
     # -------------------------------------------------------------- context
     CONTEXT_FIELDS = frozenset({"open_case_id", "case_priority", "last_sentiment", "previous_cases", "tier", "name"})
 
@@ -291,3 +201,33 @@ class TimelineWrites(ProfileReads):
                 current = profile.id
         raise CustomerMoved(f"customer {customer_id} could not be resolved")
 
+
+
+def timeline_entry(customer_id: str, interaction: Interaction, raw: Any, via: str,
+                   bodies: TextBodies | None) -> dict[str, Any]:
+    """The timeline item, made to fit DynamoDB: a text that would make it larger than
+    ``INLINE_ITEM_BYTES`` is written whole to ``bodies`` (before the item) and the item keeps a
+    preview; the compressed raw slice is kept only if it fits beside the text, leaving
+    ``RESERVE_BYTES`` for later writes."""
+    entry = dynamo(interaction.model_dump(mode="json", exclude={"author", "identifiers"}))
+    entry.update(
+        pk=customer_pk(customer_id), sk=timeline_sk(interaction.occurred_at, interaction.id), type="interaction",
+        occurred_at=iso(interaction.occurred_at),
+        author_id=interaction.author.id, author_handle=interaction.author.handle,
+        author_name=interaction.author.name, followers=interaction.author.followers,
+        via=via, origin_customer_id=customer_id, stored_at=now_iso(),
+        # where the media service keeps its attachments and we keep a long text: erased together
+        media_folder=message_folder(customer_id, interaction.channel.value, interaction.platform_message_id),
+    )
+    if interaction.text and item_bytes(to_item(entry)) > INLINE_ITEM_BYTES:
+        entry.update(store_text(bodies, entry["media_folder"], interaction.text))
+    size = item_bytes(to_item(entry))
+    room = ITEM_LIMIT_BYTES - RESERVE_BYTES
+    if size > room:
+        raise ItemTooLarge(f"interaction {interaction.id}: {size} bytes without its text, over {room}")
+    packed = compress_raw(raw)
+    if packed is not None and size + len("raw") + len(packed) <= room:
+        entry["raw"] = Binary(packed)
+    elif raw is not None:
+        entry["raw_dropped"] = True
+    return entry

@@ -1,0 +1,155 @@
+"""Scoring a recognition outcome against the ground truth (bench/README.md defines every number).
+
+The unit is an *account* (one platform identity of one person: an X account, a Messenger PSID,
+a WhatsApp number, a caller id, an e-mail address...). Every pair of accounts is either a true
+pair (one person) or not, and either put on one customer or not.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterable
+from itertools import combinations
+from typing import Any
+
+from bench.recognition.population import Account, Population
+
+
+class UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[Hashable, Hashable] = {}
+
+    def find(self, x: Hashable) -> Hashable:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: Hashable, b: Hashable) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[ra] = rb
+        return True
+
+
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def _holders(accounts: Iterable[Account]) -> dict[tuple[str, str], list[Account]]:
+    holders: dict[tuple[str, str], list[Account]] = defaultdict(list)
+    for account in accounts:
+        for ident in account.verified | account.typed:
+            holders[ident].append(account)
+    return holders
+
+
+def allowed_links(population: Population) -> tuple[UnionFind, UnionFind]:
+    """(accepted, any): accounts joined by evidence the documented rules accept, and by any shared
+    identifier at all, both transitively and both only between accounts of one person.
+
+    Accepted: an identifier no other person also gives, shared by two accounts that both assert
+    it (a verified phone or e-mail), or otherwise whose sides both carry the person's name
+    (first name and surname) - on the account itself or, once linked, anywhere on its side.
+    """
+    holders = _holders(population.accounts)
+    accepted, anything = UnionFind(), UnionFind()
+    for ident, accounts in holders.items():
+        for a, b in combinations(accounts, 2):
+            if a.pid == b.pid:
+                anything.union(a.aid, b.aid)
+    changed = True
+    while changed:  # names spread along accepted links: iterate to a fixpoint
+        changed = False
+        named = {accepted.find(a.aid) for a in population.accounts if a.named}
+        for ident, accounts in holders.items():
+            if len({a.pid for a in accounts}) > 1:
+                continue  # contested: a relative's quote, a shared landline
+            for a, b in combinations(accounts, 2):
+                both_verified = ident in a.verified and ident in b.verified
+                both_named = accepted.find(a.aid) in named and accepted.find(b.aid) in named
+                if (both_verified or both_named) and accepted.union(a.aid, b.aid):
+                    changed = True
+    return accepted, anything
+
+
+def evaluate(population: Population, customer_of: dict[int, str],
+             suggested: dict[str, set[str]] | None = None) -> dict[str, Any]:
+    """Pairwise precision/recall, false merges and suggestion coverage of one outcome.
+
+    ``suggested``: customer id -> the customers a stored suggestion pairs it with (None: the
+    outcome makes no suggestions, like the baseline)."""
+    accepted, anything = allowed_links(population)
+    by_customer: dict[str, list[Account]] = defaultdict(list)
+    for account in population.accounts:
+        by_customer[customer_of[account.aid]].append(account)
+    predicted = sum(_pairs(len(v)) for v in by_customer.values())
+    true_positive = sum(_pairs(n) for v in by_customer.values() for n in Counter(a.pid for a in v).values())
+    mixed = {c: sorted({a.pid for a in v}) for c, v in by_customer.items() if len({a.pid for a in v}) > 1}
+    by_person: dict[int, list[Account]] = defaultdict(list)
+    for account in population.accounts:
+        by_person[account.pid].append(account)
+    counts = Counter[str]()
+    for accounts in by_person.values():
+        for a, b in combinations(accounts, 2):
+            linked = customer_of[a.aid] == customer_of[b.aid]
+            counts["true_pairs"] += 1
+            counts["linked"] += linked
+            if accepted.find(a.aid) == accepted.find(b.aid):
+                counts["allowed"] += 1
+                counts["allowed_linked"] += linked
+            elif anything.find(a.aid) == anything.find(b.aid):
+                counts["undecidable"] += 1
+                counts["undecidable_linked"] += linked
+                if not linked and suggested is not None:
+                    counts["undecidable_suggested"] += _reached(customer_of[a.aid], customer_of[b.aid],
+                                                                {customer_of[x.aid] for x in accounts}, suggested)
+            else:
+                counts["no_evidence"] += 1
+                counts["no_evidence_linked"] += linked
+    undecided = counts["undecidable"] - counts["undecidable_linked"]
+    return {
+        "customers": len(by_customer),
+        "precision": round(true_positive / predicted, 4) if predicted else 1.0,
+        "recall": round(counts["linked"] / counts["true_pairs"], 4) if counts["true_pairs"] else 1.0,
+        "recall_of_allowed": round(counts["allowed_linked"] / counts["allowed"], 4) if counts["allowed"] else 1.0,
+        "false_merges": len(mixed),
+        "false_merge_pairs": predicted - true_positive,
+        "true_pairs": counts["true_pairs"],
+        "allowed_pairs": counts["allowed"],
+        "allowed_linked": counts["allowed_linked"],
+        "undecidable_pairs": counts["undecidable"],
+        "undecidable_linked": counts["undecidable_linked"],
+        "undecidable_suggested": counts["undecidable_suggested"] if suggested is not None else None,
+        "suggestion_rate": (round(counts["undecidable_suggested"] / undecided, 4) if undecided else 1.0)
+        if suggested is not None else None,
+        "no_evidence_pairs": counts["no_evidence"],
+        "no_evidence_linked": counts["no_evidence_linked"],
+        "mixed_customers": mixed,
+    }
+
+
+def _reached(a: str, b: str, own: set[str], suggested: dict[str, set[str]]) -> bool:
+    """True when suggestions among the person's own customers connect ``a`` to ``b``: an agent
+    following them reaches every piece of the person."""
+    seen, todo = {a}, [a]
+    while todo:
+        for other in suggested.get(todo.pop(), set()) & own:
+            if other == b:
+                return True
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return False
+
+
+def baseline(population: Population) -> dict[int, str]:
+    """What the open-source peers do: one contact per exact verified phone (E.164) or e-mail."""
+    links = UnionFind()
+    for ident, accounts in _holders(population.accounts).items():
+        verified = [a for a in accounts if ident in a.verified]
+        for a, b in zip(verified, verified[1:], strict=False):
+            links.union(a.aid, b.aid)
+    return {a.aid: f"base-{links.find(a.aid)}" for a in population.accounts}

@@ -1,0 +1,183 @@
+"""Every documented request body in tests/fixtures/corpus/ (the platforms' documentation and
+open-source libraries' fixtures, each file naming its source), replayed signed through the real
+webhook handlers and then through the real Processor on moto.
+
+Per file: each ``before`` body then ``body`` is answered 200 (never a 4xx for a documented
+type, never a 5xx), the webhook publishes ``expect.received`` events, the processor takes every
+published event without raising (nothing would be dead-lettered), and what ``expect`` names is
+there: ``stored`` interactions (text, content type), ``applied`` edits/deletes/reactions on the
+original, ``identities`` on the customer. File format: docs/channels.md, "Payload corpus".
+
+One moto stack serves the module (building one takes about a second); before each file its
+tables and queues are emptied, so files may reuse the ids of their documentation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+import responses
+from moto import mock_aws
+
+from socialcare.config.settings import Settings
+from socialcare.flows.processor import Processor
+from socialcare.flows.wiring import Wiring
+from socialcare.models.interaction import InboundEvent
+from socialcare.publish import unwrap_body
+from socialcare_infra.handlers import load_app
+from socialcare_infra.template import Resolver, load_template
+from webhook_calls import FUNCTIONS, SECRETS, post_signed  # tests/integration/webhook_calls.py
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "tests" / "fixtures" / "corpus"
+FILES = sorted(CORPUS.rglob("*.json"))
+pytestmark = pytest.mark.integration
+
+
+def _integration_conftest() -> ModuleType:
+    """tests/integration/conftest.py's stack builder, for a stack that outlives one test."""
+    spec = importlib.util.spec_from_file_location("corpus_stack", Path(__file__).with_name("conftest.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class Stack:
+    aws: Any  # conftest.AwsStack
+    wiring: Wiring
+    processor: Processor
+    webhooks: dict[str, ModuleType]
+
+    def reset(self) -> None:
+        """Empty every table and queue: the next file starts from nothing."""
+        ddb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+        for table in self.aws.tables.values():
+            keys = [k["AttributeName"] for k in ddb.describe_table(TableName=table)["Table"]["KeySchema"]]
+            for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression=", ".join(
+                    f"#k{i}" for i in range(len(keys))), ExpressionAttributeNames={f"#k{i}": k for i, k in
+                                                                                   enumerate(keys)}):
+                for item in page["Items"]:
+                    ddb.delete_item(TableName=table, Key=item)
+        for url in self.aws.queue_urls.values():  # PurgeQueue allows one call a minute: receive and delete
+            while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    base = _integration_conftest()
+    with pytest.MonkeyPatch.context() as env, mock_aws(), responses.RequestsMock(
+        assert_all_requests_are_fired=False
+    ) as internet:
+        # No request leaves the machine: media CDNs and Graph profile lookups answer 404, which
+        # costs an attachment or a name, never the message.
+        internet.add_callback(responses.GET, re.compile(r"https?://.*"), callback=lambda _: (404, {}, "{}"))
+        env.delenv("AWS_ENDPOINT_URL", raising=False)
+        for name, value in {"AWS_DEFAULT_REGION": base.REGION, "AWS_ACCESS_KEY_ID": "testing",
+                            "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+            env.setenv(name, value)
+        base._reset_caches()
+        aws = base.build_stack(Resolver(load_template(base.TEMPLATE), stack_name=base.STACK, region=base.REGION))
+        for name, value in aws.env.items():
+            env.setenv(name, value)
+        base._reset_caches()
+        wiring = Wiring(Settings())
+        yield Stack(aws, wiring, Processor(wiring), {k: load_app(v) for k, v in FUNCTIONS.items()})
+        base._reset_caches()
+
+
+def replay(stack: Stack, endpoint: str, body: Any) -> list[InboundEvent]:
+    """POST one body signed, expect 200, then run what it published through the processor."""
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    status, answer = post_signed(stack.webhooks[endpoint], endpoint, stack.aws.secret_values[SECRETS[endpoint]], raw)
+    assert status == 200, f"{endpoint} answered {status}: {answer}"
+    events = drain(stack)
+    assert answer["received"] == len(events)
+    for event in events:
+        stack.processor.process(event)  # raising here = retried, then dead-lettered
+    return events
+
+
+def drain(stack: Stack) -> list[InboundEvent]:
+    sqs = boto3.client("sqs")
+    url = stack.aws.queue_urls["InboundQueue"]
+    events: list[InboundEvent] = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in batch:
+            events.append(InboundEvent.model_validate_json(unwrap_body(message["Body"], stack.wiring.media_store)))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return events
+
+
+def check_stored(stack: Stack, expected: dict[str, Any]) -> dict[str, Any]:
+    item = stack.wiring.profiles.interaction(expected["id"])
+    assert item is not None, f"{expected['id']} is on no customer's timeline"
+    assert not item.get("deleted"), f"{expected['id']} is stored as deleted"
+    if "text_contains" in expected:
+        assert expected["text_contains"] in (item.get("text") or ""), item.get("text")
+    if "content_type" in expected:
+        assert (item.get("content") or {}).get("type") == expected["content_type"], item.get("content")
+    return item
+
+
+def check_applied(stack: Stack, expected: dict[str, Any]) -> None:
+    target, action = expected["target"], expected["action"]
+    guard = stack.wiring.profiles.guard(target)
+    assert guard is not None, f"nothing known of {target}"
+    item = stack.wiring.profiles.interaction(target)
+    if action == "delete":
+        assert guard.get("deleted"), f"{target} is not marked deleted"
+        assert item is None or not item.get("text"), "a deleted message keeps its text"
+        return
+    assert item is not None, f"{target} is on no customer's timeline"
+    if action == "edit":
+        assert item.get("edits") or item.get("edited_at"), f"{target} was not edited"
+        assert expected.get("text_contains", "") in (item.get("text") or "")
+    elif action == "react":
+        emojis = [str(r.get("emoji", "")) for r in (item.get("reactions") or {}).values()]
+        assert expected.get("emoji", "") in emojis, f"{target} reactions: {item.get('reactions')}"
+    else:
+        raise AssertionError(f"unknown action {action}")
+
+
+def check_identity(stack: Stack, customers: set[str], expected: dict[str, Any]) -> None:
+    records = [r for c in customers for r in stack.wiring.profiles.identities(c)]
+    found = [r for r in records if r.kind == expected["kind"] and r.value == expected["value"]]
+    assert found, f"no identity {expected['kind']}:{expected['value']} among {[(r.kind, r.value) for r in records]}"
+    if "verified" in expected:
+        assert any(r.verified == expected["verified"] for r in found), found
+
+
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(CORPUS)) for p in FILES])
+def test_documented_body_is_accepted_processed_and_stored(stack: Stack, path: Path) -> None:
+    case = json.loads(path.read_text(encoding="utf-8"))
+    assert case.get("source"), "every corpus file names where its body comes from"
+    stack.reset()
+    endpoint, expect = case["endpoint"], case["expect"]
+    for before in case.get("before", []):
+        replay(stack, endpoint, before)
+    events = replay(stack, endpoint, case["body"])
+    assert len(events) == expect["received"], [(e.action.value, e.event_id) for e in events]
+    customers = {str(stack.wiring.profiles.guard(e.interaction.id).get("customer_id"))  # type: ignore[union-attr]
+                 for e in events if e.interaction is not None and stack.wiring.profiles.guard(e.interaction.id)}
+    for expected in expect.get("stored", []):
+        item = check_stored(stack, expected)
+        customers.add(str(item["pk"]).removeprefix("CUSTOMER#"))
+    for expected in expect.get("applied", []):
+        check_applied(stack, expected)
+    for expected in expect.get("identities", []):
+        check_identity(stack, customers, expected)
