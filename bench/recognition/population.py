@@ -89,6 +89,8 @@ class Account:
     verified: set[tuple[str, str]] = field(default_factory=set)  # (kind, value) a platform asserts
     typed: set[tuple[str, str]] = field(default_factory=set)  # (kind, value) its messages state readably
     messages: list[Interaction] = field(default_factory=list)
+    # per message (same order): the identifiers it states readably, and whether it names the person
+    facts: list[tuple[frozenset[tuple[str, str]], bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -112,6 +114,7 @@ class _Generator:
         self.pickers = {(c, part): Picker(names) for c, parts in NAMES.items() for part, names in parts.items()}
         self.people: list[Person] = []
         self.accounts: list[Account] = []
+        self.emails: set[str] = set()
         self.serial = 0
 
     def next_id(self, digits: int = 16) -> str:
@@ -139,6 +142,9 @@ class _Generator:
                 first = self.pickers[(country, rng.choice(["female", "male"]))](rng)
         mail_user = _strip_accents(f"{first}.{last}").lower().replace(" ", "").replace("'", "")
         email = f"{mail_user}{rng.choice(['', '', str(rng.randrange(10, 99))])}@{rng.choice(people.MAIL_DOMAINS)}"
+        while email in self.emails:  # an address is one person's, however common the name
+            email = f"{mail_user}{rng.randrange(100, 9999)}@{rng.choice(people.MAIL_DOMAINS)}"
+        self.emails.add(email)
         person = Person(len(self.people), first, middle, last, country, brand, brand.reference(rng),
                         people.mobile(rng, country), email, role, like.pid if like is not None else None)
         self.people.append(person)
@@ -253,18 +259,25 @@ class _Generator:
     def message(self, person: Person, account: Account, channel: str, when: datetime) -> Interaction:
         mid = self.next_id(12)
         if account.channel == "phone":
+            account.facts.append((frozenset(account.verified), False))
             return Interaction(
                 id=f"phone:{mid}", channel=Channel.PHONE, kind=Kind.CALL, platform_message_id=mid,
                 author=Author(id=account.platform_id), occurred_at=when,
                 identifiers=[Identifier(kind=IdentifierKind.PHONE, value=account.platform_id, verified=True)],
             )
         text, said = self.said(person, account)
-        account.named = account.named or said.full_name
-        account.typed.update({("ref", r) for r in said.refs} | {("phone", p) for p in said.phones}
-                             | {("email", e) for e in said.emails})
+        stated = {("ref", r) for r in said.refs} | {("phone", p) for p in said.phones} | {
+            ("email", e) for e in said.emails}
+        named = said.full_name or (account.display_name is not None and _is_full(account.display_name, person))
+        account.named = account.named or named
+        account.typed.update(stated)
         if account.channel in ("email", "web"):
-            return self.gateway(person, account, text, mid, when)
-        return _platform_message(account, channel, text, mid, when)
+            interaction = self.gateway(person, account, text, mid, when)
+            stated |= account.typed if account.channel == "web" else set()  # the form's own fields
+        else:
+            interaction = _platform_message(account, channel, text, mid, when)
+        account.facts.append((frozenset(stated | account.verified), named))
+        return interaction
 
     def gateway(self, person: Person, account: Account, text: str, mid: str, when: datetime) -> Interaction:
         sender: dict[str, object] = {"name": account.display_name}

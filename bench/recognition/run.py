@@ -25,6 +25,7 @@ import boto3
 from moto import mock_aws
 
 from bench.recognition import score
+from bench.recognition.fastmoto import cheap_transactions
 from bench.recognition.population import REGION, Population, generate
 from socialcare import aws as aws_clients
 from socialcare.config.settings import Settings
@@ -47,7 +48,7 @@ def profiles_stack() -> Iterator[Wiring]:
                        "POWERTOOLS_METRICS_NAMESPACE": "SocialCare"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
     try:
-        with mock_aws():
+        with mock_aws(), cheap_transactions():
             aws_clients.reset()
             resolver = Resolver(load_template(TEMPLATE), stack_name="socialcare-bench", region="eu-west-1")
             props = resolver.resolve(resolver.resource("ProfilesTable")["Properties"])

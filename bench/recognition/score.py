@@ -47,32 +47,58 @@ def _holders(accounts: Iterable[Account]) -> dict[tuple[str, str], list[Account]
 
 
 def allowed_links(population: Population) -> tuple[UnionFind, UnionFind]:
-    """(accepted, any): accounts joined by evidence the documented rules accept, and by any shared
-    identifier at all, both transitively and both only between accounts of one person.
+    """(accepted, any): accounts joined by links the documented rules allow, and by any shared
+    identifier at all (transitively, only between accounts of one person for ``any``).
 
-    Accepted: an identifier no other person also gives, shared by two accounts that both assert
-    it (a verified phone or e-mail), or otherwise whose sides both carry the person's name
-    (first name and surname) - on the account itself or, once linked, anywhere on its side.
+    ``accepted`` replays the documented rules (docs/identity.md) on the ground truth, as a reader
+    who never misses a stated identifier or name would apply them, message by message in time
+    order: an account's *first* message joins an existing customer when it shares an identifier
+    with it that both sides assert (a verified phone or e-mail), or any identifier the customer
+    holds while the message names the person (first name and surname) and so does the customer;
+    identifiers go to whoever states them first (a verified assertion takes over a typed one);
+    later messages add identifiers to their own customer only when they name the person. Two
+    customers are never joined afterwards: that is an agent's merge.
     """
-    holders = _holders(population.accounts)
     accepted, anything = UnionFind(), UnionFind()
-    for ident, accounts in holders.items():
+    for accounts in _holders(population.accounts).values():
         for a, b in combinations(accounts, 2):
             if a.pid == b.pid:
                 anything.union(a.aid, b.aid)
-    changed = True
-    while changed:  # names spread along accepted links: iterate to a fixpoint
-        changed = False
-        named = {accepted.find(a.aid) for a in population.accounts if a.named}
-        for ident, accounts in holders.items():
-            if len({a.pid for a in accounts}) > 1:
-                continue  # contested: a relative's quote, a shared landline
-            for a, b in combinations(accounts, 2):
-                both_verified = ident in a.verified and ident in b.verified
-                both_named = accepted.find(a.aid) in named and accepted.find(b.aid) in named
-                if (both_verified or both_named) and accepted.union(a.aid, b.aid):
-                    changed = True
+    holder: dict[tuple[str, str], tuple[int, bool]] = {}  # identifier -> (an account of its customer, verified)
+    named: set[Hashable] = set()  # customers (union-find roots) known by the person's full name
+    started: set[int] = set()
+    for account, ids, says_name in _messages(population):
+        first, joined = account.aid not in started, False
+        started.add(account.aid)
+        for ident in sorted(ids) if first else ():
+            held = holder.get(ident)
+            if held is None:
+                continue
+            if (ident in account.verified and held[1]) or (says_name and accepted.find(held[0]) in named):
+                was_named = accepted.find(held[0]) in named
+                accepted.union(account.aid, held[0])
+                if was_named:
+                    named.add(accepted.find(account.aid))
+                joined = True
+                break
+        me = accepted.find(account.aid)
+        agree = (first and not joined) or (says_name and me in named)
+        if says_name:
+            named.add(me)
+        for ident in ids:
+            held = holder.get(ident)
+            verified = ident in account.verified
+            if held is None and (verified or agree):
+                holder[ident] = (account.aid, verified)
+            elif held is not None and verified and not held[1]:
+                holder[ident] = (account.aid, True)  # the owner's assertion takes a typed claim over
     return accepted, anything
+
+
+def _messages(population: Population) -> list[tuple[Account, frozenset[tuple[str, str]], bool]]:
+    timed = [(m.occurred_at, m.id, a, facts[0], facts[1])
+             for a in population.accounts for m, facts in zip(a.messages, a.facts, strict=True)]
+    return [(a, ids, says) for _, _, a, ids, says in sorted(timed, key=lambda t: (t[0], t[1]))]
 
 
 def evaluate(population: Population, customer_of: dict[int, str],

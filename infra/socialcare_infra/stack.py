@@ -378,7 +378,7 @@ class LocalStack:
             f"moto       {self.moto_url}",
             f"http api   {self.api_url}",
             f"invoke api {self.invoke_url}",
-            *([f"platforms  {self.platforms.url} (Graph API / X API stand-in)"] if self.platforms.server else []),
+            *([f"platforms  {self.platforms.url}"] if self.platforms.server else []),  # Graph/X stand-in
             f"logs       {self.log_dir}",
         ]
         width = max((len(k) for k in self.names), default=0)

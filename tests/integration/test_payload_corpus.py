@@ -19,7 +19,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -61,20 +61,23 @@ class Stack:
     processor: Processor
     webhooks: dict[str, ModuleType]
 
+    keys: dict[str, list[str]] = field(default_factory=dict)
+
     def reset(self) -> None:
-        """Empty every table and queue: the next file starts from nothing."""
-        ddb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+        """Empty every table and inbound.fifo: the next file starts from nothing. (The work
+        queues the case service feeds are never read here, so they may keep what they got.)"""
+        ddb = boto3.client("dynamodb")
         for table in self.aws.tables.values():
-            keys = [k["AttributeName"] for k in ddb.describe_table(TableName=table)["Table"]["KeySchema"]]
-            for page in ddb.get_paginator("scan").paginate(TableName=table, ProjectionExpression=", ".join(
-                    f"#k{i}" for i in range(len(keys))), ExpressionAttributeNames={f"#k{i}": k for i, k in
-                                                                                   enumerate(keys)}):
-                for item in page["Items"]:
-                    ddb.delete_item(TableName=table, Key=item)
-        for url in self.aws.queue_urls.values():  # PurgeQueue allows one call a minute: receive and delete
-            while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-                sqs.delete_message_batch(QueueUrl=url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+            if table not in self.keys:
+                schema = ddb.describe_table(TableName=table)["Table"]["KeySchema"]
+                self.keys[table] = [k["AttributeName"] for k in schema]
+            names = {f"#k{i}": k for i, k in enumerate(self.keys[table])}
+            items = [i for page in ddb.get_paginator("scan").paginate(
+                TableName=table, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
+                for i in page["Items"]]
+            for start in range(0, len(items), 25):
+                ddb.batch_write_item(RequestItems={table: [{"DeleteRequest": {"Key": i}} for i in items[start:start + 25]]})
+        drain(self)
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +86,11 @@ def stack() -> Iterator[Stack]:
     with pytest.MonkeyPatch.context() as env, mock_aws(), responses.RequestsMock(
         assert_all_requests_are_fired=False
     ) as internet:
-        # No request leaves the machine: media CDNs and Graph profile lookups answer 404, which
-        # costs an attachment or a name, never the message.
-        internet.add_callback(responses.GET, re.compile(r"https?://.*"), callback=lambda _: (404, {}, "{}"))
+        # No request leaves the machine: media CDNs and Graph (media, profiles) answer 404 with
+        # Graph's "no such object" error, which costs an attachment or a name, never the message.
+        gone = json.dumps({"error": {"message": "Unsupported get request.", "type": "GraphMethodException",
+                                     "code": 100}})
+        internet.add_callback(responses.GET, re.compile(r"https?://.*"), callback=lambda _: (404, {"Content-Type": "application/json"}, gone))
         env.delenv("AWS_ENDPOINT_URL", raising=False)
         for name, value in {"AWS_DEFAULT_REGION": base.REGION, "AWS_ACCESS_KEY_ID": "testing",
                             "AWS_SECRET_ACCESS_KEY": "testing"}.items():

@@ -75,3 +75,12 @@ def test_scrubbing_is_linear_on_long_hostile_text(filler: str) -> None:
 def test_the_marker_is_a_fixed_string_without_quotes() -> None:
     # the logger scrubs serialised JSON: a quote in the marker would break the line
     assert '"' not in REDACTED and "'" not in REDACTED and "\\" not in REDACTED
+
+
+def test_a_crm_error_reason_is_stored_without_the_token_its_url_carried() -> None:
+    from socialcare.crm.base import Permanent, Retryable
+
+    for error in (Retryable(f"webhook POST https://crm.example.com/hook?token={SECRET}: timed out"),
+                  Permanent(f"hubspot GET https://api.hubapi.com/x?hapikey={SECRET} answered 401: denied")):
+        assert SECRET not in error.reason and SECRET not in str(error)
+        assert "[REDACTED]" in error.reason

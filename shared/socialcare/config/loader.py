@@ -7,14 +7,15 @@ change; files it does not hold come from this package.
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from socialcare.config.rules import RuleFile
+from socialcare.config.rules import ReferenceRule, RuleFile
 from socialcare.errors import ConfigurationError
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -36,7 +37,34 @@ def load_rules(model: type[R], config_dir: str = "") -> R:
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"cannot read rule file {path}: {exc}") from exc
     try:
-        return model.model_validate(data)
+        # A deployment's own file has its patterns probed on adversarial text (config/patterns.py);
+        # the shipped ones are proven by the unit tests.
+        return model.model_validate(data, context={"probe": path != CONFIG_DIR / model.FILE})
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ConfigurationError(f"rule file {path} is invalid: " + "; ".join(problems[:5])) from exc
+        raise ConfigurationError(f"rule file {path} is invalid: " + _problems(exc)) from exc
+
+
+def _problems(exc: ValidationError) -> str:
+    found = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}".removeprefix(": ") for e in exc.errors()]
+    return "; ".join(found[:5])
+
+
+_FORMATS = TypeAdapter(list[ReferenceRule])
+
+
+def reference_formats(raw: str, source: str) -> list[ReferenceRule]:
+    """A deployment's reference formats: a JSON list of ``{"name", "pattern", "canonical"?}``
+    (or ``{"formats": [...]}``), validated like identity.yaml's; ConfigurationError names the
+    source (the variable or the SSM parameter) and what is wrong."""
+    if not raw.strip():
+        return []
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"reference formats in {source} are not JSON: {exc}") from exc
+    if isinstance(data, dict) and "formats" in data:
+        data = data["formats"]
+    try:
+        return _FORMATS.validate_python(data)
+    except ValidationError as exc:
+        raise ConfigurationError(f"reference formats in {source} are invalid: " + _problems(exc)) from exc

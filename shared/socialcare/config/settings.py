@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     stage: str = "dev"
     default_region: str = Field(default="IT", description="phone region for numbers without a prefix")
     config_dir: str = Field(default="", description="directory whose rule files replace the shipped ones")
+    # The brand's own reference formats (docs/identity.md), added before identity.yaml's: a JSON
+    # list of {"name", "pattern", "canonical"?}, given inline or as the name of an SSM parameter
+    # that holds it (read once at cold start; the parameter wins when both are set).
+    reference_formats: str = Field(default="", description="JSON list of reference formats")
+    reference_formats_parameter: str = Field(default="", description="SSM parameter holding that JSON")
 
     profiles_table: str | None = None
     cases_table: str | None = None

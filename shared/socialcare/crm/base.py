@@ -27,10 +27,12 @@ import requests
 
 from socialcare.config.settings import CrmTuning
 from socialcare.models.crm import CaseUpserted
+from socialcare.redact import scrub
 
 
 class CrmError(Exception):
     def __init__(self, reason: str, *, status: int | None = None) -> None:
+        reason = scrub(reason)  # logged and stored with the DLQ message: a URL may carry a token
         super().__init__(reason)
         self.reason = reason
         self.status = status

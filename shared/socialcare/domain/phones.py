@@ -87,11 +87,11 @@ def find_in_text(text: str | None, region: str) -> list[str]:
         return []
     region = region.upper()
     found: list[str] = []
-    for match in PhoneNumberMatcher(text, region, max_tries=_MAX_TRIES):
+    for seen, match in enumerate(PhoneNumberMatcher(text, region, max_tries=_MAX_TRIES), start=1):
         e164 = phonenumbers.format_number(match.number, PhoneNumberFormat.E164)
         if e164 not in found:
             found.append(e164)
-        if len(found) >= _MAX_FOUND:
+        if len(found) >= _MAX_FOUND or seen >= _MAX_TRIES:
             return found
     # A number typed with its country code ("+44 7700 900123") is one on purpose, even where the
     # matcher's VALID leniency rejects it; bare digits stay strict (order numbers, dates).

@@ -14,14 +14,17 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
+from aws_lambda_powertools.utilities import parameters
+
 from socialcare import aws
-from socialcare.config.loader import load_rules
+from socialcare.config.loader import load_rules, reference_formats
 from socialcare.config.rules import (
     RULE_FILES,
     Calendars,
     FaqBook,
     IdentityRules,
     ListeningRules,
+    ReferenceRule,
     RoutingRules,
     SlaPolicies,
     TriageRules,
@@ -126,8 +129,9 @@ class Wiring:
         return load_rules(model, self.settings.config_dir)
 
     def check_rules(self) -> Wiring:
-        """Load and compile every rule file now, so a broken override in SOCIALCARE_CONFIG_DIR
-        fails the cold start (ConfigurationError naming the file) instead of every record."""
+        """Load and compile every rule file and the deployment's reference formats now, so a broken
+        override (SOCIALCARE_CONFIG_DIR, SOCIALCARE_REFERENCE_FORMATS[_PARAMETER]) fails the cold
+        start (ConfigurationError naming the file or parameter) instead of every record."""
         for model in RULE_FILES:
             self.rules(model)
         _ = self.identity_rules
@@ -155,8 +159,24 @@ class Wiring:
         return FaqIndex(self.rules(FaqBook))
 
     @cached_property
+    def reference_formats(self) -> list[ReferenceRule]:
+        """The brand's reference formats from SOCIALCARE_REFERENCE_FORMATS, or from the SSM
+        parameter SOCIALCARE_REFERENCE_FORMATS_PARAMETER names (read once, at cold start)."""
+        name = self.settings.reference_formats_parameter.strip()
+        if not name:
+            return reference_formats(self.settings.reference_formats, "SOCIALCARE_REFERENCE_FORMATS")
+        try:
+            raw = parameters.get_parameter(name, max_age=300)
+        except Exception as exc:  # GetParameterError, ClientError: the deployment is misconfigured
+            raise ConfigurationError(f"cannot read the reference formats from SSM parameter {name}: {exc}") from exc
+        return reference_formats(str(raw or ""), f"SSM parameter {name}")
+
+    @cached_property
     def identity_rules(self) -> Rules:
-        return Rules.compile(self.rules(IdentityRules), self.settings.default_region)
+        shipped = self.rules(IdentityRules)
+        # The deployment's formats first: a brand's own spelling wins over the shipped ones.
+        rules = shipped.model_copy(update={"references": [*self.reference_formats, *shipped.references]})
+        return Rules.compile(rules, self.settings.default_region)
 
     # ------------------------------------------------------------------ domain services
     @cached_property

@@ -42,15 +42,19 @@ def _choose(evidence: Evidence, claims: dict[str, Claim], profiles: dict[str, Pr
         claim = claims.get(clue.key)
         return claim if claim is not None and claim.customer_id in profiles else None
 
-    if evidence.platform is not None and (claim := owner(evidence.platform)) is not None:
+    if evidence.platform is not None and (claim := owner(evidence.platform)) is not None and (
+            claim.verified or _names_agree(evidence, profiles[claim.customer_id])):
+        # (A caller id or a sender address may have been *typed* by someone else first: see below.)
         return claim.customer_id, "platform"
     verified = [c for c in [*evidence.strong, *evidence.others] if c.verified]
     for clue in verified:
         claim = owner(clue)
-        # A verified identifier links on its own, unless it points at a claim that was only
-        # typed by someone whose name clearly is not this author's (a mistyped number).
-        if claim is not None and (claim.verified or not names.conflict(evidence.names,
-                                                                       profiles[claim.customer_id].names)):
+        # A verified identifier links on its own to a claim that some platform asserted too. A
+        # claim that was only *typed* says who typed it, not who owns the number: a relative, or
+        # a family sharing one landline, types it as well as its owner. So it links only with
+        # name agreement, like a typed identifier (the benchmark's shared-landline family was
+        # merged while this asked only for names that do not clash: a call has no name at all).
+        if claim is not None and (claim.verified or _names_agree(evidence, profiles[claim.customer_id])):
             return claim.customer_id, clue.kind
     for clue in (c for c in evidence.strong if not c.verified):
         claim = owner(clue)
@@ -83,6 +87,11 @@ def decide(evidence: Evidence, claims: dict[str, Claim], profiles: dict[str, Pro
             if clue.verified and not claim.verified:
                 decision.upgrades.append(clue)
         else:
+            if clue.verified and not claim.verified:
+                # The number's owner asserted what someone else only typed: the claim moves to
+                # the owner (conditionally on its old holder), the typist keeps a suggestion.
+                decision.attach.append(clue)
+                decision.orphans[clue.key] = claim.customer_id
             # Evidence for a second customer never merges anyone: an agent decides.
             reason = "same reference, names differ" if clue.kind == IdentifierKind.REF else f"shared {clue.kind}"
             if clue.kind == IdentifierKind.REF and _names_agree(evidence, profiles[claim.customer_id]):

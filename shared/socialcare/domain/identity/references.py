@@ -20,6 +20,7 @@ separators written as one ``-`` ("#ab/2024/00017" -> "AB-2024-00017").
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from socialcare.config.rules import ReferenceRule, ReferenceWords
@@ -33,9 +34,13 @@ _CONTEXT = 48  # characters before a token a format may read ("numero d'ordine: 
 # Work per message is bounded: tokens and introducing words examined, references kept. A message
 # past these is a data dump, not a customer quoting their order; what it holds before them counts.
 _MAX_CANDIDATES = 500
+_MAX_WORDS = 5_000  # introducing words tried ("n", "case", "code" are frequent)
 _MAX_FOUND = 20
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-/._#")
+_DIGIT = re.compile(r"\d")
 _SEPARATORS = re.compile(r"[-/._\s]+")
-_WORD_START = re.compile(r"[^\W_]+")
+# Lower-cases ASCII letters only, so positions in the copy are positions in the text.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?|\d{1,2}[-/.]\d{4}")
 _AMOUNT = re.compile(r"\d+[.,]\d{1,2}|\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?")
 _UNIT_AFTER = re.compile(
@@ -82,7 +87,10 @@ class WordRecogniser:
         self.numbers = dict(rules.numbers)
         self.region = region
         self.kinds = {_key(w): kind for kind, words in rules.words.items() for w in words}
-        self.first_words = {k.split()[0].split("'")[0].rstrip(".#") for k in self.kinds}
+        first_words = sorted({k.split()[0].split("'")[0].rstrip(".#") for k in self.kinds}, key=len, reverse=True)
+        # Searched (case-sensitively, on an ASCII-lower-cased copy) before the full phrases are
+        # tried: an alternation of plain words is a fast scan, the phrases only run where one starts.
+        self.starts = re.compile(r"\b(?:" + "|".join(map(re.escape, first_words)) + r")\b")
         phrases = sorted(self.kinds, key=len, reverse=True)
         self.intro = re.compile("|".join(_phrase(p) for p in phrases), re.IGNORECASE)
         fillers = sorted({_key(f) for f in rules.fillers}, key=len, reverse=True)
@@ -95,15 +103,13 @@ class WordRecogniser:
         of the tokens a format already recognised (a '#' may start one and not the other)."""
         found: list[tuple[int, str]] = []
         examined = 0
-        for word in _WORD_START.finditer(text):
-            if word.group().lower() not in self.first_words:
-                continue
+        for tried, word in enumerate(self.starts.finditer(text.translate(_ASCII_LOWER))):
+            if tried >= _MAX_WORDS or examined >= _MAX_CANDIDATES or len(found) >= _MAX_FOUND:
+                break
             intro = self.intro.match(text, word.start())
-            if intro is None:
+            if intro is None or self._inside_token(text, word.start(), intro.end()):
                 continue
             examined += 1
-            if examined > _MAX_CANDIDATES or len(found) >= _MAX_FOUND:
-                break
             token = self._token_after(text, intro.end())
             if token is None or token.end(1) in taken:
                 continue
@@ -112,6 +118,14 @@ class WordRecogniser:
             if canonical:
                 found.append((token.start(1), canonical))
         return found
+
+    @staticmethod
+    def _inside_token(text: str, start: int, end: int) -> bool:
+        """"RMA" in "RMA-55120" is part of a reference, not a word introducing one."""
+        if start > 0 and text[start - 1] in "-/._" and start > 1 and text[start - 2].isalnum():
+            return True
+        token = _TOKEN.match(text, start)
+        return token is not None and token.end() > end
 
     def _token_after(self, text: str, pos: int) -> re.Match[str] | None:
         for _ in range(_MAX_FILLERS):
@@ -136,6 +150,26 @@ class WordRecogniser:
         if body.isdigit() and phones.is_national_number(body, self.region):
             return None  # "ordine 3331234567" is a phone number, not an order
         return self.numbers.get(kind, "{ref}").format(ref=canonical_token(body)).upper()
+
+
+def _digit_tokens(text: str) -> Iterator[re.Match[str]]:
+    """The tokens of at most ``_MAX_TOKEN`` characters that hold a digit, found from their
+    digits (a text of words without digits costs one scan in C)."""
+    pos = 0
+    while (digit := _DIGIT.search(text, pos)) is not None:
+        floor = max(0, digit.start() - _MAX_TOKEN - 1)
+        start = digit.start()
+        while start > floor and text[start - 1] in _TOKEN_CHARS:
+            start -= 1
+        token = _TOKEN.search(text, start)
+        while token is not None and token.end() <= digit.start():
+            token = _TOKEN.search(text, token.end())
+        if token is None:
+            return
+        pos = token.end()
+        too_long = start == floor and floor > 0 and text[floor - 1] in _TOKEN_CHARS
+        if not too_long and token.end() - token.start() <= _MAX_TOKEN:
+            yield token
 
 
 class References:
@@ -166,12 +200,8 @@ class References:
         ends: set[int] = set()
         if not self.formats:
             return found, ends
-        candidates = 0
-        for token in _TOKEN.finditer(text):
+        for candidates, token in enumerate(_digit_tokens(text), start=1):
             start, end = token.span()
-            if end - start > _MAX_TOKEN or not any(c.isdigit() for c in token.group()):
-                continue
-            candidates += 1
             if candidates > _MAX_CANDIDATES or len(found) >= _MAX_FOUND:
                 break
             canonical = self._format_at(text, start, end)

@@ -28,9 +28,16 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"[@#]\w+")
 
 
+# Triage, listening and the offline analyser read the first READ_CHARS characters of a message
+# (Comprehend reads its first 5,000 bytes): what a message is about is said early, and a hundred
+# patterns over a 200,000-character text would cost seconds. The message is stored whole.
+READ_CHARS = 20_000
+
+
 def normalise(text: str) -> str:
-    """Lower case without accents: the lexicon and the triage rules match on this form."""
-    decomposed = unicodedata.normalize("NFKD", text)
+    """Lower case without accents, at most READ_CHARS long: the lexicon and the triage rules
+    match on this form."""
+    decomposed = unicodedata.normalize("NFKD", text[:READ_CHARS])
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return stripped.lower()
 
@@ -69,12 +76,18 @@ _PHRASE_TOKENS = sorted(
 )
 
 
+# Phrases by their first token, longest first: a token that starts no phrase costs one lookup.
+_PHRASES_BY_FIRST: dict[str, list[tuple[tuple[str, ...], float]]] = {}
+for _phrase, _weight in _PHRASE_TOKENS:
+    _PHRASES_BY_FIRST.setdefault(_phrase[0], []).append((_phrase, _weight))
+
+
 def _caps_words(text: str) -> set[str]:
-    return {normalise(w) for w in re.findall(r"\b[A-ZÀ-Ý]{3,}\b", text)}
+    return {normalise(w) for w in re.findall(r"\b[A-ZÀ-Ý]{3,}\b", text[:READ_CHARS])}
 
 
 def _phrase_at(toks: list[str], i: int) -> tuple[float, int] | None:
-    for phrase, weight in _PHRASE_TOKENS:
+    for phrase, weight in _PHRASES_BY_FIRST.get(toks[i], ()):
         if tuple(toks[i : i + len(phrase)]) == phrase:
             return weight, len(phrase)
     return None
@@ -145,6 +158,7 @@ class _Scorer:
 
 
 def _emoji(text: str) -> tuple[float, float]:
+    text = text[:READ_CHARS]
     positive = negative = 0.0
     for symbol, weight in lexicon.EMOJI.items():
         count = min(text.count(symbol), 3)
@@ -162,7 +176,7 @@ def analyse_offline(text: str, language: str | None = None) -> Sentiment:
     positive, negative = positive + emoji_pos, negative + emoji_neg
     raw = positive + negative
     # Exclamation marks amplify whatever the text already says (not a sentiment of their own).
-    raw *= 1 + 0.1 * min(text.count("!"), 4)
+    raw *= 1 + 0.1 * min(text.count("!", 0, READ_CHARS), 4)
     score = raw / math.sqrt(raw * raw + 15) if raw else 0.0
     label: Label
     if positive >= 1.5 and negative <= -1.5 and abs(score) < 0.5:
