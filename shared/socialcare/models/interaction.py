@@ -206,6 +206,10 @@ class InboundEvent(BaseModel):
             identity = f"{self.interaction.id}|{self.action.value}"
             if self.action is Action.EDIT:
                 identity += f"|{self.interaction.metadata.get('edit_marker', '')}"
+            elif self.action is Action.REACT:
+                # a reaction and its removal may share a message id (WhatsApp's documented
+                # examples do): the emoji keeps the removal from being dropped as a duplicate
+                identity += f"|{self.interaction.content.get('emoji') or self.interaction.text or ''}"
             return identity
         if self.status is not None:
             return f"{self.status.channel.value}:{self.status.platform_message_id}|status|{self.status.status}"
