@@ -227,7 +227,10 @@ class _Generator:
         intro = None
         if rng.random() < 0.35 or person.role == "relative":
             intro = person.full_name(rng) if rng.random() < 0.75 or person.role == "relative" else person.first
-            said.name, said.full_name = intro, _is_full(intro, person)
+            # The documented rules read only the capitalised words after "sono", "my name is"...
+            # ("sono arrabbiata" introduces nobody), so a lower-case introduction names no one.
+            readable = all(word[:1].isupper() for word in intro.split())
+            said.name, said.full_name = intro, readable and _is_full(intro, person)
         ref = None
         order = person.quotes or person.order
         if rng.random() < (0.9 if person.quotes else 0.65):

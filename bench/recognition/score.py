@@ -68,19 +68,9 @@ def allowed_links(population: Population) -> tuple[UnionFind, UnionFind]:
     named: set[Hashable] = set()  # customers (union-find roots) known by the person's full name
     started: set[int] = set()
     for account, ids, says_name in _messages(population):
-        first, joined = account.aid not in started, False
+        first = account.aid not in started
         started.add(account.aid)
-        for ident in sorted(ids) if first else ():
-            held = holder.get(ident)
-            if held is None:
-                continue
-            if (ident in account.verified and held[1]) or (says_name and accepted.find(held[0]) in named):
-                was_named = accepted.find(held[0]) in named
-                accepted.union(account.aid, held[0])
-                if was_named:
-                    named.add(accepted.find(account.aid))
-                joined = True
-                break
+        joined = first and _join(accepted, named, holder, account, ids, says_name)
         me = accepted.find(account.aid)
         agree = (first and not joined) or (says_name and me in named)
         if says_name:
@@ -93,6 +83,22 @@ def allowed_links(population: Population) -> tuple[UnionFind, UnionFind]:
             elif held is not None and verified and not held[1]:
                 holder[ident] = (account.aid, True)  # the owner's assertion takes a typed claim over
     return accepted, anything
+
+
+def _join(accepted: UnionFind, named: set[Hashable], holder: dict[tuple[str, str], tuple[int, bool]],
+          account: Account, ids: frozenset[tuple[str, str]], says_name: bool) -> bool:
+    """A new account's first message joins the first customer its evidence allows."""
+    for ident in sorted(ids):
+        held = holder.get(ident)
+        if held is None:
+            continue
+        was_named = accepted.find(held[0]) in named
+        if (ident in account.verified and held[1]) or (says_name and was_named):
+            accepted.union(account.aid, held[0])
+            if was_named:
+                named.add(accepted.find(account.aid))
+            return True
+    return False
 
 
 def _messages(population: Population) -> list[tuple[Account, frozenset[tuple[str, str]], bool]]:
@@ -118,7 +124,9 @@ def evaluate(population: Population, customer_of: dict[int, str],
     for account in population.accounts:
         by_person[account.pid].append(account)
     counts = Counter[str]()
-    for accounts in by_person.values():
+    scheme_pairs, scheme_linked = Counter[str](), Counter[str]()
+    for pid, accounts in by_person.items():
+        scheme = population.people[pid].brand.scheme
         for a, b in combinations(accounts, 2):
             linked = customer_of[a.aid] == customer_of[b.aid]
             counts["true_pairs"] += 1
@@ -126,6 +134,8 @@ def evaluate(population: Population, customer_of: dict[int, str],
             if accepted.find(a.aid) == accepted.find(b.aid):
                 counts["allowed"] += 1
                 counts["allowed_linked"] += linked
+                scheme_pairs[scheme] += 1
+                scheme_linked[scheme] += linked
             elif anything.find(a.aid) == anything.find(b.aid):
                 counts["undecidable"] += 1
                 counts["undecidable_linked"] += linked
@@ -146,6 +156,8 @@ def evaluate(population: Population, customer_of: dict[int, str],
         "true_pairs": counts["true_pairs"],
         "allowed_pairs": counts["allowed"],
         "allowed_linked": counts["allowed_linked"],
+        "recall_of_allowed_by_reference_scheme": {k: round(scheme_linked[k] / n, 4)
+                                                  for k, n in sorted(scheme_pairs.items())},
         "undecidable_pairs": counts["undecidable"],
         "undecidable_linked": counts["undecidable_linked"],
         "undecidable_suggested": counts["undecidable_suggested"] if suggested is not None else None,

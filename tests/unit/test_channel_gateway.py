@@ -165,3 +165,26 @@ def test_a_sender_without_any_identifier_is_a_bad_request() -> None:
 def test_the_published_json_schema_is_the_one_the_code_validates_against() -> None:
     published = json.loads((ROOT / "docs" / "schemas" / "inbound-gateway.v1.json").read_text())
     assert published == gateway.json_schema()
+
+
+def test_a_batch_with_invalid_messages_names_every_one_and_accepts_none() -> None:
+    """Our own API, so all or nothing: the caller learns each bad message (index, id, why) and
+    resends; no message is taken in part, so none is lost without the caller knowing."""
+    batch = json.loads(fixture("gateway_batch.json"))
+    good = batch["messages"][0]
+    batch["messages"] = [good, {**good, "message_id": "x-2", "occurred_at": "yesterday"}, good | {"message_id": "x-3",
+                         "sender": {"name": "no way to reply"}}, "not an object"]
+    with pytest.raises(BadRequest) as refused:
+        gateway.parse(batch, REGION)
+    invalid = refused.value.details["invalid"]
+    assert [(i["index"], i["message_id"]) for i in invalid] == [(1, "x-2"), (2, "x-3"), (3, None)]
+    assert invalid[0]["errors"][0]["loc"] == ["occurred_at"] and "input" not in invalid[0]["errors"][0]
+    assert "needs an id" in invalid[1]["errors"][0]["msg"]
+    assert "4 messages" in refused.value.reason and "none was accepted" in refused.value.reason
+
+
+@pytest.mark.parametrize("batch", [{"messages": []}, {"messages": [{}] * 101}, {"messages": [], "extra": 1}],
+                         ids=["empty", "over-100", "extra-key"])
+def test_a_batch_envelope_outside_the_contract_is_rejected(batch: Any) -> None:
+    with pytest.raises(ValidationError):
+        gateway.parse(batch, REGION)

@@ -25,6 +25,7 @@ from socialcare.models.interaction import Action, Channel, IdentifierKind, Kind
 from socialcare.publish import dedupe_id
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "channels"
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "x"
 BRAND = "1500000000000000001"
 CONSUMER = "x-consumer-secret"
 
@@ -221,8 +222,8 @@ def test_unknown_activity_types_are_ignored_and_counted() -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [[], "text", {"tweet_create_events": []}, {"for_user_id": BRAND, "tweet_create_events": [{"text": "no id"}]}],
-    ids=["array", "string", "no-for_user_id", "tweet-without-id"],
+    [[], "text", {"tweet_create_events": []}, {"hello": "world"}, {"for_user_id": {"id": 1}, "favorite_events": []}],
+    ids=["array", "string", "no-for_user_id", "not-an-x-body", "for_user_id-not-an-id"],
 )
 def test_valid_json_of_the_wrong_shape_is_rejected_as_a_bad_request(payload: Any) -> None:
     with pytest.raises((BadRequest, ValidationError)):
@@ -254,3 +255,117 @@ def test_poller_v2_objects_map_to_the_same_interaction_id_and_dedupe_id_as_the_w
     assert interaction.author.followers == 48200
     retweet = {**v2, "referenced_tweets": [{"type": "retweeted", "id": "1"}]}
     assert x_api.v2_tweet_interaction(retweet, users, BRAND) is None
+
+
+# ------------------------------------------------------------------ every documented activity
+
+
+def corpus(name: str) -> Any:
+    return json.loads((CORPUS / f"{name}.json").read_text(encoding="utf-8"))["body"]
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("aaa-favorite-events", "x:favorite_events"), ("aaa-follow-events", "x:follow_events"),
+        ("aaa-unfollow-events", "x:follow_events"), ("aaa-block-events", "x:block_events"),
+        ("aaa-unblock-events", "x:block_events"), ("aaa-mute-events", "x:mute_events"),
+        ("aaa-unmute-events", "x:mute_events"),
+        ("aaa-direct-message-indicate-typing", "x:direct_message_indicate_typing_events"),
+        ("aaa-direct-message-mark-read", "x:direct_message_mark_read_events"),
+        ("aaa-replay-job-incomplete", "x:replay_job_status:incomplete"),
+        ("aaa-tweet-create-retweet", "x:retweet"), ("aaa-tweet-create-own-post", "x:own_tweet"),
+        ("aaa-dm-sent-by-brand", "x:dm_sent_by_brand"),
+        ("xaa-like-create", "x:activity:like.create"), ("xaa-chat-received", "x:activity:chat.received"),
+        ("xaa-oauth-revoke", "x:activity:oauth.revoke"), ("xaa-post-repost-create", "x:retweet"),
+        ("xaa-post-create", "x:own_tweet"), ("xaa-dm-sent", "x:dm_sent_by_brand"),
+    ],
+)
+def test_documented_activities_that_carry_no_customer_message_are_counted_by_what_they_are(
+    name: str, reason: str
+) -> None:
+    parsed = x.parse(corpus(name), NO_OTHER_BRANDS)
+    assert parsed.events == [] and parsed.ignored == {reason: 1}
+
+
+def test_a_revoked_app_user_event_without_for_user_id_is_acknowledged_not_refused() -> None:
+    parsed = x.parse(corpus("aaa-user-event-revoke"), NO_OTHER_BRANDS)
+    assert parsed.events == [] and parsed.ignored == {"x:user_event:revoke": 1} and parsed.account is None
+
+
+def test_a_post_with_a_video_keeps_its_full_text_and_the_best_mp4_as_a_link() -> None:
+    (event,) = x.parse(corpus("aaa-tweet-create-video"), NO_OTHER_BRANDS).events
+    interaction = event.interaction
+    assert interaction is not None and interaction.text is not None
+    assert "rebuilding the X API v2 from the ground up" in interaction.text  # extended_tweet.full_text
+    (video,) = interaction.attachments
+    assert video.type == "video" and video.url is not None and video.url.startswith("https://video.twimg.com/")
+    assert "1280x720" in video.url  # the highest-bitrate mp4 variant
+
+
+def test_a_mention_with_a_gif_and_a_dm_with_a_gif_keep_the_media_as_links() -> None:
+    (post,) = x.parse(corpus("zammad-mention-with-media"), NO_OTHER_BRANDS).events
+    (dm,) = x.parse(corpus("zammad-dm-incoming-with-media"), NO_OTHER_BRANDS).events
+    assert post.interaction is not None and dm.interaction is not None
+    assert [a.url for a in post.interaction.attachments] == ["https://video.twimg.com/tweet_video/EMeXU-7UYAEm71w.mp4"]
+    assert dm.interaction.attachments[0].url is not None
+    assert dm.interaction.attachments[0].url.endswith(".mp4") and dm.interaction.author.handle == "pennbrooke1"
+
+
+def test_a_quote_post_shows_the_agent_what_was_quoted() -> None:
+    (event,) = x.parse(corpus("aaa-tweet-create-quote"), NO_OTHER_BRANDS).events
+    assert event.interaction is not None
+    content = event.interaction.content
+    assert content["type"] == "quote" and content["tweet_id"] == "1327011423252144128"
+    assert content["author"] == "XDevelopers" and "Friendly reminder" in content["text"]
+
+
+def test_a_quick_reply_answer_keeps_the_chosen_option_and_how_the_conversation_began() -> None:
+    (event,) = x.parse(corpus("aaa-dm-quick-reply-response"), NO_OTHER_BRANDS).events
+    dm = event.interaction
+    assert dm is not None and dm.text == "Blue Bird"
+    assert dm.content == {"type": "quick_reply", "option": "external_id_2"}
+    assert dm.metadata["initiated_via_welcome_message_id"] == "456789"
+
+
+def test_activity_api_mentions_dms_and_deletes_map_to_the_account_activity_ids() -> None:
+    (mention,) = x.parse(corpus("xaa-post-mention-create"), NO_OTHER_BRANDS).events
+    (dm,) = x.parse(corpus("xaa-dm-received"), NO_OTHER_BRANDS).events
+    (delete,) = x.parse(corpus("xaa-post-delete"), NO_OTHER_BRANDS).events
+    assert mention.interaction is not None and mention.interaction.id == "x:2080765813578191303"
+    assert mention.interaction.author.handle == "OtherUser" and mention.interaction.account_id == "1111111111111111111"
+    assert dm.interaction is not None and dm.interaction.kind is Kind.DIRECT_MESSAGE
+    assert dm.interaction.author.name == "OtherUser" and dm.interaction.text == "hello!"
+    assert (delete.action, delete.target_id) == (Action.DELETE, "x:2080761269309813134")
+
+
+# ------------------------------------------------------------------ one bad event costs only itself
+
+
+def test_each_event_is_validated_on_its_own() -> None:
+    body = json.loads(fixture("x_tweet_create_events.json"))
+    good = body["tweet_create_events"][0]
+    body["tweet_create_events"] = [
+        {**good, "id_str": "11", "timestamp_ms": "-"},
+        {**good, "id_str": "12", "timestamp_ms": "99999999999999999999"},  # OverflowError, past year 9999
+        {key: value for key, value in good.items() if key != "user"} | {"id_str": "13"},
+        "not an object",
+        good,
+    ]
+    body["direct_message_events"] = {"type": "message_create"}  # not a list at all
+    parsed = x.parse(body, NO_OTHER_BRANDS)
+    assert [e.event_id for e in parsed.events] == [good["id_str"]]
+    assert parsed.ignored == {"x:invalid:tweet_create_events": 4, "x:invalid:direct_message_events": 1}
+    assert [i["where"] for i in parsed.invalid] == [
+        "tweet_create_events[0]", "tweet_create_events[1]", "tweet_create_events[2]", "tweet_create_events[3]",
+        "direct_message_events",
+    ]
+    assert all("ORD-123456" not in i["error"] for i in parsed.invalid)  # where and why, never the text
+
+
+def test_a_malformed_users_entry_costs_only_the_name() -> None:
+    body = json.loads(fixture("x_direct_message_events.json"))
+    sender = next(iter(k for k in body["users"] if k != BRAND))
+    body["users"][sender] = {"id": sender, "followers_count": "many"}
+    (event,) = x.parse(body, NO_OTHER_BRANDS).events
+    assert event.interaction is not None and event.interaction.author.name is None

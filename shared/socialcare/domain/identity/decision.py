@@ -37,13 +37,21 @@ def _names_agree(evidence: Evidence, profile: Profile | None) -> bool:
     return profile is not None and names.agree(evidence.names, profile.names)
 
 
+def _compatible(evidence: Evidence, profile: Profile) -> bool:
+    """Some name of the event is contained in (or contains) one the customer is known by: "Anna"
+    on WhatsApp and "Anna Bianchi" who typed the number. "Luca Ricci" and "Maria Ricci" are not,
+    nor is an event with no name at all (a call)."""
+    known = [t for t in (names.tokens(n) for n in profile.names) if t]
+    return any(e <= k or k <= e for e in (names.tokens(n) for n in evidence.names) if e for k in known)
+
+
 def _choose(evidence: Evidence, claims: dict[str, Claim], profiles: dict[str, Profile]) -> tuple[str | None, str]:
     def owner(clue: Clue) -> Claim | None:
         claim = claims.get(clue.key)
         return claim if claim is not None and claim.customer_id in profiles else None
 
     if evidence.platform is not None and (claim := owner(evidence.platform)) is not None and (
-            claim.verified or _names_agree(evidence, profiles[claim.customer_id])):
+            claim.verified or _compatible(evidence, profiles[claim.customer_id])):
         # (A caller id or a sender address may have been *typed* by someone else first: see below.)
         return claim.customer_id, "platform"
     verified = [c for c in [*evidence.strong, *evidence.others] if c.verified]
@@ -51,10 +59,10 @@ def _choose(evidence: Evidence, claims: dict[str, Claim], profiles: dict[str, Pr
         claim = owner(clue)
         # A verified identifier links on its own to a claim that some platform asserted too. A
         # claim that was only *typed* says who typed it, not who owns the number: a relative, or
-        # a family sharing one landline, types it as well as its owner. So it links only with
-        # name agreement, like a typed identifier (the benchmark's shared-landline family was
-        # merged while this asked only for names that do not clash: a call has no name at all).
-        if claim is not None and (claim.verified or _names_agree(evidence, profiles[claim.customer_id])):
+        # a family sharing one landline, types it as well as its owner. So it links only when the
+        # names are compatible (the benchmark's shared-landline families were merged while this
+        # asked only for names that do not clash: a call has no name, "Ricci" is shared).
+        if claim is not None and (claim.verified or _compatible(evidence, profiles[claim.customer_id])):
             return claim.customer_id, clue.kind
     for clue in (c for c in evidence.strong if not c.verified):
         claim = owner(clue)
