@@ -83,6 +83,9 @@ class InteractionRef(BaseModel):
     occurred_at: datetime
     author: str | None = None
     summary: str = ""
+    # what kind of structured content it carries (location, contacts, order...): the whole
+    # content is on the customer's timeline (the case item stays small)
+    content_type: str | None = None
     sentiment: str | None = None
     public: bool = False
 

@@ -62,6 +62,7 @@ def interaction_ref(interaction: Interaction, sentiment: Sentiment | None) -> In
         occurred_at=interaction.occurred_at,
         author=interaction.author.handle or interaction.author.name or interaction.author.id,
         summary=text[:_SUMMARY_CHARS],
+        content_type=interaction.content.get("type") if interaction.content else None,
         sentiment=sentiment.label if sentiment else None,
         public=interaction.is_public,
     )
