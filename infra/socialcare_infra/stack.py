@@ -57,6 +57,8 @@ SAM_DEFAULT_MEMORY_MB = 128
 # Template parameters the local stack points at its loopback platform stand-in (unless given),
 # with the variable that, set in the stack's environment, overrides them for every function.
 PLATFORM_PARAMETERS = {"GraphApiUrl": "SOCIALCARE_GRAPH_API_URL", "XApiUrl": "SOCIALCARE_X_API_URL"}
+
+
 def project_template() -> Path:
     """template.yaml of the project: the current directory's, else the repository's."""
     here = Path.cwd() / "template.yaml"
@@ -207,7 +209,9 @@ class LocalStack:
         chose them (``--param GraphApiUrl=…`` or ``SOCIALCARE_GRAPH_API_URL``): locally, nothing
         reaches graph.facebook.com or api.x.com by default."""
         given = self.resolver.parameters
-        wanted = [p for p, variable in PLATFORM_PARAMETERS.items() if p not in given and not self.environ.get(variable)]
+        declared = self.resolver.template.get("Parameters") or {}  # a template without them calls nobody
+        wanted = [p for p, variable in PLATFORM_PARAMETERS.items()
+                  if p in declared and p not in given and not self.environ.get(variable)]
         if not wanted:
             return
         self.platforms.serve(env_port(self.environ, "PLATFORMS", 0), self._fallback)
