@@ -106,6 +106,7 @@ def run(customers: int, seed: int) -> dict[str, Any]:
         customer_of, suggested, split = recognise_all(population, wiring)
     ours = score.evaluate(population, customer_of, suggested)
     ours["split_accounts"] = split
+    ours["missed"] = score.missed(population, customer_of, suggested)
     base = score.evaluate(population, score.baseline(population))
     goals = {
         "false_merges": {"goal": GOALS["false_merges"], "value": ours["false_merges"],
@@ -143,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {label:10} precision {r['precision']:.4f}  recall {r['recall']:.4f}  "
               f"recall of allowed {r['recall_of_allowed']:.4f}  false merges {r['false_merges']}  "
               f"suggested {r['suggestion_rate']}")
+    for kind, parts in ours["missed"].items():
+        print(f"  {kind}: by role {parts['by_role']}, by format {parts['by_reference_scheme']}")
     failed = [name for name, goal in result["goals"].items() if not goal["met"]]
     print("goals met" if not failed else f"goals missed: {', '.join(failed)}")
     print(f"written to {args.out}")

@@ -13,6 +13,7 @@ from itertools import combinations
 from typing import Any
 
 from bench.recognition.population import Account, Population
+from socialcare.domain import names
 
 
 class UnionFind:
@@ -65,16 +66,18 @@ def allowed_links(population: Population) -> tuple[UnionFind, UnionFind]:
             if a.pid == b.pid:
                 anything.union(a.aid, b.aid)
     holder: dict[tuple[str, str], tuple[int, bool]] = {}  # identifier -> (an account of its customer, verified)
-    named: set[Hashable] = set()  # customers (union-find roots) known by the person's full name
+    # customers (union-find roots) -> the full names (first name, surname) they are known by
+    named: dict[Hashable, set[tuple[str, str]]] = defaultdict(set)
     started: set[int] = set()
     for account, ids, says_name in _messages(population):
         first = account.aid not in started
         started.add(account.aid)
-        joined = first and _join(accepted, named, holder, account, ids, says_name)
+        name = _full_name(population, account)
+        joined = first and _join(accepted, named, holder, account, ids, says_name and name)
         me = accepted.find(account.aid)
-        agree = (first and not joined) or (says_name and me in named)
+        agree = (first and not joined) or (says_name and name in named[me])
         if says_name:
-            named.add(me)
+            named[me].add(name)
         for ident in ids:
             held = holder.get(ident)
             verified = ident in account.verified
@@ -85,18 +88,32 @@ def allowed_links(population: Population) -> tuple[UnionFind, UnionFind]:
     return accepted, anything
 
 
-def _join(accepted: UnionFind, named: set[Hashable], holder: dict[tuple[str, str], tuple[int, bool]],
-          account: Account, ids: frozenset[tuple[str, str]], says_name: bool) -> bool:
-    """A new account's first message joins the first customer its evidence allows."""
-    for ident in sorted(ids):
-        held = holder.get(ident)
-        if held is None:
-            continue
-        was_named = accepted.find(held[0]) in named
-        if (ident in account.verified and held[1]) or (says_name and was_named):
+def _full_name(population: Population, account: Account) -> tuple[str, str]:
+    person = population.people[account.pid]
+    return names.fold(person.first), names.fold(person.last)
+
+
+def _join(accepted: UnionFind, named: dict[Hashable, set[tuple[str, str]]],
+          holder: dict[tuple[str, str], tuple[int, bool]], account: Account, ids: frozenset[tuple[str, str]],
+          says_name: tuple[str, str] | bool) -> bool:
+    """A new account's first message joins the first customer its evidence allows, in the order
+    of the documented rules: an identifier both sides assert, then one the message asserts, then a
+    typed phone or e-mail, then a reference. ``says_name``: the author's full name when the
+    message states it; a customer agrees when it is known by that same name (the person's, not
+    whoever else quoted the identifier first)."""
+    def precedence(ident: tuple[str, str]) -> tuple[int, tuple[str, str]]:
+        verified = ident in account.verified
+        rank = 0 if verified and holder[ident][1] else 1 if verified else 3 if ident[0] == "ref" else 2
+        return rank, ident
+
+    for ident in sorted((i for i in ids if i in holder), key=precedence):
+        held = holder[ident]
+        root = accepted.find(held[0])
+        was_named = bool(says_name) and says_name in named[root]
+        if (ident in account.verified and held[1]) or was_named:
+            mine = accepted.find(account.aid)
             accepted.union(account.aid, held[0])
-            if was_named:
-                named.add(accepted.find(account.aid))
+            named[accepted.find(account.aid)] |= named.pop(root, set()) | named.pop(mine, set())
             return True
     return False
 
@@ -167,6 +184,35 @@ def evaluate(population: Population, customer_of: dict[int, str],
         "no_evidence_linked": counts["no_evidence_linked"],
         "mixed_customers": mixed,
     }
+
+
+def missed(population: Population, customer_of: dict[int, str], suggested: dict[str, set[str]]) -> dict[str, Any]:
+    """Where the misses are: the allowed pairs left apart and the undecidable pairs left apart
+    without a suggestion, counted by the person's role (customer, namesake, relative, family),
+    brand format and pair of channels."""
+    accepted, anything = allowed_links(population)
+    by_person: dict[int, list[Account]] = defaultdict(list)
+    for account in population.accounts:
+        by_person[account.pid].append(account)
+    found: dict[str, dict[str, Counter[str]]] = {
+        kind: {"by_role": Counter(), "by_reference_scheme": Counter(), "by_channels": Counter()}
+        for kind in ("allowed_not_linked", "undecidable_not_suggested")}
+    for pid, accounts in by_person.items():
+        person, own = population.people[pid], {customer_of[x.aid] for x in accounts}
+        for a, b in combinations(accounts, 2):
+            ca, cb = customer_of[a.aid], customer_of[b.aid]
+            if ca == cb:
+                continue
+            if accepted.find(a.aid) == accepted.find(b.aid):
+                kind = "allowed_not_linked"
+            elif anything.find(a.aid) == anything.find(b.aid) and not _reached(ca, cb, own, suggested):
+                kind = "undecidable_not_suggested"
+            else:
+                continue
+            found[kind]["by_role"][person.role] += 1
+            found[kind]["by_reference_scheme"][person.brand.scheme] += 1
+            found[kind]["by_channels"]["+".join(sorted((a.channel, b.channel)))] += 1
+    return {kind: {k: dict(c.most_common()) for k, c in parts.items()} for kind, parts in found.items()}
 
 
 def _reached(a: str, b: str, own: set[str], suggested: dict[str, set[str]]) -> bool:

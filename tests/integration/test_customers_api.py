@@ -198,7 +198,7 @@ def test_a_stranger_with_the_same_order_number_is_a_suggestion_not_a_merge(api: 
     giulia_360 = api.get(f"/api/customers/{giulia['id']}")
     assert [t["id"] for t in giulia_360["timeline"]] == ["facebook:page_1_c78"]
     assert [(s["customer_id"], s["evidence"]) for s in giulia_360["suggestions"]] == [
-        (anna_id, [{"kind": "ref", "value": "ORD-123456"}])
+        (anna_id, [{"kind": "ref", "value": "123456"}])
     ]
     suggestions = api.get(f"/api/customers/{anna_id}/suggestions")["suggestions"]
     assert [s["customer_id"] for s in suggestions] == [giulia["id"]]

@@ -46,12 +46,6 @@ def test_any_known_name_of_the_customer_may_agree() -> None:
     assert names.agree(["A. Bianchi", "Anna Bianchi"], ["AnnaB", "Anna Bianchi"])
 
 
-def test_conflict_means_no_token_in_common() -> None:
-    assert names.conflict(["Marco Verdi"], ["Anna Bianchi"])
-    assert not names.conflict(["Anna"], ["Anna Bianchi"])
-    assert not names.conflict([], ["Anna Bianchi"])  # no name is no evidence either way
-
-
 @pytest.mark.parametrize(
     ("text", "name"),
     [

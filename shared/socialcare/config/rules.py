@@ -214,13 +214,12 @@ class ReferenceRule(_Rules):
 
 class ReferenceWords(_Rules):
     """The built-in recogniser: a reference-like token (letters, digits, dashes, slashes, with
-    at least ``min_digits`` digits) right after one of these words, and not a year, a date, a
-    price, a postcode, a phone number or a quantity."""
+    at least ``min_digits`` digits, or a random code of letters and digits) right after one of
+    these words, and not a year, a date, a price, a postcode, a phone number or a quantity. The
+    key depends on the token only: the kinds group the words, they do not change the key."""
 
     min_digits: int = Field(default=5, ge=1, le=20)
     words: dict[str, list[str]] = Field(description="kind of reference -> the words that introduce it")
-    numbers: dict[str, str] = Field(default_factory=dict,
-                                    description="kind -> canonical form of a bare number, e.g. ORD-{ref}")
     fillers: list[str] = Field(default_factory=list, description="words allowed between the words and the token")
 
 

@@ -52,15 +52,6 @@ def agree(candidates: Iterable[str | None], known: Iterable[str | None]) -> bool
     return any(_pair_agrees(tokens(c), k) for c in candidates for k in known_tokens)
 
 
-def conflict(candidates: Iterable[str | None], known: Iterable[str | None]) -> bool:
-    """True when both sides have names and no event name shares a single token with any known one."""
-    event = [t for t in (tokens(c) for c in candidates) if t]
-    known_tokens = [t for t in (tokens(k) for k in known) if t]
-    if not event or not known_tokens:
-        return False
-    return not any(e & k for e in event for k in known_tokens)
-
-
 def self_introduction(text: str | None, triggers: Iterable[re.Pattern[str]], max_words: int = 3) -> str | None:
     """The name in "sono Anna Bianchi", "my name is Anna Bianchi"..., or None.
 

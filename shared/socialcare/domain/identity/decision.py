@@ -45,6 +45,26 @@ def _compatible(evidence: Evidence, profile: Profile) -> bool:
     return any(e <= k or k <= e for e in (names.tokens(n) for n in evidence.names) if e for k in known)
 
 
+def _asserted(evidence: Evidence, claims: dict[str, Claim], customer_id: str) -> bool:
+    """The event reached the customer through an identity that both sides assert: the author's
+    own account (its platform identity), or a phone or e-mail a platform asserted for each."""
+    return any(clue.verified and (claim := claims.get(clue.key)) is not None and claim.verified
+               and claim.customer_id == customer_id
+               for clue in [evidence.platform, *evidence.strong, *evidence.others] if clue is not None)
+
+
+def _own(evidence: Evidence, claims: dict[str, Claim], profile: Profile) -> bool:
+    """Typed identifiers of an event that names nobody else belong to the customer it reached
+    through an asserted identity, as they would on a first contact: the event carries no name (a
+    DM without a profile name), the customer has none yet (a caller id), or the names are
+    compatible. A name that is not ("sono Maria Ricci" from Luca's Messenger) keeps them apart."""
+    if not _asserted(evidence, claims, profile.id):
+        return False
+    if not evidence.names or not any(names.tokens(n) for n in profile.names):
+        return True
+    return _compatible(evidence, profile)
+
+
 def _choose(evidence: Evidence, claims: dict[str, Claim], profiles: dict[str, Profile]) -> tuple[str | None, str]:
     def owner(clue: Clue) -> Claim | None:
         claim = claims.get(clue.key)
@@ -80,7 +100,7 @@ def decide(evidence: Evidence, claims: dict[str, Claim], profiles: dict[str, Pro
     chosen, matched_by = _choose(evidence, claims, profiles)
     decision = Decision(customer_id=chosen, matched_by=matched_by)
     chosen_profile = profiles.get(chosen) if chosen else None
-    agree = chosen is None or _names_agree(evidence, chosen_profile)
+    agree = chosen_profile is None or _names_agree(evidence, chosen_profile) or _own(evidence, claims, chosen_profile)
     for clue in evidence.clues:
         claim = claims.get(clue.key)
         if claim is None or claim.customer_id not in profiles:

@@ -43,13 +43,26 @@ _SEPARATORS = re.compile(r"[-/._\s]+")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _DATE = re.compile(r"\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?|\d{1,2}[-/.]\d{4}")
 _AMOUNT = re.compile(r"\d+[.,]\d{1,2}|\d{1,3}(?:[.,]\d{3})+(?:[.,]\d{1,2})?")
-_UNIT_AFTER = re.compile(
-    r"\s{0,2}(?:€|\$|£|eur|euro|euros|usd|gbp|chf|dollar[is]?|sterline|pz|pezzi|pcs|pieces|items?|articoli|"
-    r"units?|unità|kg|km|gb|mb|%)(?![^\W_])",
+_UNITS = (r"€|\$|£|eur|euro|euros|usd|gbp|chf|dollar[is]?|sterline|pz|pezzi|pcs|pieces|items?|articoli|units?|"
+          r"unità|kg|km|gb|mb|tb|ml|cl|lt|gr|cm|mm|mah|%")
+_UNIT_AFTER = re.compile(r"\s{0,2}(?:" + _UNITS + r")(?![^\W_])", re.IGNORECASE)
+# A quantity glued to its unit or a size ("10000mAh", "500GB", "250grammi", "120x60x40", "1920x1080").
+_GLUED_UNITS = (r"grammi|gramm?s?|litri|litres?|liters?|metri|metres?|meters?|ore|giorni|mesi|anni|hours?|days?|"
+                r"weeks?|months?|years?|min|minuti|minutes?|pounds?|lbs?|oz|inch(?:es)?|pollici|watt|volt|hz|mhz|"
+                r"ghz|mp|fps|rpm|cc|mq|sqm|pages?|pagine|pack|pezzo")
+_QUANTITY = re.compile(r"\d+(?:[.,]\d+)?(?:" + _UNITS + "|" + _GLUED_UNITS + r"|(?:[x×]\d+){1,2}(?:cm|mm|m)?)",
+                       re.IGNORECASE)
+# A date with the month in letters ("12-Mar-2024", "5gen2025").
+_MONTH_DATE = re.compile(
+    r"\d{1,2}[-/.]?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|gen|mag|giu|lug|ago|set|ott|dic)[a-z]{0,7}"
+    r"[-/.]?\d{2,4}",
     re.IGNORECASE,
 )
+# British and Canadian postcodes typed without their space ("EC1A1BB", "K1A0B1").
+_POSTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}|[A-Z]\d[A-Z]\d[A-Z]\d", re.IGNORECASE)
 _CAPITALISED_AFTER = re.compile(r"\s{1,3}[A-Z][a-zà-ÿ]")  # "20121 Milano": a postcode
 _MAX_FILLERS = 4
+_MIN_CODE = 6  # letters and digits in a random code with fewer than ``min_digits`` digits
 
 
 @dataclass(frozen=True)
@@ -84,14 +97,13 @@ class WordRecogniser:
 
     def __init__(self, rules: ReferenceWords, region: str) -> None:
         self.min_digits = rules.min_digits
-        self.numbers = dict(rules.numbers)
         self.region = region
-        self.kinds = {_key(w): kind for kind, words in rules.words.items() for w in words}
-        first_words = sorted({k.split()[0].split("'")[0].rstrip(".#") for k in self.kinds}, key=len, reverse=True)
+        words = {_key(w) for group in rules.words.values() for w in group}  # the kinds only document them
+        first_words = sorted({k.split()[0].split("'")[0].rstrip(".#") for k in words}, key=len, reverse=True)
         # Searched (case-sensitively, on an ASCII-lower-cased copy) before the full phrases are
         # tried: an alternation of plain words is a fast scan, the phrases only run where one starts.
         self.starts = re.compile(r"\b(?:" + "|".join(map(re.escape, first_words)) + r")\b")
-        phrases = sorted(self.kinds, key=len, reverse=True)
+        phrases = sorted(words, key=len, reverse=True)
         self.intro = re.compile("|".join(_phrase(p) for p in phrases), re.IGNORECASE)
         fillers = sorted({_key(f) for f in rules.fillers}, key=len, reverse=True)
         self.filler = re.compile(r"\s{0,3}(?:" + "|".join(_phrase(f) for f in fillers) + ")", re.IGNORECASE) \
@@ -113,8 +125,7 @@ class WordRecogniser:
             token = self._token_after(text, intro.end())
             if token is None or token.end(1) in taken:
                 continue
-            kind = self.kinds.get(_key(intro.group()), "")
-            canonical = self._canonical(token.group(1), text, token.end(), kind)
+            canonical = self._canonical(token.group(1), text, token.end())
             if canonical:
                 found.append((token.start(1), canonical))
         return found
@@ -136,12 +147,16 @@ class WordRecogniser:
         token = self.token.match(text, pos)
         return token if token is not None and len(token.group(1)) <= _MAX_TOKEN else None
 
-    def _canonical(self, token: str, text: str, end: int, kind: str) -> str | None:
+    def _canonical(self, token: str, text: str, end: int) -> str | None:
         body = token.lstrip("#")
         digits = sum(c.isdigit() for c in body)
-        if digits < self.min_digits or _UNIT_AFTER.match(text, end):
+        letters = any(c.isalpha() for c in body)
+        enough = digits >= self.min_digits or (letters and _random_code(body))
+        if not enough or _UNIT_AFTER.match(text, end):
             return None  # a year, a quantity ("ordine 3 pezzi"), a price ("order 12345 EUR")
-        if any(c.isalpha() for c in body):
+        if letters:
+            if _QUANTITY.fullmatch(body) or _MONTH_DATE.fullmatch(body) or _POSTCODE.fullmatch(body):
+                return None
             return canonical_token(body)
         if _DATE.fullmatch(body) or _AMOUNT.fullmatch(body):
             return None  # "12/03/2024", "49.90", "1.250,00"
@@ -149,7 +164,27 @@ class WordRecogniser:
             return None  # "spedizione 20121 Milano"
         if body.isdigit() and phones.is_national_number(body, self.region):
             return None  # "ordine 3331234567" is a phone number, not an order
-        return self.numbers.get(kind, "{ref}").format(ref=canonical_token(body)).upper()
+        return canonical_token(body)
+
+
+def _random_code(body: str) -> bool:
+    """A code of letters and digits with fewer digits than ``min_digits`` that is still clearly
+    an id: shops number orders with random alphanumeric codes ("N8B6K6XM4", "PNR-K7Q2X93").
+
+    At least six letters and digits, two of them digits, and either letters and digits
+    *interleaved* (three runs or more: "N8B6K6XM4") or a number of three digits or more followed
+    by letters ("9655PXSVH"; a quantity with its unit, "250grammi", "1500mAh", is refused by the
+    caller). A word followed by a number is a promo code or a product ("ESTATE2024", "iPhone15",
+    "SUMMER10", "RTX4090"), shared by many people, and a short number with a word is a count
+    ("3pezzi", "24ore"): never references. Fewer than six characters or one digit is too little
+    to tell one customer's code from another's.
+    """
+    chars = [c for c in body if c.isalnum()]
+    if len(chars) < _MIN_CODE or sum(c.isdigit() for c in chars) < 2:
+        return False
+    runs = 1 + sum(a.isdigit() != b.isdigit() for a, b in zip(chars, chars[1:], strict=False))
+    leading = len(chars) - len("".join(chars).lstrip("0123456789"))
+    return runs >= 3 or leading >= 3
 
 
 def _digit_tokens(text: str) -> Iterator[re.Match[str]]:
