@@ -38,8 +38,9 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# Every integration test builds its own moto in-process: they run on every core (pytest-xdist)
 integration: $(STAMP)
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q -n auto tests/integration
 
 e2e: $(STAMP)
 	$(BIN)/pytest -q tests/e2e
