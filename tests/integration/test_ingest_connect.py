@@ -9,8 +9,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
+from webhook_calls import Context, drain_messages, events_of  # tests/integration/webhook_calls.py
 
 from socialcare.flows.processor import Processor
 from socialcare.models.interaction import Action, Channel, Identifier, IdentifierKind, InboundEvent, Kind
@@ -19,6 +19,7 @@ from socialcare_infra.handlers import load_app
 
 if TYPE_CHECKING:
     from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
     from socialcare.flows.wiring import Wiring
 
@@ -34,34 +35,19 @@ def caller_lookup(aws: AwsStack) -> ModuleType:
     return load_app("caller_lookup")
 
 
-class Context:
-    function_name = "CallerLookupFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:CallerLookupFunction"
-    aws_request_id = "req-connect"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 7_000
+CONTEXT = Context(7_000, function_name="CallerLookupFunction", memory_limit_in_mb=256,
+                  aws_request_id="req-connect")
 
 
 def invoke(function: ModuleType, event: dict[str, Any]) -> dict[str, str]:
-    answer = function.handler(event, Context())
+    answer = function.handler(event, CONTEXT)
     assert all(isinstance(k, str) and isinstance(v, str) and SAFE.match(v) for k, v in answer.items()), answer
     return answer
 
 
-def queued(aws: AwsStack) -> list[tuple[InboundEvent, dict[str, Any]]]:
-    sqs = boto3.client("sqs")
-    url = aws.queue_urls["InboundQueue"]
-    got = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
-        "Messages", []
-    ):
-        for m in batch:
-            got.append((InboundEvent.model_validate_json(m["Body"]), m))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return got
+def queued(aws: AwsStack) -> list[tuple[InboundEvent, MessageTypeDef]]:
+    messages = drain_messages(aws.queue_urls["InboundQueue"])
+    return list(zip(events_of(messages), messages, strict=True))
 
 
 def with_contact(contact_id: str) -> dict[str, Any]:

@@ -3,9 +3,6 @@ StateTable checkpoints and inbound.fifo in moto."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from pytest_httpserver import HTTPServer
+from webhook_calls import Context, drain_events, post_signed  # tests/integration/webhook_calls.py
 from werkzeug.wrappers import Request, Response
 
 from socialcare.domain.channels import x_api
@@ -32,15 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BRAND = "1500000000000000001"
 
 
-class Context:
-    function_name = "XPollerFunction"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:XPollerFunction"
-    aws_request_id = "req-poll"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 50_000
+CONTEXT = Context(50_000, function_name="XPollerFunction", aws_request_id="req-poll")
 
 
 class FakeX:
@@ -104,14 +94,7 @@ def fake_x(aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatc
 
 
 def drain(aws: AwsStack) -> list[InboundEvent]:
-    sqs = boto3.client("sqs")
-    url = aws.queue_urls["InboundQueue"]
-    got: list[InboundEvent] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in batch:
-            got.append(InboundEvent.model_validate_json(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return got
+    return drain_events(aws.queue_urls["InboundQueue"])
 
 
 def cold_start() -> ModuleType:
@@ -120,7 +103,7 @@ def cold_start() -> ModuleType:
 
 
 def run(poller: ModuleType) -> dict[str, Any]:
-    return poller.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, Context())
+    return poller.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, CONTEXT)
 
 
 def test_mentions_and_dms_are_enqueued_and_checkpoints_advance(aws: AwsStack, wiring: Wiring, fake_x: FakeX) -> None:
@@ -203,17 +186,8 @@ def test_a_mention_seen_by_the_webhook_and_the_poller_is_queued_once(aws: AwsSta
     payload = json.loads((ROOT / "tests" / "fixtures" / "channels" / "x_tweet_create_events.json").read_bytes())
     payload["tweet_create_events"] = payload["tweet_create_events"][:1]
     body = json.dumps(payload).encode()
-    secret = aws.secret_values["XConsumerSecret"].encode()
-    signature = "sha256=" + base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode()
-    event = {
-        "version": "2.0", "routeKey": "$default", "rawPath": "/webhooks/x", "rawQueryString": "",
-        "headers": {"x-twitter-webhooks-signature": signature, "content-type": "application/json"},
-        "requestContext": {"http": {"method": "POST", "path": "/webhooks/x", "protocol": "HTTP/1.1",
-                                    "sourceIp": "203.0.113.9", "userAgent": "x"},
-                           "requestId": "r", "routeKey": "$default", "stage": "$default"},
-        "body": body.decode(), "isBase64Encoded": False,
-    }
-    assert load_app("webhook_x").handler(event, Context())["statusCode"] == 200
+    secret = aws.secret_values["XConsumerSecret"]
+    assert post_signed(load_app("webhook_x"), "x", secret, body, CONTEXT)[0] == 200
     fake_x.mentions = [tweet(1)]  # the same tweet, read by the poller
     assert run(cold_start())[BRAND]["mentions"] == 1
     (only,) = drain(aws)

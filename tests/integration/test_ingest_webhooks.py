@@ -3,25 +3,26 @@ moto resources built from template.yaml: what reaches inbound.fifo, and what eac
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 import boto3
 import pytest
+from webhook_calls import Context, call, drain_messages, events_of, http_event  # tests/integration/webhook_calls.py
+from webhook_calls import inbound_headers as gateway_headers
+from webhook_calls import meta_signature as meta_sign
+from webhook_calls import x_signature as x_sign
 
-from socialcare.models.interaction import Action, InboundEvent
+from socialcare.models.interaction import Action
 from socialcare.publish import dedupe_id
 from socialcare_infra.handlers import load_app
 
 if TYPE_CHECKING:
     from conftest import AwsStack  # tests/integration/conftest.py (the moto stack fixture)
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "channels"
@@ -44,72 +45,8 @@ def webhook_inbound(aws: AwsStack) -> ModuleType:
     return load_app("webhook_inbound")
 
 
-class Context:
-    function_name = "test-function"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
-    aws_request_id = "req-0001"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-def http_event(
-    method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-    query: dict[str, str] | None = None, base64_body: bool = False,
-) -> dict[str, Any]:
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": urlencode(query or {}),
-        "queryStringParameters": query,
-        "headers": {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example", "domainPrefix": "api",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9",
-                     "userAgent": "platform"},
-            "requestId": "req-0001", "routeKey": "$default", "stage": "$default",
-            "time": "22/Nov/2026:07:00:00 +0000", "timeEpoch": 1795330800000,
-        },
-        "body": base64.b64encode(body).decode() if base64_body else body.decode("utf-8"),
-        "isBase64Encoded": base64_body,
-    }
-
-
-def call(module: ModuleType, event: dict[str, Any]) -> tuple[int, Any]:
-    response = module.handler(event, Context())
-    body = response.get("body") or ""
-    try:
-        return response["statusCode"], json.loads(body)
-    except ValueError:
-        return response["statusCode"], body
-
-
-def drain(aws: AwsStack) -> list[dict[str, Any]]:
-    sqs = boto3.client("sqs")
-    url = aws.queue_urls["InboundQueue"]
-    got: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
-        if not batch:
-            return got
-        for message in batch:
-            got.append(message)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def events_of(messages: list[dict[str, Any]]) -> list[InboundEvent]:
-    return [InboundEvent.model_validate_json(m["Body"]) for m in messages]
-
-
-def x_sign(secret: str, body: bytes) -> str:
-    return "sha256=" + base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def meta_sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def drain(aws: AwsStack) -> list[MessageTypeDef]:
+    return drain_messages(aws.queue_urls["InboundQueue"])
 
 
 def x_post(webhook_x: ModuleType, aws: AwsStack, body: bytes, secret: str | None = None) -> tuple[int, Any]:
@@ -322,9 +259,7 @@ def test_more_than_ten_meta_events_go_out_in_several_batches(aws: AwsStack, webh
 
 
 def inbound_headers(aws: AwsStack, body: bytes, ts: int | None = None) -> dict[str, str]:
-    stamp = str(int(time.time()) if ts is None else ts)
-    mac = hmac.new(aws.secret_values["InboundSecret"].encode(), stamp.encode() + b"." + body, hashlib.sha256)
-    return {"x-socialcare-timestamp": stamp, "x-socialcare-signature": "sha256=" + mac.hexdigest()}
+    return gateway_headers(aws.secret_values["InboundSecret"], body, ts)
 
 
 def test_a_signed_gateway_email_is_enqueued(aws: AwsStack, webhook_inbound: ModuleType) -> None:

@@ -9,19 +9,17 @@ gives the whole text back. Everything runs on moto resources built from template
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import random
-import time
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import boto3
 import pytest
 from event_source import run_event_source  # tests/integration/event_source.py
+from webhook_calls import Context, http_event, post_signed  # tests/integration/webhook_calls.py
 
 from socialcare.flows.api.app import build
 from socialcare.flows.processor import Processor
@@ -60,36 +58,9 @@ TEXTS = {
 CLAIM_CHECKED = {"cjk-150k", "emoji-at-the-limit"}
 
 
-class Context:
-    function_name = "test-function"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
-    aws_request_id = "req-0001"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def http_event(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-               query: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": urlencode(query or {}),
-        "queryStringParameters": query, "headers": {"content-type": "application/json", **(headers or {})},
-        "requestContext": {"http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                                    "sourceIp": "203.0.113.9", "userAgent": "gateway"},
-                           "requestId": "req-0001", "routeKey": "$default", "stage": "$default"},
-        "body": body.decode("utf-8"), "isBase64Encoded": False,
-    }
-
-
 def signed_post(aws: AwsStack, webhook: ModuleType, payload: dict[str, Any]) -> tuple[int, Any]:
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    stamp = str(int(time.time()))
-    mac = hmac.new(aws.secret_values["InboundSecret"].encode(), stamp.encode() + b"." + body, hashlib.sha256)
-    headers = {"x-socialcare-timestamp": stamp, "x-socialcare-signature": "sha256=" + mac.hexdigest()}
-    response = webhook.handler(http_event("POST", "/webhooks/inbound", body, headers), Context())
-    return response["statusCode"], json.loads(response["body"])
+    return post_signed(webhook, "inbound", aws.secret_values["InboundSecret"], body, Context(60_000))
 
 
 def message(n: int, email: str, name: str, text: str) -> dict[str, Any]:
@@ -152,7 +123,7 @@ def test_a_long_message_and_its_batch_are_stored_whole_and_nothing_is_dead_lette
     assert bool(bucket_keys(aws, "inbound-events/")) is (name in CLAIM_CHECKED)
 
     processor = load_app("processor")
-    run_event_source(lambda event: processor.handler(event, Context()), aws.queue_urls["InboundQueue"],
+    run_event_source(lambda event: processor.handler(event, Context(60_000)), aws.queue_urls["InboundQueue"],
                      deadline_s=120)
     assert dead_letters(aws) == 0
 

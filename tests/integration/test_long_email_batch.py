@@ -9,8 +9,6 @@ nothing dead-lettered, no invocation anywhere near the function's 30 s timeout.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from event_source import run_event_source  # tests/integration/event_source.py
+from webhook_calls import Context, post_signed  # tests/integration/webhook_calls.py
 
 from socialcare.flows.wiring import Wiring
 from socialcare_infra.handlers import load_app
@@ -32,32 +31,10 @@ LONG = "a" * 200_000  # letters without an '@': the input the e-mail pattern bac
 PROMPT_SECONDS = 10.0
 
 
-class Context:
-    function_name = "test-function"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
-    aws_request_id = "req-0001"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 def signed_post(aws: AwsStack, payload: dict[str, Any]) -> tuple[int, Any]:
     body = json.dumps(payload).encode("utf-8")
-    stamp = str(int(time.time()))
-    mac = hmac.new(aws.secret_values["InboundSecret"].encode(), stamp.encode() + b"." + body, hashlib.sha256)
-    event = {
-        "version": "2.0", "routeKey": "$default", "rawPath": "/webhooks/inbound", "rawQueryString": "",
-        "headers": {"content-type": "application/json", "x-socialcare-timestamp": stamp,
-                    "x-socialcare-signature": "sha256=" + mac.hexdigest()},
-        "requestContext": {"http": {"method": "POST", "path": "/webhooks/inbound", "protocol": "HTTP/1.1",
-                                    "sourceIp": "203.0.113.9", "userAgent": "gateway"},
-                           "requestId": "req-0001", "routeKey": "$default", "stage": "$default"},
-        "body": body.decode("utf-8"), "isBase64Encoded": False,
-    }
-    response = load_app("webhook_inbound").handler(event, Context())
-    return response["statusCode"], json.loads(response["body"])
+    return post_signed(load_app("webhook_inbound"), "inbound", aws.secret_values["InboundSecret"], body,
+                       Context(30_000))
 
 
 def message(n: int, email: str, name: str, text: str) -> dict[str, Any]:
@@ -89,7 +66,7 @@ def test_a_200k_letter_message_and_its_batch_are_stored_promptly_and_nothing_is_
     def invoke(event: dict[str, Any]) -> Any:
         started = time.perf_counter()
         try:
-            return processor.handler(event, Context())
+            return processor.handler(event, Context(30_000))
         finally:
             durations.append(time.perf_counter() - started)
 

@@ -10,12 +10,15 @@ import hmac
 import json
 import time
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import boto3
 
 from socialcare.models.interaction import InboundEvent
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 PATHS = {"x": "/webhooks/x", "meta": "/webhooks/meta", "inbound": "/webhooks/inbound"}
 FUNCTIONS = {"x": "webhook_x", "meta": "webhook_meta", "inbound": "webhook_inbound"}
@@ -23,14 +26,20 @@ SECRETS = {"x": "XConsumerSecret", "meta": "MetaAppSecret", "inbound": "InboundS
 
 
 class Context:
-    function_name = "test-function"
+    """The LambdaContext a handler is given: which function runs, and the time it has left."""
+
     function_version = "$LATEST"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
-    aws_request_id = "req-0001"
+
+    def __init__(self, remaining_ms: int = 10_000, *, function_name: str = "test-function",
+                 memory_limit_in_mb: int = 512, aws_request_id: str = "req-0001") -> None:
+        self.remaining_ms = remaining_ms
+        self.function_name = function_name
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.invoked_function_arn = f"arn:aws:lambda:eu-west-1:123456789012:function:{function_name}"
+        self.aws_request_id = aws_request_id
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return self.remaining_ms
 
 
 def http_event(
@@ -56,8 +65,8 @@ def http_event(
     }
 
 
-def call(module: ModuleType, event: dict[str, Any]) -> tuple[int, Any]:
-    response = module.handler(event, Context())
+def call(module: ModuleType, event: dict[str, Any], context: Context | None = None) -> tuple[int, Any]:
+    response = module.handler(event, context or Context())
     body = response.get("body") or ""
     try:
         return response["statusCode"], json.loads(body)
@@ -92,17 +101,30 @@ def signed_headers(endpoint: str, secret: str, body: bytes) -> dict[str, str]:
     raise ValueError(f"no such webhook endpoint: {endpoint}")
 
 
-def post_signed(module: ModuleType, endpoint: str, secret: str, body: bytes) -> tuple[int, Any]:
+def post_signed(
+    module: ModuleType, endpoint: str, secret: str, body: bytes, context: Context | None = None
+) -> tuple[int, Any]:
     """POST ``body`` to the endpoint's handler, signed as its platform signs it."""
-    return call(module, http_event("POST", PATHS[endpoint], body, signed_headers(endpoint, secret, body)))
+    return call(module, http_event("POST", PATHS[endpoint], body, signed_headers(endpoint, secret, body)), context)
+
+
+def drain_messages(queue_url: str) -> list[MessageTypeDef]:
+    """Every message now on the queue, with all its attributes, received and deleted, in queue order."""
+    sqs = boto3.client("sqs")
+    got: list[MessageTypeDef] = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+        "Messages", []
+    ):
+        for message in batch:
+            got.append(message)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return got
+
+
+def events_of(messages: list[MessageTypeDef]) -> list[InboundEvent]:
+    return [InboundEvent.model_validate_json(m["Body"]) for m in messages]
 
 
 def drain_events(queue_url: str) -> list[InboundEvent]:
     """Every event now on inbound.fifo, received and deleted, in queue order."""
-    sqs = boto3.client("sqs")
-    got: list[InboundEvent] = []
-    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in batch:
-            got.append(InboundEvent.model_validate_json(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return got
+    return events_of(drain_messages(queue_url))
