@@ -65,7 +65,7 @@ def _meta_payloads(now: float) -> list[dict[str, Any]]:
     messenger = batch["entry"][1]["messaging"][0]
     messenger["sender"]["id"] = SOFIA["psid"]
     messenger["message"].update(mid="m_SofiaMessenger0001",
-                                text=f"Hello, my name is Sofía Martínez. My order {ORDER} seems lost.")
+                                text=f"Hello, my order {ORDER} seems lost. Can you check?\nThanks,\nSofía Martínez")
     batch["entry"][1]["messaging"][1]["recipient"]["id"] = SOFIA["psid"]
     whatsapp = scenario.whatsapp_message(now)
     value = whatsapp["entry"][0]["changes"][0]["value"]

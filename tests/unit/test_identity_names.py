@@ -66,3 +66,47 @@ def test_self_introductions_give_the_writers_name(text: str, name: str) -> None:
 )
 def test_feelings_are_not_names(text: str) -> None:
     assert names.self_introduction(text, RULES.self_introductions) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Il pacco non è mai arrivato. Grazie, Giulia Verdi", "Giulia Verdi"),
+        ("Still nothing about my parcel.\n\nKind regards,\nSofía Martínez Ruiz", "Sofía Martínez Ruiz"),
+        ("Attendo un rimborso.\nCordiali saluti\nPietro De Santis.", "Pietro De Santis"),
+        ("where is my refund?\n-- Olivia Brown", "Olivia Brown"),
+        ("Thanks in advance. Best, Ana Souza!", "Ana Souza"),
+    ],
+)
+def test_a_message_signed_with_a_full_name_gives_the_writers_name(text: str, name: str) -> None:
+    assert names.signature(text, RULES.sign_offs) == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks, Mario!",  # a first name alone: perhaps the agent's
+        "Grazie Mario Rossi per la pazienza, ma il pacco non arriva",  # not at the end
+        "Attendo risposta.\nDistinti Saluti",  # a closing, not a person
+        "grazie a tutti voi del servizio clienti",
+        "Kind regards",
+        "Grazie, Giulia Verdi ha già scritto ieri e nessuno risponde",
+        "",
+    ],
+)
+def test_closings_that_sign_nobody_give_no_name(text: str) -> None:
+    assert names.signature(text, RULES.sign_offs) is None
+
+
+def test_a_signed_name_is_evidence_like_a_self_introduction() -> None:
+    from datetime import UTC, datetime
+
+    from socialcare.domain.identity.evidence import gather
+    from socialcare.models.interaction import Author, Channel, Interaction, Kind
+
+    dm = Interaction(id="messenger:m1", channel=Channel.MESSENGER, kind=Kind.DIRECT_MESSAGE, platform_message_id="m1",
+                     author=Author(id="psid-1"), occurred_at=datetime(2026, 12, 1, tzinfo=UTC),
+                     text="Order AB-2024-00017 never arrived, I want a refund.\nRegards,\nGiulia Verdi")
+    evidence = gather(dm, RULES)
+    assert evidence.names == ["Giulia Verdi"]
+    assert [c.value for c in evidence.refs] == ["AB-2024-00017"]

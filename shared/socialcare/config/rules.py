@@ -229,6 +229,9 @@ class IdentityRules(RuleFile):
     references: list[ReferenceRule] = Field(default_factory=list)
     reference_words: ReferenceWords | None = None
     self_introductions: list[Regex] = Field(default_factory=list)
+    sign_offs: list[str] = Field(
+        default_factory=list, description="closing words a name may be signed after, at the end of a message"
+    )
     email: WindowedRegex = Field(description="matched around each '@' only, never searched through the text")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 # Tokens that decorate names without identifying anyone.
@@ -73,3 +74,47 @@ def self_introduction(text: str | None, triggers: Iterable[re.Pattern[str]], max
             if words:
                 return " ".join(words)
     return None
+
+
+
+# A signature is read from the message's last characters only: linear in any text.
+_SIGNATURE_TAIL = 160
+
+
+@dataclass(frozen=True)
+class SignOffs:
+    """The closings ("Grazie,", "Kind regards", a dash) a signed name follows at the very end of
+    a message, compiled from plain phrases (escaped, so the pattern cannot backtrack)."""
+
+    pattern: re.Pattern[str]
+    words: frozenset[str]  # no name is made of them: "Distinti Saluti" signs nobody
+
+    @classmethod
+    def compile(cls, phrases: Iterable[str]) -> SignOffs | None:
+        cleaned = sorted({" ".join(p.split()) for p in phrases if p.strip()}, key=len, reverse=True)
+        if not cleaned:
+            return None
+        alternatives = "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in cleaned)
+        name = r"[^\W\d_][^\s\d]*(?:[ \t]+[^\W\d_][^\s\d]*){1,2}"
+        closing = rf"(?:^|[\s.!?,;])(?:{alternatives})[ \t]*[,.!:;]?|(?:^|\n)[ \t]*[-–—~]+"
+        pattern = re.compile(rf"(?:{closing})\s*(?P<name>{name})[ \t]*[.!]?\s*$", re.IGNORECASE)
+        return cls(pattern, frozenset(fold(w) for p in cleaned for w in p.split()))
+
+
+def signature(text: str | None, sign_offs: SignOffs | None) -> str | None:
+    """The full name a message is signed with ("... Grazie, Giulia Verdi", "Kind regards,\nSofia
+    Martinez", "-- Anna Bianchi"), or None.
+
+    Only at the very end, and only two or three capitalised words that are no closing: "Thanks,
+    Mario!" (perhaps the agent's first name) or "Distinti Saluti" sign nobody.
+    """
+    if not text or sign_offs is None:
+        return None
+    match = sign_offs.pattern.search(text[-_SIGNATURE_TAIL:])
+    if match is None:
+        return None
+    words = [w.strip(".,;:!?()\"'“”") for w in match.group("name").split()]
+    if not all(w and w[0].isupper() and _WORD.fullmatch(w) and fold(w) not in sign_offs.words for w in words):
+        return None
+    name = " ".join(words)
+    return name if len(tokens(name)) >= 2 else None

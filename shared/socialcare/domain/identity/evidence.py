@@ -37,6 +37,7 @@ class Rules:
 
     references: References
     self_introductions: tuple[re.Pattern[str], ...]
+    sign_offs: names.SignOffs | None
     email: re.Pattern[str]
     region: str
 
@@ -45,6 +46,7 @@ class Rules:
         return cls(
             references=References.compile(rules.references, rules.reference_words, region),
             self_introductions=tuple(re.compile(p, re.IGNORECASE) for p in rules.self_introductions),
+            sign_offs=names.SignOffs.compile(rules.sign_offs),
             email=re.compile(rules.email),
             region=region,
         )
@@ -181,7 +183,8 @@ def gather(interaction: Interaction, rules: Rules) -> Evidence:
         collected.pop(platform.key, None)
 
     intro = names.self_introduction(text, rules.self_introductions)
-    event_names = [n for n in (intro, interaction.author.name) if n and names.tokens(n)]
+    signed = names.signature(text, rules.sign_offs)
+    event_names = [n for n in (intro, signed, interaction.author.name) if n and names.tokens(n)]
     handle = interaction.author.handle if interaction.channel in (Channel.X, Channel.INSTAGRAM) else None
     clues = list(collected.values())
     return Evidence(
