@@ -222,3 +222,14 @@ def test_an_unknown_sentiment_provider_fails_at_cold_start(monkeypatch: pytest.M
         SentimentAnalyser("vibes")
     with pytest.raises(ValueError, match="Comprehend client"):
         SentimentAnalyser("comprehend")
+
+
+def test_a_threat_closing_a_very_long_message_is_still_read(triage: Triager) -> None:
+    # A long e-mail (the gateway accepts 200,000 characters) that ends with the threat: triage
+    # reads the beginning and the end of what it cannot read whole.
+    story = "Vi scrivo per raccontare come è andata la consegna del pacco, passo per passo. " * 2500
+    text = story + "Se non ricevo il rimborso entro venerdì mi rivolgo a un avvocato."
+    assert len(text) > 150_000
+    result = triage.triage(post(text, kind=Kind.EMAIL))
+    assert "legal_threat" in result.cues
+    assert result.priority in (Priority.HIGH, Priority.URGENT)

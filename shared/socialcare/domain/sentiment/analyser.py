@@ -28,16 +28,26 @@ _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"[@#]\w+")
 
 
-# Triage, listening and the offline analyser read the first READ_CHARS characters of a message
-# (Comprehend reads its first 5,000 bytes): what a message is about is said early, and a hundred
-# patterns over a 200,000-character text would cost seconds. The message is stored whole.
+# Triage, listening and the offline analyser read at most READ_CHARS characters of a message
+# (Comprehend reads its first 5,000 bytes): its beginning and its end, since what a message is
+# about is said early and a threat ("...or my lawyer will contact you") often closes a long
+# complaint; a hundred patterns over a 200,000-character text would cost seconds. The message
+# itself is stored whole.
 READ_CHARS = 20_000
 
 
+def readable(text: str) -> str:
+    """The part of ``text`` the rules read: all of it, or its first and last READ_CHARS / 2."""
+    if len(text) <= READ_CHARS:
+        return text
+    half = READ_CHARS // 2
+    return f"{text[:half]}\n\n{text[-half:]}"
+
+
 def normalise(text: str) -> str:
-    """Lower case without accents, at most READ_CHARS long: the lexicon and the triage rules
-    match on this form."""
-    decomposed = unicodedata.normalize("NFKD", text[:READ_CHARS])
+    """Lower case without accents, at most READ_CHARS long (``readable``): the lexicon and the
+    triage rules match on this form."""
+    decomposed = unicodedata.normalize("NFKD", readable(text))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return stripped.lower()
 
@@ -83,7 +93,7 @@ for _phrase, _weight in _PHRASE_TOKENS:
 
 
 def _caps_words(text: str) -> set[str]:
-    return {normalise(w) for w in re.findall(r"\b[A-ZÀ-Ý]{3,}\b", text[:READ_CHARS])}
+    return {normalise(w) for w in re.findall(r"\b[A-ZÀ-Ý]{3,}\b", readable(text))}
 
 
 def _phrase_at(toks: list[str], i: int) -> tuple[float, int] | None:
@@ -158,7 +168,7 @@ class _Scorer:
 
 
 def _emoji(text: str) -> tuple[float, float]:
-    text = text[:READ_CHARS]
+    text = readable(text)
     positive = negative = 0.0
     for symbol, weight in lexicon.EMOJI.items():
         count = min(text.count(symbol), 3)
@@ -176,7 +186,7 @@ def analyse_offline(text: str, language: str | None = None) -> Sentiment:
     positive, negative = positive + emoji_pos, negative + emoji_neg
     raw = positive + negative
     # Exclamation marks amplify whatever the text already says (not a sentiment of their own).
-    raw *= 1 + 0.1 * min(text.count("!", 0, READ_CHARS), 4)
+    raw *= 1 + 0.1 * min(readable(text).count("!"), 4)
     score = raw / math.sqrt(raw * raw + 15) if raw else 0.0
     label: Label
     if positive >= 1.5 and negative <= -1.5 and abs(score) < 0.5:
