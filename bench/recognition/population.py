@@ -254,10 +254,8 @@ class _Generator:
         if rng.random() < 0.08:
             email = rng.choice([person.email, person.email.title(), person.email.upper()])
             said.emails.append(person.email)
-        text = texts.compose(lang, rng, intro=intro, ref=ref, phone=phone, email=email)
-        if person.role == "relative":
-            text = f"{text} {texts.ON_BEHALF[lang]}"
-        return text, said
+        note = texts.ON_BEHALF[lang] if person.role == "relative" else None
+        return texts.compose(lang, rng, intro=intro, ref=ref, phone=phone, email=email, note=note), said
 
     def message(self, person: Person, account: Account, channel: str, when: datetime) -> Interaction:
         mid = self.next_id(12)

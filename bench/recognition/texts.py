@@ -36,6 +36,9 @@ NO_REF = {
 }
 GREETINGS = {"it": ["Buongiorno,", "Salve,", "Ciao,", ""], "en": ["Hello,", "Hi,", "Good morning,", ""]}
 INTROS = {"it": ["Sono {n}.", "Mi chiamo {n}.", "sono {n},"], "en": ["My name is {n}.", "I'm {n}.", "I am {n},"]}
+# ... or the name signed at the end, as people sign e-mails and long messages
+SIGNATURES = {"it": ["Grazie,\n{n}", "Cordiali saluti,\n{n}", "Saluti, {n}", "Grazie mille. {n}", "-- {n}"],
+              "en": ["Thanks,\n{n}", "Kind regards,\n{n}", "Best, {n}", "Regards\n{n}", "— {n}"]}
 CALL_BACK = {"it": ["Il mio numero è {p}.", "Richiamatemi al {p}.", "Potete chiamarmi al {p}?"],
              "en": ["My number is {p}.", "Please call me back on {p}.", "You can reach me at {p}."]}
 WRITE_TO = {"it": ["Scrivetemi a {e}.", "La mia mail è {e}."], "en": ["Email me at {e}.", "My email is {e}."]}
@@ -61,14 +64,19 @@ def reference_phrase(ref: str, lang: str, rng: random.Random, *, bare_rate: floa
 
 
 def compose(lang: str, rng: random.Random, *, intro: str | None, ref: str | None, phone: str | None,
-            email: str | None) -> str:
+            email: str | None, note: str | None = None) -> str:
     parts = [rng.choice(GREETINGS[lang])]
-    if intro:
+    signed = intro is not None and rng.random() < 0.3
+    if intro and not signed:
         parts.append(rng.choice(INTROS[lang]).format(n=intro))
     parts.append(rng.choice(COMPLAINTS[lang]).format(ref=ref) if ref else rng.choice(NO_REF[lang]))
     if phone:
         parts.append(rng.choice(CALL_BACK[lang]).format(p=phone))
     if email:
         parts.append(rng.choice(WRITE_TO[lang]).format(e=email))
+    if note:
+        parts.append(note)
+    if intro and signed:
+        parts.append(rng.choice(SIGNATURES[lang]).format(n=intro))
     text = " ".join(p for p in parts if p)
     return text[0].upper() + text[1:]

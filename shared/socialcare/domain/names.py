@@ -95,8 +95,8 @@ class SignOffs:
         if not cleaned:
             return None
         alternatives = "|".join(r"\s+".join(re.escape(w) for w in p.split()) for p in cleaned)
-        name = r"[^\W\d_][^\s\d]*(?:[ \t]+[^\W\d_][^\s\d]*){1,2}"
-        closing = rf"(?:^|[\s.!?,;])(?:{alternatives})[ \t]*[,.!:;]?|(?:^|\n)[ \t]*[-–—~]+"
+        name = r"[^\W\d_][^\s\d]*(?:[ \t]+[^\W\d_][^\s\d]*){1,3}"
+        closing = rf"(?:^|[\s.!?,;])(?:{alternatives})[ \t]*[,.!:;]?|(?:^|[\s.!?])[-–—~]+"
         pattern = re.compile(rf"(?:{closing})\s*(?P<name>{name})[ \t]*[.!]?\s*$", re.IGNORECASE)
         return cls(pattern, frozenset(fold(w) for p in cleaned for w in p.split()))
 
@@ -105,7 +105,7 @@ def signature(text: str | None, sign_offs: SignOffs | None) -> str | None:
     """The full name a message is signed with ("... Grazie, Giulia Verdi", "Kind regards,\nSofia
     Martinez", "-- Anna Bianchi"), or None.
 
-    Only at the very end, and only two or three capitalised words that are no closing: "Thanks,
+    Only at the very end, and only two to four capitalised words that are no closing: "Thanks,
     Mario!" (perhaps the agent's first name) or "Distinti Saluti" sign nobody.
     """
     if not text or sign_offs is None:
