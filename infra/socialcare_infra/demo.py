@@ -297,7 +297,7 @@ class ShowCrm:
             ctx.out("  (SOCIALCARE_CRM_WEBHOOK_URL points elsewhere: see that CRM)")
             return
         deadline = time.monotonic() + self.timeout_s
-        while time.monotonic() < deadline and len(self.crm.latest()) < self.expect_cases:
+        while time.monotonic() < deadline and not self._caught_up(ctx):
             time.sleep(0.5)
         refused, accepted, bad = self.crm.counts()
         ctx.out(f"  deliveries: {accepted} accepted, {refused} refused with 503 (retried), {bad} badly signed")
@@ -305,6 +305,20 @@ class ShowCrm:
             case = body["case"]
             ctx.out(f"  {case_id}: {case['status']} {case['priority']} team={case['team']} "
                     f"channels={','.join(case['channels'])} (v{case.get('version', '?')})")
+
+
+    def _caught_up(self, ctx: DemoContext) -> bool:
+        """Every case is in the CRM at the version the API shows (the stream relays each saved
+        version, a refused delivery is retried: the CRM may lag behind for a moment)."""
+        assert self.crm is not None
+        latest = self.crm.latest()
+        if len(latest) < self.expect_cases:
+            return False
+        for case_id, body in latest.items():
+            response = ctx.client.api_get(f"/api/cases/{case_id}")
+            if response.status_code != 200 or response.json().get("version", 0) > body["case"].get("version", 0):
+                return False
+        return True
 
 
 def render_case(case: dict[str, Any]) -> list[str]:
