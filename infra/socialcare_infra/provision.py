@@ -334,7 +334,8 @@ class Provisioner:
         self, logical_id: str, name: str, props: dict[str, Any], resource: Mapping[str, Any], out: Provisioned
     ) -> None:
         value = self.secret_value(logical_id, resource, props)
-        kwargs: dict[str, Any] = {"Name": name, "SecretString": value}
+        # Secrets Manager refuses an empty SecretString: an empty secret has no value (reads fail closed).
+        kwargs: dict[str, Any] = {"Name": name, "SecretString": value} if value else {"Name": name}
         if props.get("Description"):
             kwargs["Description"] = props["Description"]
         arn = self.secrets.create_secret(**kwargs)["ARN"]

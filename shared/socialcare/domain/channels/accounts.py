@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from socialcare.errors import SecretUnavailable
 from socialcare.secrets import SecretStore
 
 DEFAULT = "default"
+
+
+def _no_blank_key(value: object) -> object:
+    """A blank key inside a secret's JSON object is no key (``secrets.decode`` drops blank
+    top-level entries; this is the same rule one level down)."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 class XApp(BaseModel):
@@ -27,6 +33,8 @@ class XApp(BaseModel):
     consumer_secret: str | None = None
     oauth2_client_secret: str | None = None
     crc: Literal["consumer", "oauth2"] = "consumer"
+
+    _blank_is_none = field_validator("consumer_secret", "oauth2_client_secret", mode="before")(_no_blank_key)
 
     @model_validator(mode="after")
     def _has_a_secret(self) -> XApp:
@@ -54,6 +62,8 @@ class XApiAccount(BaseModel):
     consumer_secret: str | None = None
     access_token: str | None = None
     access_token_secret: str | None = None
+
+    _blank_is_none = field_validator("*", mode="before")(_no_blank_key)
 
     @property
     def has_oauth1_user(self) -> bool:
