@@ -1,9 +1,14 @@
 """The one cursor: an opaque, URL-safe token for "the next page", bound to the listing that made it.
 
 A cursor is DynamoDB's LastEvaluatedKey, base64url-encoded. Decoding checks it against the
-listing asking for it - the partition attributes must hold the listing's own values and the sort
-key must stay under its prefix - so a crafted cursor can never page into another customer's
-items or another team's queue, and a tampered one is a 400, never a 500.
+listing asking for it - it must hold exactly the listing's key attributes (the table's ``pk`` and
+``sk`` and, for an index bound by ``<x>_pk``, its ``<x>_sk``), each a non-empty string of bounded
+length; the partition attributes must hold the listing's own values and the sort key must stay
+under its prefix - so a crafted cursor can never page into another customer's items or another
+team's queue, and a tampered, truncated or random one is a 400, never a 500.
+
+Validated rather than signed: the store holds no key, and a cursor that passes these checks can
+only name a position inside the caller's own listing, which it may read anyway.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from socialcare.errors import BadRequest
+
+MAX_CURSOR = 2048  # characters; our keys take a few hundred
+_MAX_VALUE = 1024  # bytes: DynamoDB's limit for a sort key value
 
 
 def encode(last_key: Mapping[str, Any] | None) -> str | None:
@@ -32,11 +40,8 @@ def decode(cursor: str | None, *, bound: Mapping[str, str], prefixes: Mapping[st
     """
     if not cursor:
         return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("cursor is not valid") from exc
-    if not isinstance(key, dict) or not all(_is_string(v) for v in key.values()):
+    key = _parse(cursor)
+    if set(key) != _key_attributes(bound, prefixes or {}) or not all(_is_string(v) for v in key.values()):
         raise BadRequest("cursor is not valid")
     for name, expected in bound.items():
         if key.get(name, {}).get("S") != expected:
@@ -47,6 +52,48 @@ def decode(cursor: str | None, *, bound: Mapping[str, str], prefixes: Mapping[st
     return key
 
 
+def _parse(cursor: str) -> dict[str, Any]:
+    if len(cursor) > MAX_CURSOR or not cursor.isascii():
+        raise BadRequest("cursor is not valid")
+    try:
+        key = json.loads(base64.b64decode((cursor + "=" * (-len(cursor) % 4)).encode(), altchars=b"-_",
+                                          validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest("cursor is not valid") from exc
+    if not isinstance(key, dict):
+        raise BadRequest("cursor is not valid")
+    return key
+
+
+def _key_attributes(bound: Mapping[str, str], prefixes: Mapping[str, str]) -> set[str]:
+    """The attributes a LastEvaluatedKey of this listing holds: the table key, the index key."""
+    names = {"pk", "sk", *bound, *prefixes}
+    return names | {n.removesuffix("_pk") + "_sk" for n in names if n.endswith("_pk")}
+
+
 def _is_string(value: Any) -> bool:
     # Every key attribute of our tables is a string: anything else was not made by encode().
-    return isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)
+    if not (isinstance(value, dict) and set(value) == {"S"} and isinstance(value["S"], str)):
+        return False
+    try:
+        size = len(value["S"].encode("utf-8"))  # a lone surrogate cannot be sent to DynamoDB
+    except UnicodeEncodeError:
+        return False
+    return 0 < size <= _MAX_VALUE
+
+
+def encode_offset(offset: int) -> str | None:
+    """A cursor for a listing paged in memory (a lookup's few matches): an offset into it."""
+    return encode({"offset": {"S": str(offset)}}) if offset > 0 else None
+
+
+def decode_offset(cursor: str | None, *, most: int = 10_000) -> int:
+    """The offset in ``cursor`` (0 without one), or BadRequest unless it is one encode_offset made."""
+    if not cursor:
+        return 0
+    key = _parse(cursor)
+    number = key.get("offset", {}).get("S") if set(key) == {"offset"} and isinstance(key["offset"], dict) else None
+    if not isinstance(number, str) or not number.isascii() or not number.isdigit() or len(number) > 6 \
+            or int(number) > most:
+        raise BadRequest("cursor is not valid")
+    return int(number)

@@ -1,4 +1,4 @@
-"""Builds the ApiFunction's resolver: the wiring and auth middlewares, then every router."""
+"""Builds the ApiFunction's resolver: the token check first, the wiring middleware, then every router."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from socialcare.config.settings import ApiSettings, load
-from socialcare.flows.api import cases, customers
-from socialcare.flows.api.auth import require_bearer_token
+from socialcare.flows.api import auth, cases, customers
 from socialcare.flows.http import make_resolver
 from socialcare.flows.wiring import Wiring
 
@@ -25,7 +24,8 @@ def build(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
         app.append_context(wiring=w)
         return next_middleware(app)
 
-    app.use(middlewares=[provide_wiring, require_bearer_token])
+    auth.install(app, w)  # the token is checked before request validation reads anything
+    app.use(middlewares=[provide_wiring, auth.require_bearer_token])
     app.include_router(customers.router)
     app.include_router(cases.router)
     return app

@@ -21,12 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from socialcare.errors import BadRequest
 from socialcare.flows.api import wiring_of
 from socialcare.models.case import Case, CaseStatus, Team
+from socialcare.store import cursor as cursors
 
 logger = Logger(child=True)
 router = APIGatewayHttpRouter()
 
 Limit = Annotated[int, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=2048)]
+Cursor = Annotated[str | None, Query(max_length=cursors.MAX_CURSOR)]
 
 
 class _Body(BaseModel):
@@ -45,7 +46,7 @@ class HandoffRequest(_Body):
 
 
 def _body(model: type[_Body]) -> Any:
-    """The optional JSON body, validated (pydantic ValidationError -> 400 via flows.http)."""
+    """The optional JSON body, validated (pydantic ValidationError, RecursionError -> 400 via flows.http)."""
     raw = router.current_event.body
     if not raw:
         return model()

@@ -30,7 +30,7 @@ router = Router()
 # Lookup keys: every identity kind (``?whatsapp=``, ``?messenger=``...), phones in any format.
 LOOKUP_KINDS = tuple(k.value for k in IdentifierKind)
 Limit = Annotated[int, Query(ge=1, le=100)]
-Cursor = Annotated[str | None, Query(max_length=512)]
+Cursor = Annotated[str | None, Query(max_length=cursors.MAX_CURSOR)]
 Lookup = Annotated[str | None, Query(min_length=1, max_length=320)]
 
 
@@ -188,22 +188,10 @@ def lookup_customers(
     profiles = [p for cid in dict.fromkeys(ids) if (p := repo.get_profile(cid)) is not None]
     unique = list({p.id: p for p in profiles}.values())
     # A lookup matches a handful of customers at most; the cursor is an offset into them.
-    start = _offset(cursor)
+    start = cursors.decode_offset(cursor)
     page = unique[start : start + limit]
-    next_cursor = _encode_offset(start + limit) if start + limit < len(unique) else None
+    next_cursor = cursors.encode_offset(start + limit) if start + limit < len(unique) else None
     return {"customers": [_summary(p) for p in page], "cursor": next_cursor}
-
-
-def _encode_offset(offset: int) -> str | None:
-    return cursors.encode({"offset": {"S": str(offset)}})
-
-
-def _offset(token: str | None) -> int:
-    start = cursors.decode(token, bound={})
-    number = (start or {}).get("offset", {}).get("S", "0")
-    if set(start or {"offset": None}) != {"offset"} or not number.isdigit():
-        raise BadRequest("cursor is not valid")
-    return int(number)
 
 
 @router.get("/api/customers/<customer_id>")
