@@ -23,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from socialcare.config.settings import CrmWebhookSettings, load
 from socialcare.crm.factory import PROVIDERS
 from socialcare.crm.inbound_events import CrmInboundEvent, verify_and_parse
+from socialcare.domain.channels.common import check_document
 from socialcare.domain.crm_view import CaseSource
 from socialcare.errors import Conflict, NotFound
 from socialcare.flows.http import make_resolver, raw_body
@@ -119,7 +120,7 @@ def build(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
         host = headers.get("host") or event.request_context.domain_name
         query = f"?{event.raw_query_string}" if event.raw_query_string else ""
         events = verify_and_parse(w.secrets, provider, headers, raw_body(event, w.settings.max_body_bytes),
-                                  method="POST", uri=f"https://{host}{event.raw_path}{query}")
+                                  method="POST", uri=f"https://{host}{event.raw_path}{query}", check=check_document)
         w.guard.register(app.lambda_context)
         counts = inbound.apply(events)
         logger.info("crm webhook", extra={"provider": provider, **counts})

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
 
 from socialcare.errors import BadRequest, PayloadTooLarge, SocialcareError
 
@@ -52,6 +53,20 @@ def make_resolver(*, enable_validation: bool = False) -> APIGatewayHttpResolver:
     def _pydantic(exc: ValidationError) -> Response[dict[str, Any]]:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         return error_response(400, "bad_request", "request body failed validation", errors=errors)
+
+    # The last line of the one guard every route shares: a body our parsers let through but that
+    # still breaks a recursive walk or UTF-8 serialisation later (too deep, a lone surrogate) is
+    # the sender's malformed input - 400 with a reason, never a 500 the platform retries forever.
+    # ``load_json`` (domain.channels.common) rejects both up front; these catch any other path.
+    @app.exception_handler(RecursionError)
+    def _too_deep(_: RecursionError) -> Response[dict[str, Any]]:
+        logger.warning("request body nested too deeply")
+        return error_response(400, "bad_request", "body is nested too deeply")
+
+    @app.exception_handler([UnicodeEncodeError, PydanticSerializationError])
+    def _not_unicode(exc: ValueError) -> Response[dict[str, Any]]:
+        logger.warning("request body is not valid Unicode", extra={"error": type(exc).__name__})
+        return error_response(400, "bad_request", "body holds text that is not valid Unicode")
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[dict[str, Any]]:

@@ -27,13 +27,22 @@ from socialcare.observability import count, logger, tracer
 
 def parse_or_400(parse: Callable[[Any], Parsed], payload: Any) -> Parsed:
     """Run a parser; a value no model could reject (an epoch beyond year 9999, a malformed date
-    in a free-form field) is the sender's error too: 400, never a 5xx."""
+    in a free-form field) is the sender's error too: 400, never a 5xx.
+
+    A bad event among good ones is skipped (``common.each``), so the platform's resend of the
+    POST cannot lose the good ones; one that merely lacks fields is skipped too (a variant we
+    do not know). But when every event failed and one had a wrong type or an impossible value,
+    there is nothing to lose: 400 with where and what failed (never the values)."""
     try:
-        return parse(payload)
+        parsed = parse(payload)
     except ValidationError:
         raise  # the resolver's mapper answers 400 with the failing locations
-    except (ValueError, TypeError, KeyError, OverflowError, OSError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, OSError) as exc:
         raise BadRequest(f"payload has an invalid value: {type(exc).__name__}") from exc
+    all_failed = bool(parsed.invalid) and not parsed.events and sum(parsed.ignored.values()) == len(parsed.invalid)
+    if all_failed and any(item["kind"] == "malformed" for item in parsed.invalid):
+        raise BadRequest("no event in the body is well-formed", invalid=parsed.invalid[:20])
+    return parsed
 
 
 def ingest(wiring: Wiring, parsed: Parsed, source: str) -> dict[str, Any]:
@@ -82,7 +91,7 @@ def x_app(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
     def activity() -> dict[str, Any]:
         body = raw_body(app.current_event, w.settings.max_body_bytes)
         signed_by = x.verify(w.accounts, body, _headers(app))
-        payload = load_json(body)
+        payload = load_json(body, repair_text=True)  # X resends a refused POST as it was
         parsed = parse_or_400(lambda p: x.parse(p, w.settings.brand_x_ids), payload)
         x.check_account(w.accounts, parsed.account, signed_by)
         return ingest(w, parsed, x.SOURCE)
@@ -107,7 +116,7 @@ def meta_app(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
     def updates() -> dict[str, Any]:
         body = raw_body(app.current_event, w.settings.max_body_bytes)
         meta.verify(w.accounts, body, _headers(app))
-        return ingest(w, parse_or_400(meta.parse, load_json(body)), meta.SOURCE)
+        return ingest(w, parse_or_400(meta.parse, load_json(body, repair_text=True)), meta.SOURCE)
 
     return app
 

@@ -27,6 +27,11 @@ ITEM_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# How many distinct reasons one POST may count under (metrics and the log are per reason).
+MAX_IGNORED_REASONS = 20
+OTHER_REASONS = "other_reasons"
+
+
 @dataclass
 class Parsed:
     """What one platform POST split into: the events to enqueue and what was deliberately
@@ -39,11 +44,16 @@ class Parsed:
     invalid: list[dict[str, str]] = field(default_factory=list)
 
     def ignore(self, reason: str, count: int = 1) -> None:
+        # Bounded: a body naming 60,000 unknown event kinds must not cost 60,000 metrics and
+        # log fields; past MAX_IGNORED_REASONS distinct reasons the rest share one.
+        if reason not in self.ignored and len(self.ignored) >= MAX_IGNORED_REASONS:
+            reason = OTHER_REASONS
         self.ignored[reason] += count
 
     def merge(self, other: Parsed) -> None:
         self.events.extend(other.events)
-        self.ignored.update(other.ignored)
+        for reason, n in other.ignored.items():
+            self.ignore(reason, n)
         self.invalid.extend(other.invalid)
         if self.account is None:
             self.account = other.account
@@ -53,7 +63,16 @@ class Parsed:
         was and what failed - field locations and messages only, never the values (customer
         text or tokens could sit in them)."""
         self.ignore(reason)
-        self.invalid.append({"reason": reason, "where": where, "error": describe(exc)})
+        self.invalid.append({"reason": reason, "where": where, "error": describe(exc), "kind": kind_of(exc)})
+
+
+def kind_of(exc: Exception) -> str:
+    """``unrecognised`` when an event only lacks fields we expect (a variant we do not know yet:
+    skipped like any unknown event), ``malformed`` when a value has the wrong type or is out of
+    any possible range (the sender's error: ``flows.webhooks.parse_or_400``)."""
+    if isinstance(exc, ValidationError) and all(e["type"] == "missing" for e in exc.errors()):
+        return "unrecognised"
+    return "malformed"
 
 
 def describe(exc: Exception) -> str:
@@ -89,12 +108,66 @@ def indexed(key: str, value: Any) -> list[tuple[str, Any]]:
     return [(key, value)]
 
 
-def load_json(body: bytes) -> Any:
-    """The body as JSON; malformed input (even correctly signed) is the sender's error: 400."""
+# The deepest JSON any platform sends is about 8 levels; 64 leaves room and keeps every later
+# recursive walk (pydantic, json.dumps, our parsers) far from Python's recursion limit.
+MAX_JSON_DEPTH = 64
+
+
+class LoneSurrogate(BadRequest):
+    """Text that is not valid Unicode: a lone UTF-16 surrogate (``"\\ud800"`` alone)."""
+
+
+def check_document(doc: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """A parsed body must nest at most ``max_depth`` levels, and every key and string in it must
+    be encodable as UTF-8 (``"\\ud800"`` alone parses to a lone surrogate that would fail later,
+    far from here - serialising the event for SQS - as a 5xx the platform retries forever).
+    Hand-written because neither json nor pydantic bounds depth or rejects lone surrogates; the
+    walk is iterative, so it cannot itself run out of stack."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth >= max_depth:
+                raise BadRequest(f"body is nested deeper than {max_depth} levels")
+            items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise LoneSurrogate("body holds text that is not valid Unicode (a lone surrogate)") from exc
+
+
+def _replace_lone_surrogates(doc: Any) -> Any:
+    """The document with every lone surrogate written as U+FFFD (valid pairs are already joined
+    by json): round-tripped through UTF-16, whose decoder replaces exactly the unpaired halves."""
+    text = json.dumps(doc, ensure_ascii=False).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return json.loads(text)
+
+
+def load_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH, repair_text: bool = False) -> Any:
+    """The body as JSON; malformed input (even correctly signed) is the sender's error: 400.
+
+    Malformed means: not UTF-8 or not JSON, nested deeper than ``max_depth``, or holding a lone
+    UTF-16 surrogate. A platform resends a refused POST byte for byte, so with ``repair_text``
+    (X, Meta) a lone surrogate is written as U+FFFD instead: one odd character must not cost the
+    other customers' messages in the POST. Every webhook and the CRM inbound webhook read their
+    bodies through here."""
     try:
-        return json.loads(body)
+        doc = json.loads(body.decode("utf-8"))
+    except RecursionError as exc:
+        # json's C scanner stops a deep body with RecursionError (CPython tests this with
+        # 100,000 brackets on every version), before it could exhaust the stack.
+        raise BadRequest(f"body is nested deeper than {max_depth} levels") from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest("body is not valid JSON") from exc
+    try:
+        check_document(doc, max_depth)
+    except LoneSurrogate:
+        if not repair_text:
+            raise
+        doc = _replace_lone_surrogates(doc)
+    return doc
 
 
 def from_epoch(value: int | float | str, *, millis: bool = False) -> datetime:
