@@ -176,25 +176,22 @@ class Provisioner:
 
         # Start-up time is mostly these round trips: create each wave of mutually independent
         # resources side by side (wave 0: tables, DLQs, bucket, topic, secrets; wave 1: queues
-        # redriving to a DLQ ...), and resolve a resource's properties only after its wave's
-        # predecessors exist, so references see real ARNs and URLs.
+        # redriving to a DLQ ...), one thread per resource type: moto's backends iterate their
+        # dicts unlocked (two secrets created at once raised "dictionary changed size").
+        def create_all(ids: list[str]) -> None:
+            for logical_id in ids:
+                create(logical_id)
+
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="provision") as pool:
-            for wave in self._waves(ordered):
-                list(pool.map(create, wave))
+            for wave in self.resolver.creation_waves(ordered):
+                by_type: dict[str, list[str]] = {}
+                for logical_id in wave:
+                    by_type.setdefault(self.resolver.resource(logical_id)["Type"], []).append(logical_id)
+                list(pool.map(create_all, by_type.values()))
         for logical_id in ordered:  # report in template order, whatever finished first
             result.names[logical_id] = self.resolver.name(logical_id)
             result.types[logical_id] = self.resolver.resource(logical_id)["Type"]
         return result
-
-    def _waves(self, ordered: list[str]) -> list[list[str]]:
-        level: dict[str, int] = {}
-        for logical_id in ordered:  # dependencies come first in ``ordered``
-            deps = [d for d in self.resolver.dependencies(logical_id) if d in level]
-            level[logical_id] = 1 + max((level[d] for d in deps), default=-1)
-        waves: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
-        for logical_id in ordered:
-            waves[level[logical_id]].append(logical_id)
-        return waves
 
     # ------------------------------------------------------------------ DynamoDB
     def _table(

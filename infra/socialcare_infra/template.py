@@ -361,6 +361,17 @@ class Resolver:
         except CircularReference as exc:
             raise TemplateError(str(exc)) from exc
 
+    def creation_waves(self, ordered: list[str]) -> list[list[str]]:
+        """``ordered`` (a creation order) cut into waves of mutually independent resources."""
+        level: dict[str, int] = {}
+        for logical_id in ordered:  # dependencies come first in ``ordered``
+            deps = [d for d in self.dependencies(logical_id) if d in level]
+            level[logical_id] = 1 + max((level[d] for d in deps), default=-1)
+        waves: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+        for logical_id in ordered:
+            waves[level[logical_id]].append(logical_id)
+        return waves
+
 
 def _scalar(value: Any) -> Any:
     # CloudFormation compares and joins strings: YAML's true/1 are "true"/"1" to it.
