@@ -9,7 +9,7 @@ SAM_VENV := .venv-sam
 export AWS_DEFAULT_REGION ?= eu-west-1
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo local test lint unit integration e2e validate build bench clean
+.PHONY: install demo local test lint unit integration reliability e2e validate build bench fuzz clean
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ demo: $(STAMP)
 local: $(STAMP)
 	$(BIN)/socialcare local
 
-test: lint unit integration e2e
+test: lint unit integration reliability e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared infra functions tests
@@ -36,11 +36,16 @@ lint: $(STAMP)
 	@for f in functions/*/app.py; do $(BIN)/mypy "$$f" >/dev/null || { $(BIN)/mypy "$$f"; exit 1; }; done
 
 unit: $(STAMP)
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q tests/unit tests/fuzz
 
 # Every integration test builds its own moto in-process: they run on every core (pytest-xdist)
 integration: $(STAMP)
 	$(BIN)/pytest -q -n auto tests/integration
+
+# Redelivery, poison messages, injected AWS faults, concurrent first contact, accounting: the real
+# functions on moto built from template.yaml (docs/reliability.md)
+reliability: $(STAMP)
+	$(BIN)/pytest -q -n auto tests/reliability
 
 e2e: $(STAMP)
 	$(BIN)/pytest -q tests/e2e
@@ -64,9 +69,18 @@ validate: $(STAMP) $(SAM_VENV)/.installed
 
 build: validate
 
-# Opt-in benchmarks (bench/README.md); each merges its own key into bench/results.json.
+# Opt-in: the long fuzzing profile, at least 10,000 examples per property and parser (tests/fuzz;
+# `make test` runs the short "ci" profile). FUZZ_EXAMPLES=N for more.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q -n auto -o timeout=0 tests/fuzz
+
+# Opt-in benchmarks (bench/README.md); each merges its own keys into bench/results.json. Both run
+# even when the first misses a goal; the target fails if either did. The second prints the table.
 bench: $(STAMP)
-	$(BIN)/python -m bench.recognition.run --out bench/results.json
+	@status=0; \
+	$(BIN)/python -m bench.recognition.run --out bench/results.json || status=1; \
+	$(BIN)/python -m bench.run --out bench/results.json || status=1; \
+	exit $$status
 
 clean:
 	rm -rf .aws-sam .socialcare-local .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from socialcare.flows.webhooks import inbound_app
+from socialcare.flows.webhooks_inbound import inbound_app
 from socialcare.observability import logger, metrics, tracer
 
 app = inbound_app()

@@ -1,4 +1,4 @@
-"""``socialcare`` command line: ``socialcare local`` and ``socialcare demo``."""
+"""``socialcare`` command line: ``socialcare local``, ``socialcare demo``, ``crm reconcile``, ``openapi``."""
 
 from __future__ import annotations
 
@@ -65,7 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--stack", help="a deployed CloudFormation stack (uses the default AWS credentials)")
     target.add_argument("--local", action="store_true",
                         help="the running `socialcare local` (moto on $SOCIALCARE_LOCAL_MOTO_PORT or 4566)")
+    openapi = commands.add_parser("openapi", help="write the API's OpenAPI document (docs/openapi.json)")
+    openapi.add_argument("--check", action="store_true", help="only fail when the committed document is stale")
     return parser
+
+
+def run_openapi(args: argparse.Namespace) -> int:
+    from socialcare_infra import openapi
+
+    if args.check:
+        problem = openapi.stale()
+        print(problem or f"{openapi.DOCUMENT} is up to date", file=sys.stderr if problem else sys.stdout)
+        return 1 if problem else 0
+    print(f"wrote {openapi.write()}")
+    return 0
 
 
 def run_crm(args: argparse.Namespace) -> int:
@@ -202,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_local(args)
         if args.command == "crm":
             return run_crm(args)
+        if args.command == "openapi":
+            return run_openapi(args)
         return run_demo(args)
     except (TemplateError, OSError, LookupError) as exc:
         print(f"socialcare {args.command}: {exc}", file=sys.stderr)

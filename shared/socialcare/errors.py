@@ -21,6 +21,11 @@ class BadRequest(SocialcareError):
     code = "bad_request"
 
 
+class UnsupportedMediaType(SocialcareError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Unauthorized(SocialcareError):
     status = 401
     code = "unauthorized"

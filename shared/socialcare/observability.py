@@ -4,16 +4,25 @@ Service name and namespace come from POWERTOOLS_* in the template's Globals. Eve
 scrubbed of credentials as it is written (``ScrubbingFormatter``), whatever code logs it: an
 error text that carries a URL with ``?access_token=…`` or an ``Authorization`` header never
 reaches a log line.
+
+Tracing costs nothing at import where it is off (tests, the local stack: POWERTOOLS_TRACE_DISABLED,
+or outside Lambda): the X-Ray SDK's recorder is then never loaded. On Lambda it is on as before: boto3
+calls are traced from the cold start, and ``requests`` (the CRM clients, chat webhooks, tweepy
+and facebook-sdk) is patched the moment a code path first imports it, not imported up front.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Generator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
 from socialcare.redact import scrub
 
@@ -29,8 +38,60 @@ class ScrubbingFormatter(LambdaPowertoolsFormatter):
         return scrub(super().format(record))
 
 
+class _NoSegment(BaseSegment):
+    """What a disabled tracer's decorators write to: nothing."""
+
+    def close(self, end_time: int | None = None) -> None: ...
+    def add_subsegment(self, subsegment: Any) -> None: ...
+    def remove_subsegment(self, subsegment: Any) -> None: ...
+    def put_annotation(self, key: str, value: Any) -> None: ...
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None: ...
+    def add_exception(self, exception: BaseException, stack: Any, remote: bool = False) -> None: ...
+
+
+class _NoTracing(BaseProvider):
+    """The provider of a tracer that is off. Powertools has none of its own: a disabled Tracer
+    still imports the X-Ray SDK (~150 ms) to get its recorder, only to switch it off."""
+
+    @contextmanager
+    def in_subsegment(self, name: Any = None, **kwargs: Any) -> Generator[BaseSegment, None, None]:
+        yield _NoSegment()
+
+    def in_subsegment_async(self, name: Any = None, **kwargs: Any) -> Any:
+        raise NotImplementedError("socialcare has no async handlers")
+
+    def put_annotation(self, key: str, value: Any) -> None: ...
+    def put_metadata(self, key: str, value: Any, namespace: str = "default") -> None: ...
+    def patch(self, modules: Sequence[str]) -> None: ...
+    def patch_all(self) -> None: ...
+
+
+# Imported by code paths that call a third party, never at cold start (tweepy and facebook-sdk
+# send through requests); traced from their first import on.
+LAZILY_TRACED = ("requests",)
+
+
+def _tracer() -> Tracer:
+    # Powertools' own rule for "off" (the env variable, outside Lambda, SAM local), not a copy of it.
+    if Tracer._is_tracer_disabled():
+        return Tracer(provider=_NoTracing())
+    # On: X-Ray's patch_all would import every library it can patch (requests among them) at
+    # cold start. boto3 is on every function's path, so botocore is patched now; the others when
+    # first imported, through wrapt's post-import hooks (wrapt is the X-Ray SDK's own patcher).
+    import wrapt
+
+    traced = Tracer(patch_modules=("botocore",))
+
+    def patch_on_import(module: Any) -> None:
+        traced.patch((module.__name__,))
+
+    for name in LAZILY_TRACED:
+        wrapt.register_post_import_hook(patch_on_import, name)
+    return traced
+
+
 logger = Logger(logger_formatter=ScrubbingFormatter())
-tracer = Tracer()
+tracer = _tracer()
 metrics = Metrics()
 
 DEFAULT_NAMESPACE = "SocialCare"

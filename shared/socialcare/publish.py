@@ -278,3 +278,34 @@ class RecordQueue:
             )
         except Exception as exc:
             raise PublishFailed(f"the dead-letter queue refused message {source_message_id}") from exc
+
+
+class WorkItemOutbox:
+    """A ``Publisher`` whose work items wait for ``flush``: a queue consumer publishes the work
+    items of a whole SQS batch in one SendMessageBatch per team instead of one per record.
+
+    Safe because a work item's id is its cause: a batch whose flush fails is failed whole, every
+    record is redelivered as a duplicate and publishes the same ids again (SQS drops the copies
+    within its dedupe window; the dispatcher delivers an id once). Everything else goes through.
+    """
+
+    def __init__(self, publisher: Any) -> None:
+        self.publisher = publisher
+        self.pending: list[WorkItem] | None = None  # None: not in a batch, items leave at once
+
+    def work_items(self, items: Sequence[WorkItem]) -> None:
+        if self.pending is None:
+            self.publisher.work_items(items)
+        else:
+            self.pending.extend(items)
+
+    def open(self) -> None:
+        """Hold work items from now until ``flush``."""
+        self.pending = []
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending or [], None
+        self.publisher.work_items(pending)
+
+    def __getattr__(self, name: str) -> Any:  # inbound, crm_syncs, outbound, alert: unchanged
+        return getattr(self.publisher, name)

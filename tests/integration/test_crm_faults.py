@@ -26,6 +26,7 @@ from werkzeug import Request, Response
 from socialcare import aws
 from socialcare.crm.base import CrmTuning, Http, NoGuard
 from socialcare.crm.ratelimit import TokenBucket
+from socialcare.crm.retry import RetryQueue
 from socialcare.crm.samples import sample_view
 from socialcare.crm.webhook import WebhookAdapter
 from socialcare.crm.zendesk import ZendeskAdapter
@@ -93,7 +94,7 @@ class Cases:
         self.views: dict[str, CaseView] = {}
         self.publisher = Publisher(boto3.client("sqs"), crm_sync_url=made.queue_urls["CrmSyncQueue"])
 
-    def put(self, view: CaseView) -> None:
+    def put(self, view: CaseView, *, publish: bool = True) -> None:
         self.views[view.case.id] = view
         boto3.client("dynamodb").update_item(
             TableName=self.table,
@@ -101,7 +102,9 @@ class Cases:
             UpdateExpression="SET version = :v",
             ExpressionAttributeValues={":v": {"N": str(view.case.version)}},
         )
-        self.publisher.crm_syncs([CrmSyncRequest(case_id=view.case.id, version=view.case.version, reason="pipeline")])
+        if publish:
+            self.publisher.crm_syncs([CrmSyncRequest(case_id=view.case.id, version=view.case.version,
+                                                     reason="pipeline")])
 
     def get_case_view(self, case_id: str) -> CaseView | None:
         return self.views.get(case_id)
@@ -275,6 +278,54 @@ def test_the_token_bucket_defers_instead_of_flooding_the_crm(made: Any, httpserv
     arrivals = [t for _, _, _, t in crm.requests]
     # burst 1 at 2 tokens/s: four deliveries cannot arrive within 1.5 s of each other
     assert arrivals[-1] - arrivals[0] >= 1.5
+
+
+# ------------------------------------------------------------------ the retry queue
+
+
+def _retrying_consumer(made: Any, httpserver: HTTPServer, cases: Cases, attempts: int) -> SyncConsumer:
+    """The webhook consumer with the template's CRM retry queue and a budget of ``attempts``."""
+    service = CrmSync(WebhookAdapter(httpserver.url_for("/crm"), SECRET, Http("webhook", timeout=CLIENT_TIMEOUT)),
+                      cases, records(made), NoGuard())
+    tuning = CrmTuning(retry_base_seconds=1, retry_max_seconds=2, retry_attempts=attempts)
+    return SyncConsumer(lambda: service, crm_sync_queue(made), tuning,
+                        retries=RetryQueue(boto3.client("sqs"), made.queue_urls["CrmRetryQueue"]))
+
+
+def _retried(case_id: str, version: int, attempt: int) -> CrmSyncRequest:  # handed back after failed tries
+    return CrmSyncRequest(case_id=case_id, version=version, reason="retry", attempt=attempt, deferrals=attempt + 3)
+
+
+def test_a_rate_limit_puts_the_sync_off_without_spending_its_budget(made: Any, httpserver: HTTPServer) -> None:
+    crm = LoopbackCrm(script=["429:1"])
+    httpserver.expect_request("/crm", method="POST").respond_with_handler(crm.handle)
+    cases = Cases(made)
+    cases.put(sample_view("SC-2026-1", version=1), publish=False)
+    cases.publisher.crm_syncs([_retried("SC-2026-1", 1, attempt=1)])  # one failure left in a budget of 2
+
+    run_event_source(_retrying_consumer(made, httpserver, cases, attempts=2), made.queue_urls["CrmSyncQueue"])
+
+    assert dlq_messages(made.queue_urls["CrmSyncDLQ"]) == []
+    time.sleep(1.2)  # the CRM said Retry-After: 1; the retry is delayed that long on the retry queue
+    (waiting,) = dlq_messages(made.queue_urls["CrmRetryQueue"])
+    retry = CrmSyncRequest.model_validate_json(waiting["Body"])
+    assert (retry.case_id, retry.version, retry.attempt, retry.deferrals) == ("SC-2026-1", 1, 1, 5)
+
+
+def test_a_spent_budget_dead_letters_only_a_version_that_still_matters(made: Any, httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/crm", method="POST").respond_with_data("maintenance", status=503)
+    cases = Cases(made)
+    cases.put(sample_view("SC-2026-1", version=2), publish=False)  # v2 saved: its own trigger carries it
+    cases.put(sample_view("SC-2026-2", customer_id="cus-marco", version=1), publish=False)
+    cases.publisher.crm_syncs([_retried("SC-2026-1", 1, attempt=1), _retried("SC-2026-2", 1, attempt=1)])
+
+    run_event_source(_retrying_consumer(made, httpserver, cases, attempts=2), made.queue_urls["CrmSyncQueue"])
+
+    (dead,) = dlq_messages(made.queue_urls["CrmSyncDLQ"])  # not the superseded SC-2026-1 v1
+    assert json.loads(dead["Body"])["case_id"] == "SC-2026-2"  # whose v1 is its latest
+    reason = dead["MessageAttributes"]["reason"]["StringValue"]
+    assert "2 failed tries" in reason and "503" in reason
+    assert dlq_messages(made.queue_urls["CrmRetryQueue"]) == []  # nothing left circulating
 
 
 # ------------------------------------------------------------------ loopback Zendesk

@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-from event_source import run_event_source  # tests/integration/event_source.py
+from event_source import run_event_sources  # tests/integration/event_source.py
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -108,11 +108,14 @@ def _pipeline(world: dict[str, Any], interaction: Interaction, customer_id: str)
 
 def _run_crm_sync(world: dict[str, Any], deadline_s: float = 30.0) -> None:
     """CaseStreamFunction relays the case versions written so far to crm-sync.fifo, then
-    Lambda's SQS event source runs CrmSyncFunction on it, on moto."""
+    Lambda's SQS event sources run CrmSyncFunction on it and CrmRetryFunction on the retry
+    queue (where a refused sync waits), on moto."""
     assert world["case_versions"].relay() == {"batchItemFailures": []}
-    handler = load_app("crm_sync").handler
-    run_event_source(lambda event: handler(event, Context()), world["aws"].queue_urls["CrmSyncQueue"],
-                     deadline_s=deadline_s)
+    sync, relay = load_app("crm_sync").handler, load_app("crm_retry").handler
+    urls = world["aws"].queue_urls
+    run_event_sources({urls["CrmSyncQueue"]: lambda event: sync(event, Context()),
+                       urls["CrmRetryQueue"]: lambda event: relay(event, Context())},
+                      batches={urls["CrmSyncQueue"]: 5}, deadline_s=deadline_s)
 
 
 def _story_in_the_crm(world: dict[str, Any]) -> Case:

@@ -7,7 +7,8 @@ import responses
 
 from socialcare.config.settings import Settings
 from socialcare.flows.wiring import Wiring
-from socialcare.platforms import Platforms, RewriteBaseURLAdapter
+from socialcare.platforms import Platforms
+from socialcare.platforms.sessions import RewriteBaseURLAdapter
 
 
 def configured() -> Platforms:

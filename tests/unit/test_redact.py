@@ -67,9 +67,9 @@ def test_text_without_credentials_is_unchanged(text: str) -> None:
     "https://u:" * 20_000,
 ])
 def test_scrubbing_is_linear_on_long_hostile_text(filler: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: a busy machine must not fail a linear scrub
     scrub(filler + f" access_token={SECRET}")
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 def test_the_marker_is_a_fixed_string_without_quotes() -> None:

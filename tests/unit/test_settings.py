@@ -34,6 +34,8 @@ FUNCTION_SETTINGS: dict[str, type[config.Settings]] = {
     "CrmSyncFunction": config.CrmSyncSettings,
     "CrmWebhookFunction": config.CrmWebhookSettings,
     "CaseStreamFunction": config.CaseStreamSettings,
+    "CrmRetryFunction": config.CrmRetrySettings,
+    "CrmReconcileFunction": config.ReconcileSettings,
 }
 CODE_DIRS = {"SocialTeamDispatcherFunction": "team_dispatcher", "CallcentreTeamDispatcherFunction": "team_dispatcher"}
 

@@ -39,11 +39,15 @@ class CrmError(Exception):
 
 
 class Retryable(CrmError):
-    """Try again later; ``retry_after`` (seconds) is the CRM's own hint when it gave one."""
+    """Try again later; ``retry_after`` (seconds) is the CRM's own hint when it gave one.
+    ``rate_limited``: the CRM (429, a vendor's throttle) or our token bucket said "not now" - the
+    sync's retry budget counts only the other failures (docs/crm.md, "Retries")."""
 
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None,
+                 rate_limited: bool = False) -> None:
         super().__init__(reason, status=status)
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 class Permanent(CrmError):
@@ -142,7 +146,8 @@ class Http:
     ) -> requests.Response:
         wait = self.limiter.take()
         if wait > 0:
-            raise Retryable(f"{self.vendor}: local rate limit, next token in {wait:.1f}s", retry_after=wait)
+            raise Retryable(f"{self.vendor}: local rate limit, next token in {wait:.1f}s", retry_after=wait,
+                            rate_limited=True)
         kwargs.setdefault("timeout", self.timeout)
         try:
             response = self.session.request(method, url, **kwargs)
@@ -163,5 +168,6 @@ class Http:
             if status == 429 or throttled:
                 # Everyone sharing this CRM must wait, not just this message.
                 self.limiter.hold(retry_after if retry_after is not None else 1.0)
-            return Retryable(f"{where} answered {status}: {_summary(response)}", status=status, retry_after=retry_after)
+            return Retryable(f"{where} answered {status}: {_summary(response)}", status=status, retry_after=retry_after,
+                             rate_limited=status == 429 or throttled)
         return Permanent(f"{where} answered {status}: {_summary(response)}", status=status)

@@ -76,7 +76,7 @@ class CrmCaseViews:
         self.profiles = profiles
 
     def get_case_view(self, case_id: str) -> CaseView | None:
-        case = self.cases.get_with_interactions(case_id)
+        case = self.cases.get_with_interactions(case_id, newest=MAX_INTERACTIONS)
         if case is None:
             return None
         return case_view(case, self._customer(case.customer_id))

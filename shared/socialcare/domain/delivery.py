@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
 from aws_lambda_powertools import Logger
 
+from socialcare.domain.workitems import hold
 from socialcare.models.case import Case, Team
 from socialcare.models.workitem import WorkItem
 from socialcare.ports import OnceGuard
@@ -15,10 +15,6 @@ from socialcare.secrets import SecretStore
 from socialcare.store.cases import CasesRepository
 
 logger = Logger(child=True)
-
-# Work items held for pull on the case (destination "pull"), oldest dropped first.
-MAX_PENDING_ITEMS = 20
-
 
 def chat_payload(item: WorkItem, fmt: str, console_url: str = "") -> dict[str, Any]:
     case = item.case
@@ -95,31 +91,14 @@ class TeamDelivery:
         # the environment. Missing -> SecretUnavailable: the record is retried, then kept in the DLQ.
         url = self.secrets.for_account("team_chat_webhooks", team.value)
         payload = chat_payload(item, self.chat_formats.get(team, "slack"), self.console_url)
+        import requests  # on use: a dispatcher delivering to "pull" (the default) never needs it
+
         response = requests.post(url, json=payload, timeout=5)
         # 4xx (a revoked webhook) and 5xx both fail the record: it is retried, then kept in the DLQ.
         response.raise_for_status()
         return item.item_id
 
     def hold_for_pull(self, item: WorkItem) -> Case:
-        """Keep the item on its case: the claim endpoint hands it to the agent who takes the case."""
-        summary = {
-            "item_id": item.item_id,
-            "kind": item.kind.value,
-            "team": item.team.value,
-            "created_at": item.created_at.isoformat(),
-            "reason": item.routing.reason,
-            "note": item.note,
-            "suggested_answer": item.suggested_answer.model_dump() if item.suggested_answer else None,
-        }
-
-        def change(case: Case) -> bool:
-            if any(p.get("item_id") == item.item_id for p in case.pending_items):
-                return False  # a redelivery: already held
-            # One pending item per kind and team: a second public post on the same case is still
-            # one "respond" job for the social team, now about the newest message.
-            same = (summary["kind"], summary["team"])
-            kept = [p for p in case.pending_items if (p.get("kind"), p.get("team")) != same]
-            case.pending_items = [*kept, summary][-MAX_PENDING_ITEMS:]
-            return True
-
-        return self.repo.update(item.case.id, change)
+        """Keep the item on its case: the claim endpoint hands it to the agent who takes the case.
+        The processor usually held it already, in the case's own write: then this only reads."""
+        return self.repo.update(item.case.id, lambda case: hold(case, item))

@@ -238,7 +238,10 @@ class Listening:
         result = ListeningResult(brand=brand_of(interaction))
         if interaction.direction is not Direction.INBOUND or interaction.channel not in _SOCIAL:
             return result
-        reasons = spam_signals(interaction, self._repeats(interaction, now), self.rules)
+        # Repeated texts are counted on public posts only: a bot floods mentions; a private
+        # message never reaches the public, and counting it would write once per DM.
+        repeats = self._repeats(interaction, now) if interaction.is_public else 0
+        reasons = spam_signals(interaction, repeats, self.rules)
         if len(reasons) >= self.rules.spam.threshold:
             # Bots do not count as mentions: a bot flood must not page anyone as a "spike".
             result.spam, result.spam_reasons = True, sorted(set(reasons))

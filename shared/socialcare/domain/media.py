@@ -14,9 +14,7 @@ from __future__ import annotations
 import mimetypes
 import re
 import time
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from socialcare.domain.channels.accounts import Accounts
 from socialcare.errors import SecretUnavailable
@@ -25,6 +23,12 @@ from socialcare.observability import count, logger
 from socialcare.platforms import Platforms
 from socialcare.redact import scrub
 from socialcare.store.media import MediaStore
+
+if TYPE_CHECKING:
+    import requests
+
+# requests and facebook-sdk are imported where media is fetched, not at import: only the
+# processor fetches media, and only for a message that carries some (cold starts stay short).
 
 # Channels whose attachment URLs are pre-signed CDN links we may GET without credentials. X DM
 # media needs OAuth 1.0a signing and gateway URLs belong to the gateway: both stay as links.
@@ -97,12 +101,15 @@ class MediaService:
         if interaction.channel is Channel.WHATSAPP and attachment.media_id:
             return self._whatsapp_media(interaction, attachment)
         if interaction.channel in _URL_CHANNELS and attachment.url and attachment.url.startswith("https://"):
+            import requests
+
             return _download(requests.Session(), attachment.url), attachment.mime_type
         return None
 
 
     def _fetch_with_retry(self, interaction: Interaction,
                           attachment: Attachment) -> tuple[requests.Response, str | None] | None:
+        import requests
         from facebook import GraphAPIError
 
         for attempt in range(1, _ATTEMPTS + 1):

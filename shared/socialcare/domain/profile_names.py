@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import requests
-
 from socialcare.domain.channels.accounts import Accounts
 from socialcare.errors import SecretUnavailable
 from socialcare.models.interaction import Channel, Direction, IdentifierKind, Interaction, Kind
@@ -89,6 +87,7 @@ def profile_of(channel: Channel, data: Any) -> PlatformProfile:
 
 def _refusal_of(exc: Exception) -> ProfileRefused:
     """A short reason (never the error text: it may name the URL, token included)."""
+    import requests  # on use, like facebook-sdk: only a Graph lookup pays its import time
     from facebook import GraphAPIError
 
     if isinstance(exc, SecretUnavailable):
@@ -167,6 +166,7 @@ class PlatformNames:
 
     def fetch(self, interaction: Interaction) -> PlatformProfile:
         """The sender's profile from the Graph API; ProfileRefused with a short reason otherwise."""
+        import requests
         from facebook import GraphAPIError
 
         try:

@@ -65,3 +65,28 @@ def build(
         routing=routing,
         note=note,
     )
+
+
+# Work items held for pull on the case (destination "pull"), oldest dropped first.
+MAX_PENDING_ITEMS = 20
+
+
+def hold(case: Case, item: WorkItem) -> bool:
+    """Keep ``item`` on its case for the agent who claims it (a team whose destination is
+    "pull"); False when it is held already (a redelivery). One pending item per kind and team:
+    a second public post on the same case is still one "respond" job, now about the newest."""
+    if any(p.get("item_id") == item.item_id for p in case.pending_items):
+        return False
+    summary = {
+        "item_id": item.item_id,
+        "kind": item.kind.value,
+        "team": item.team.value,
+        "created_at": item.created_at.isoformat(),
+        "reason": item.routing.reason,
+        "note": item.note,
+        "suggested_answer": item.suggested_answer.model_dump() if item.suggested_answer else None,
+    }
+    same = (summary["kind"], summary["team"])
+    kept = [p for p in case.pending_items if (p.get("kind"), p.get("team")) != same]
+    case.pending_items = [*kept, summary][-MAX_PENDING_ITEMS:]
+    return True

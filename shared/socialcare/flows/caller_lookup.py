@@ -16,8 +16,9 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from socialcare.config.settings import CallerLookupSettings, load
+from socialcare.domain.channels.common import repair_document
 from socialcare.domain.channels.connect import ContactFlowEvent, answer, call_event, caller_number
-from socialcare.errors import PublishFailed
+from socialcare.errors import BadRequest
 from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import IdentifierKind
 from socialcare.observability import count, logger
@@ -53,8 +54,8 @@ class CallerLookup:
     def handle(self, raw_event: Any, context: Any = None) -> dict[str, str]:
         """The flow's answer for one contact; never raises (a failed lookup still lets the call in)."""
         try:
-            event = ContactFlowEvent.model_validate(raw_event)
-        except ValidationError:
+            event = ContactFlowEvent.model_validate(repair_document(raw_event))
+        except (ValidationError, BadRequest, TypeError):
             logger.warning("not a Connect contact-flow event")
             count("CallerLookups", 1, status="invalid_event")
             return answer(None, "invalid_event")
@@ -76,7 +77,7 @@ class CallerLookup:
             status = "lookup_failed"
         try:
             self.publisher.inbound([call_event(event, number)])
-        except PublishFailed:
+        except Exception:  # noqa: BLE001 - PublishFailed, or anything else: the call goes on
             # the answer still goes back: dropping the live call would be worse than a missing record
             logger.exception("call not recorded")
             count("CallRecordFailures", 1)

@@ -9,12 +9,18 @@ Per message (``CrmSyncRequest``, a trigger - never a snapshot):
 3. deliver ``case.upserted`` for that version through the adapter, at most once per delivery id
    (OnceGuard), then store the record id and acknowledged version on the case.
 
-Failures never sleep: a ``Retryable`` changes the record's visibility timeout to the backoff (or
-the CRM's Retry-After) and reports the record as a batch item failure; a ``Permanent`` failure
-is sent straight to the DLQ with its reason as a message attribute and deleted from the queue,
-so it neither hammers the CRM 8 times with a request that cannot succeed nor blocks its case's
-FIFO group for the whole redrive cycle. Anything unexpected (a bug, DynamoDB down) is simply
-re-raised: SQS retries it and redrives it to the DLQ after maxReceiveCount.
+Failures never sleep. A ``Retryable`` (or ``Busy``) *puts the trigger off*: it is acknowledged
+here and sent to the CRM retry queue (``crm/retry.py``) with the backoff or the CRM's
+Retry-After, so waiting never spends crm-sync.fifo's receives; every trigger of that case later
+in the batch rides on the same retry (the sync sends the case's current version anyway). Only
+failures that are not rate limits count against ``CrmTuning.retry_attempts``; when those are
+spent the trigger goes to the DLQ - unless the CRM already holds its version (stale) or a newer
+version of the case has its own trigger (superseded), which are dropped. Without a retry queue
+(or when it refuses) the record's visibility timeout is changed instead, as before. A
+``Permanent`` failure is sent straight to the DLQ with its reason as a message attribute and
+deleted from the queue, so it neither hammers the CRM with a request that cannot succeed nor
+blocks its case's FIFO group. Anything unexpected (a bug, DynamoDB down) is simply re-raised: SQS
+retries it and redrives it to the DLQ after maxReceiveCount.
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -34,6 +41,7 @@ from socialcare.config.settings import CrmSyncSettings, load
 from socialcare.crm.base import CrmAdapter, CrmTuning, Permanent, Retryable
 from socialcare.crm.factory import build_adapter
 from socialcare.crm.ratelimit import TokenBucket
+from socialcare.crm.retry import RetryQueue, put_off
 from socialcare.domain.crm_view import CaseSource
 from socialcare.errors import Busy, SecretUnavailable
 from socialcare.flows.wiring import Wiring, required
@@ -113,12 +121,26 @@ def retry_delay(
     return int(min(_MAX_VISIBILITY, max(1, math.ceil(delay))))
 
 
+@dataclass
+class _PutOff:
+    """One case's retry in this batch, and the records it carries (kept in case the send fails)."""
+
+    request: CrmSyncRequest
+    delay: int
+    records: list[SQSRecord] = field(default_factory=list)
+
+    def absorb(self, request: CrmSyncRequest, record: SQSRecord) -> None:
+        if request.version > self.request.version:
+            self.request = self.request.model_copy(update={"version": request.version})
+        self.records.append(record)
+
+
 class SyncConsumer:
-    """The SQS side: one record -> one ``CrmSync.sync``, with visibility-timeout retries and the
-    DLQ for permanent failures."""
+    """The SQS side: one record -> one ``CrmSync.sync``, with retries through the CRM retry
+    queue (or, without one, the visibility timeout) and the DLQ for permanent failures."""
 
     def __init__(self, service_factory: Callable[[], CrmSync], queue: RecordQueue, tuning: CrmTuning, *,
-                 configured: bool = True) -> None:
+                 configured: bool = True, retries: RetryQueue | None = None) -> None:
         self._service_factory = service_factory
         # No CRM yet (provider "none"): versions are acknowledged to SQS but not recorded as synced,
         # so `socialcare crm reconcile` backfills them once a CRM is configured.
@@ -127,7 +149,9 @@ class SyncConsumer:
         self._context: Any = None
         self._deferred: dict[str, int] = {}  # message group -> delay given to its failed record
         self._deferred_ids: set[str] = set()
+        self._put_offs: dict[str, _PutOff] = {}  # case id -> its retry, sent when the batch ends
         self.queue = queue
+        self.retries = retries
         self.tuning = tuning
         # skip_group_on_error: a failing case holds back only its own later messages.
         self.processor = SqsFifoPartialProcessor(skip_group_on_error=True)
@@ -158,11 +182,13 @@ class SyncConsumer:
         self._context = context
         self._deferred = {}
         self._deferred_ids = set()
+        self._put_offs = {}
         response = process_partial_response(
             event=event, record_handler=self.handle_record, processor=self.processor, context=context
         )
-        self._defer_held_back(event, response["batchItemFailures"])
-        return dict(response)
+        failures = [dict(f) for f in response["batchItemFailures"]] + self._send_put_offs()
+        self._defer_held_back(event, failures)
+        return {**response, "batchItemFailures": failures}
 
     def _defer_held_back(self, event: dict[str, Any], failures: list[Any]) -> None:
         """Give the later records of a deferred case the same delay.
@@ -180,6 +206,20 @@ class SyncConsumer:
                 held.append((raw["receiptHandle"], self._deferred[group]))
         self.queue.defer(held)
 
+    def _send_put_offs(self) -> list[dict[str, str]]:
+        """Send this batch's retries (one per case); the records of a retry the queue refused fall
+        back to a visibility-timeout retry and are reported failed (kept, never dropped)."""
+        if not self._put_offs or self.retries is None:
+            return []
+        refused = {r.case_id for r in self.retries.send([p.request for p in self._put_offs.values()])}
+        failures: list[dict[str, str]] = []
+        for case_id in refused:
+            put = self._put_offs[case_id]
+            for record in put.records:
+                self.defer(record, "the CRM retry queue refused the retry", put.delay)
+                failures.append({"itemIdentifier": record.message_id})
+        return failures
+
     def handle_record(self, record: SQSRecord) -> str:
         try:
             request = CrmSyncRequest.model_validate_json(record.body)
@@ -190,26 +230,71 @@ class SyncConsumer:
         if not self.configured:
             metrics.add_metric(name="CrmSync_not_configured", unit=MetricUnit.Count, value=1)
             return "not_configured"
+        put = self._put_offs.get(request.case_id)
+        if put is not None:
+            # The case is already put off in this batch: its one retry syncs the newest version.
+            put.absorb(request, record)
+            return "coalesced"
         try:
             service = self.service
             register = getattr(service.guard, "register", None)
             if callable(register) and self._context is not None:
                 register(self._context)
             result = service.sync(request)
-        except (Retryable, Busy) as exc:
-            self.defer(record, exc.reason, exc.retry_after)
-            raise
-        except SecretUnavailable as exc:
-            # Fail closed but keep the message: someone will fill the secret.
-            self.defer(record, exc.reason, None)
+        except (Retryable, Busy, SecretUnavailable) as exc:
+            # SecretUnavailable: fail closed but keep the message - someone will fill the secret.
+            rate_limited = isinstance(exc, Busy) or getattr(exc, "rate_limited", False)
+            retry_after = getattr(exc, "retry_after", None)
+            if self.retries is not None:
+                return self.put_off(record, request, exc.reason, retry_after, rate_limited=rate_limited)
+            self.defer(record, exc.reason, retry_after)
             raise Retryable(exc.reason) from exc
         except Permanent as exc:
             self.dead_letter(record, exc.reason)
             return "dead-lettered"
-        metrics.add_metric(name=f"CrmSync_{result.outcome}", unit=MetricUnit.Count, value=1)
-        logger.info("crm sync", extra={"outcome": result.outcome, "version": result.version,
-                                       "record_id": result.record_id, "delivery_id": result.delivery_id})
-        return result.outcome
+        return self._count(result.outcome, version=result.version, record_id=result.record_id,
+                           delivery_id=result.delivery_id)
+
+    @staticmethod
+    def _count(outcome: str, **extra: Any) -> str:
+        metrics.add_metric(name=f"CrmSync_{outcome}", unit=MetricUnit.Count, value=1)
+        logger.info("crm sync", extra={"outcome": outcome, **extra})
+        return outcome
+
+    def put_off(self, record: SQSRecord, request: CrmSyncRequest, reason: str, retry_after: float | None, *,
+                rate_limited: bool) -> str:
+        """Acknowledge the record and retry its case from the retry queue; only a failure that
+        is not a rate limit spends one of ``retry_attempts``."""
+        now = datetime.now(UTC)
+        if not rate_limited and request.attempt + 1 >= self.tuning.retry_attempts:
+            return self.give_up(record, request, f"{request.attempt + 1} failed tries, the last: {reason}")
+        first = request.first_deferred_at
+        if first is not None and (now - first).total_seconds() > self.tuning.retry_horizon_seconds:
+            # Put off for longer than the horizon (a CRM rate-limiting for hours): stop circulating;
+            # the scheduled reconcile re-publishes the case while its CRM copy lags.
+            return self._count("retry_expired", reason=reason)
+        tries = request.attempt + (0 if rate_limited else 1)
+        delay = retry_delay(max(1, tries), retry_after, self.tuning)
+        retry = put_off(request, delay=delay, rate_limited=rate_limited, now=now)
+        self._put_offs[request.case_id] = _PutOff(retry, delay, [record])
+        metrics.add_metric(name="CrmSyncRetries", unit=MetricUnit.Count, value=1)
+        logger.warning("crm sync put off", extra={"reason": reason, "retry_in": delay, "attempt": retry.attempt,
+                                                  "rate_limited": rate_limited})
+        return "put_off"
+
+    def give_up(self, record: SQSRecord, request: CrmSyncRequest, reason: str) -> str:
+        """The retry budget is spent: dead-letter the trigger only if its version still matters."""
+        state = self.service.records.crm_state(request.case_id)
+        if state is None:
+            return self._count("missing")
+        if state.synced_version >= request.version:
+            return self._count("stale", version=request.version)
+        if state.case_version is not None and state.case_version > request.version:
+            # A newer version was saved: its own trigger (the stream relays every version) carries
+            # the sync, so this one is not worth an alarm.
+            return self._count("superseded", version=request.version)
+        self.dead_letter(record, reason)
+        return "dead-lettered"
 
     def defer(self, record: SQSRecord, reason: str, retry_after: float | None) -> None:
         receives = int(record.attributes.approximate_receive_count or 1)
@@ -242,5 +327,6 @@ def build(wiring: Wiring | None = None) -> SyncConsumer:
     """CrmSyncFunction's flow, its settings validated at cold start."""
     w = wiring or Wiring(load(CrmSyncSettings))
     queue = RecordQueue(w.client("sqs"), required(w.settings, "crm_sync_queue_url"))
-    return SyncConsumer(lambda: crm_sync(w), queue, w.crm_tuning,
-                        configured=w.settings.crm_configured)
+    retry_url = w.settings.crm_retry_queue_url
+    return SyncConsumer(lambda: crm_sync(w), queue, w.crm_tuning, configured=w.settings.crm_configured,
+                        retries=RetryQueue(w.client("sqs"), retry_url) if retry_url else None)

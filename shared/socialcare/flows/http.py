@@ -23,7 +23,8 @@ from socialcare.errors import BadRequest, PayloadTooLarge, SocialcareError
 logger = Logger(child=True)
 
 
-def error_response(status: int, code: str, reason: str, **details: Any) -> Response[dict[str, Any]]:
+def error_response(status: int, code: str, reason: str, /, **details: Any) -> Response[dict[str, Any]]:
+    # positional-only: a detail may itself be named "status" (a case's status in a 409)
     body: dict[str, Any] = {"error": code, "reason": reason}
     if details:
         body["details"] = details

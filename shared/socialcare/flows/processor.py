@@ -22,10 +22,15 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from socialcare.config.settings import ProcessorSettings, load
+from socialcare.domain.identity.service import Recognition
+from socialcare.errors import PublishFailed
 from socialcare.flows.wiring import Wiring
+from socialcare.models.case import Case, Team
 from socialcare.models.interaction import Action, Direction, InboundEvent, Interaction
+from socialcare.models.profile import RecordResult
+from socialcare.models.triage import Triage
 from socialcare.observability import logger, metrics
-from socialcare.publish import unwrap_body
+from socialcare.publish import WorkItemOutbox, unwrap_body
 
 
 class Processor:
@@ -34,10 +39,25 @@ class Processor:
         # skip_group_on_error: a failing record holds back only its own author's later events,
         # not every other customer's in the batch.
         self.batch = SqsFifoPartialProcessor(skip_group_on_error=True)
+        # The batch's work items leave together, one SendMessageBatch per team (publish.py).
+        self.outbox = WorkItemOutbox(wiring.publisher)
+        wiring.threading.publisher = self.outbox
+        s = wiring.settings
+        destinations = {Team.SOCIAL: s.social_destination, Team.CALLCENTRE: s.callcentre_destination}
+        wiring.threading.held_teams = frozenset(t for t, where in destinations.items() if where != "chat")
 
     def handle_batch(self, event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
-        return process_partial_response(event=event, record_handler=self.handle_record, processor=self.batch,
-                                        context=context)
+        self.outbox.open()
+        response = process_partial_response(event=event, record_handler=self.handle_record, processor=self.batch,
+                                             context=context)
+        try:
+            self.outbox.flush()
+        except PublishFailed:
+            # Stored and threaded, but its work items did not leave: every record comes back as a
+            # duplicate and publishes the same item ids again (never a lost work item).
+            logger.warning("work items not published: the batch is retried", exc_info=True)
+            return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event.get("Records", [])]}
+        return response
 
     def handle_record(self, record: SQSRecord) -> None:
         """Raise to leave the record on the queue (retried, then dead-lettered)."""
@@ -83,8 +103,12 @@ class Processor:
                 # Deleted by its author before we stored it (a tombstone): never thread or route it.
                 return {"status": "deleted", "customer_id": customer_id}
             if stored.case_id is not None:
+                # Threaded already - but its work item may not have been published when the first
+                # delivery stopped (the case and the mark are one transaction, published after):
+                # publish it again, with the same id, so the dispatcher sees it once.
+                self.w.threading.on_interaction(interaction, stored.customer_id or customer_id, recognition.context)
                 return {"status": "duplicate", "customer_id": customer_id}
-        case_id = self.thread_into_case(interaction, customer_id, recognition.context)
+        case_id = self.thread_into_case(interaction, stored, customer_id, recognition)
         return {"status": "stored", "customer_id": customer_id, "case_id": case_id}
 
     def react(self, event: InboundEvent) -> dict[str, Any]:
@@ -102,27 +126,47 @@ class Processor:
         metrics.add_metric(name="Reactions", unit=MetricUnit.Count, value=1)
         return {"status": "reacted" if emoji else "unreacted"}
 
-    def thread_into_case(self, interaction: Interaction, customer_id: str, context: dict[str, Any]) -> str | None:
-        """The case (its work items published by the case service), the profile's context, then
-        the interaction marked threaded - LAST: that is what tells a redelivery that everything
-        downstream happened. Each step before it is idempotent, so a crash anywhere resumes whole.
+    def thread_into_case(self, interaction: Interaction, stored: RecordResult, customer_id: str,
+                         recognition: Recognition) -> str | None:
+        """The case (its work items published by the case service), the profile's context and the
+        interaction marked threaded - in the case's own transaction when the interaction was just
+        stored (one write). Otherwise (a resumed redelivery, or a path that writes the case apart)
+        the context, then the mark LAST: that is what tells a redelivery that everything
+        downstream happened. Each step is idempotent, so a crash anywhere resumes whole.
         """
-        outcome = self.w.threading.on_interaction(interaction, customer_id, context)
+        owner = stored.customer_id or customer_id
+        timeline_sk = stored.timeline_sk if stored.created else None
+
+        def joined(case: Case, created: bool, triage: Triage) -> list[dict[str, Any]]:
+            assert timeline_sk is not None
+            fields = context_fields(case, created, triage, interaction)
+            return self.w.profiles.threaded_ops(owner, interaction.id, timeline_sk, case.id, **fields)
+
+        outcome = self.w.threading.on_interaction(
+            interaction, customer_id, recognition.context, first_seen=stored.created,
+            new_customer=recognition.created and stored.created, joined=joined if timeline_sk else None)
         case = outcome.case
         if case is None:  # spam from a stranger: stored on the timeline, no case, no work
             metrics.add_metric(name="SpamInteractions", unit=MetricUnit.Count, value=1)
             return None
-        fields: dict[str, Any] = {
-            "open_case_id": case.id if case.is_open else None,
-            "case_priority": case.priority.value if case.is_open else None,
-        }
-        if outcome.triage is not None and interaction.direction is Direction.INBOUND:
-            fields["last_sentiment"] = outcome.triage.sentiment.label
-        if outcome.created:
-            fields["add_previous_case"] = case.id
-        self.w.profiles.update_context(customer_id, **fields)
-        self.w.profiles.set_interaction_case(interaction.id, case.id)
+        if not outcome.joined:
+            self.w.profiles.update_context(customer_id, **context_fields(case, outcome.created, outcome.triage,
+                                                                         interaction))
+            self.w.profiles.set_interaction_case(interaction.id, case.id)
         return case.id
+
+
+def context_fields(case: Case, created: bool, triage: Triage | None, interaction: Interaction) -> dict[str, Any]:
+    """What the profile's context says of the customer's case after this interaction."""
+    fields: dict[str, Any] = {
+        "open_case_id": case.id if case.is_open else None,
+        "case_priority": case.priority.value if case.is_open else None,
+    }
+    if triage is not None and interaction.direction is Direction.INBOUND:
+        fields["last_sentiment"] = triage.sentiment.label
+    if created:
+        fields["add_previous_case"] = case.id
+    return fields
 
 
 def build() -> Processor:

@@ -4,16 +4,24 @@ A case lags when the CRM acknowledged a lower version than the case has (or none
 went to the DLQ, a CRM outage longer than the queue's retention, a provider switch. Re-publishing
 is always safe: the sync reads the current case and drops versions the CRM already has. The
 stream makes this a safety net, not the mechanism: every saved version is relayed already.
+
+``ScheduledReconcile`` is CrmReconcileFunction: the template's schedule (``CrmReconcileSchedule``,
+every 15 minutes by default) runs the sweep, so what a long CRM outage left behind - triggers the
+retry queue stopped circulating, syncs in the DLQ - catches up without anyone running the CLI.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from socialcare.config.settings import ReconcileSettings, load
 from socialcare.errors import ConfigurationError
 from socialcare.flows.wiring import Wiring
 from socialcare.models.crm import CrmSyncRequest
+from socialcare.observability import logger, metrics
 from socialcare.store.cases import LaggingCase
 
 
@@ -45,3 +53,31 @@ def reconcile(wiring: Wiring | None = None, *, dry_run: bool = False, limit: int
         else:
             report.enqueued.append(case.case_id)
     return report
+
+
+SCHEDULED_LIMIT = 2000  # cases re-published per scheduled run: fits the function's timeout; the next run goes on
+
+
+class ScheduledReconcile:
+    """One scheduled sweep: nothing to do without a CRM; failures are logged and counted, and
+    the next run retries them (a run never raises for one bad case)."""
+
+    def __init__(self, wiring: Wiring, *, limit: int | None = SCHEDULED_LIMIT) -> None:
+        self.wiring = wiring
+        self.limit = limit
+
+    def handle(self, event: Any = None, context: Any = None) -> dict[str, Any]:
+        if not self.wiring.settings.crm_configured:
+            return {"skipped": "no CRM configured"}
+        report = reconcile(self.wiring, limit=self.limit)
+        summary = {"lagging": len(report.lagging), "enqueued": len(report.enqueued), "failed": len(report.failed)}
+        metrics.add_metric(name="CrmReconcileEnqueued", unit=MetricUnit.Count, value=len(report.enqueued))
+        metrics.add_metric(name="CrmReconcileFailed", unit=MetricUnit.Count, value=len(report.failed))
+        (logger.error if report.failed else logger.info)("crm reconcile", extra={**summary,
+                                                                                 "failed_cases": sorted(report.failed)})
+        return summary
+
+
+def build(wiring: Wiring | None = None) -> ScheduledReconcile:
+    """CrmReconcileFunction's flow, its settings validated at cold start."""
+    return ScheduledReconcile(wiring or Wiring(load(ReconcileSettings)))

@@ -1,28 +1,31 @@
-"""The webhook functions (X, Meta, the inbound gateway): verify, split, publish, answer.
+"""What the webhook functions (X, Meta, the inbound gateway) share: verify, split, publish, answer.
 
 A webhook does the least work that makes an event durable. Every route is: read the raw bytes
 (413 over the limit), verify (401/403, 500 when the secret is missing), parse (400 only for a
 body that is not the platform's envelope; a malformed event inside one is skipped, counted and
 logged, and the others go on), publish every event on inbound.fifo (503 when SQS refuses, so
 the platform redelivers), 200. Nothing here touches DynamoDB: the processor does the rest.
+
+Each function has its own module (``webhooks_x``, ``webhooks_meta``, ``webhooks_inbound``) that
+imports its own platform's parser only: a webhook's cold start pays for one platform, not three.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from pydantic import ValidationError
 
-from socialcare.config.settings import WebhookInboundSettings, WebhookMetaSettings, WebhookXSettings, load
-from socialcare.domain.channels import gateway, meta, x
-from socialcare.domain.channels.common import Parsed, load_json
+from socialcare.domain.channels.common import Parsed
 from socialcare.errors import BadRequest
-from socialcare.flows.http import make_resolver, raw_body
-from socialcare.flows.wiring import Wiring
-from socialcare.observability import count, logger, tracer
+from socialcare.observability import count, logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    from socialcare.flows.wiring import Wiring
 
 
 def parse_or_400(parse: Callable[[Any], Parsed], payload: Any) -> Parsed:
@@ -70,68 +73,6 @@ def ingest(wiring: Wiring, parsed: Parsed, source: str) -> dict[str, Any]:
     return {"received": len(events), "ignored": sum(parsed.ignored.values())}
 
 
-def _headers(app: APIGatewayHttpResolver) -> dict[str, str]:
+def request_headers(app: APIGatewayHttpResolver) -> dict[str, str]:
     # HTTP API 2.0 lower-cases header names; normalise anyway so direct invokes behave the same
     return {k.lower(): v for k, v in (app.current_event.headers or {}).items()}
-
-
-def x_app(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
-    """WebhookXFunction: the CRC and Account Activity events."""
-    w = wiring or Wiring(load(WebhookXSettings))
-    app = make_resolver()
-
-    @app.get("/webhooks/x")
-    @tracer.capture_method
-    def crc() -> dict[str, str]:
-        params = app.current_event.query_string_parameters or {}
-        return x.crc_response(w.accounts, params.get("crc_token", ""), params.get("app"))
-
-    @app.post("/webhooks/x")
-    @tracer.capture_method
-    def activity() -> dict[str, Any]:
-        body = raw_body(app.current_event, w.settings.max_body_bytes)
-        signed_by = x.verify(w.accounts, body, _headers(app))
-        payload = load_json(body, repair_text=True)  # X resends a refused POST as it was
-        parsed = parse_or_400(lambda p: x.parse(p, w.settings.brand_x_ids), payload)
-        x.check_account(w.accounts, parsed.account, signed_by)
-        return ingest(w, parsed, x.SOURCE)
-
-    return app
-
-
-def meta_app(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
-    """WebhookMetaFunction: the verification handshake and page/instagram/WhatsApp updates."""
-    w = wiring or Wiring(load(WebhookMetaSettings))
-    app = make_resolver()
-
-    @app.get("/webhooks/meta")
-    @tracer.capture_method
-    def verification() -> Response[str]:
-        params = app.current_event.query_string_parameters or {}
-        challenge = meta.verify_subscription(w.accounts, params)
-        return Response(status_code=200, content_type=content_types.TEXT_PLAIN, body=challenge)
-
-    @app.post("/webhooks/meta")
-    @tracer.capture_method
-    def updates() -> dict[str, Any]:
-        body = raw_body(app.current_event, w.settings.max_body_bytes)
-        meta.verify(w.accounts, body, _headers(app))
-        return ingest(w, parse_or_400(meta.parse, load_json(body, repair_text=True)), meta.SOURCE)
-
-    return app
-
-
-def inbound_app(wiring: Wiring | None = None) -> APIGatewayHttpResolver:
-    """WebhookInboundFunction: the signed gateway for e-mail, web chat and web forms."""
-    w = wiring or Wiring(load(WebhookInboundSettings))
-    app = make_resolver()
-
-    @app.post("/webhooks/inbound")
-    @tracer.capture_method
-    def message() -> dict[str, Any]:
-        body = raw_body(app.current_event, w.settings.max_body_bytes)
-        gateway.verify(w.accounts, body, _headers(app))
-        parsed = parse_or_400(lambda p: gateway.parse(p, w.settings.default_region), load_json(body))
-        return ingest(w, parsed, gateway.SOURCE)
-
-    return app

@@ -137,8 +137,15 @@ class CrmSyncRequest(BaseModel):
     schema_version: Literal[1] = 1
     case_id: str = Field(min_length=1, max_length=128)
     version: int = Field(ge=1, description="the case version that asked for this sync")
-    reason: str | None = Field(default=None, description="why: case saved | reconcile")
+    reason: str | None = Field(default=None, description="why: case saved | reconcile | retry")
     requested_at: datetime = Field(default_factory=_utcnow)
+    # A trigger put off on the CRM retry queue (docs/crm.md, "Retries"): ``attempt`` counts the
+    # failures that were not rate limits (the budget), ``deferrals`` every put-off (what makes each
+    # hop's dedupe id unique), ``not_before`` when the relay may hand it back to crm-sync.fifo.
+    attempt: int = Field(default=0, ge=0)
+    deferrals: int = Field(default=0, ge=0)
+    first_deferred_at: datetime | None = None
+    not_before: datetime | None = None
 
     @property
     def group_id(self) -> str:
@@ -146,10 +153,16 @@ class CrmSyncRequest(BaseModel):
 
     @property
     def dedupe_key(self) -> str:
+        if self.deferrals:
+            return f"crm-sync|{self.case_id}|{self.version}|retry|{self.attempt}|{self.deferrals}"
         return f"crm-sync|{self.case_id}|{self.version}"
 
     def queue_body(self) -> str:
-        return self.model_dump_json()
+        # A first trigger keeps its v1 shape: the retry fields appear only once it was put off.
+        return self.model_dump_json(exclude={k for k in _RETRY_FIELDS if not getattr(self, k)})
+
+
+_RETRY_FIELDS = ("attempt", "deferrals", "first_deferred_at", "not_before")
 
 
 # --------------------------------------------------------------------------- case.upserted

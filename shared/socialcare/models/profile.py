@@ -108,6 +108,7 @@ class RecordResult:
     customer_id: str | None = None
     # A delete that arrived before its message leaves a tombstone: never store or route it.
     deleted: bool = False
+    timeline_sk: str | None = None  # where it was stored on ``customer_id``'s timeline (when created)
 
 
 @dataclass(frozen=True)

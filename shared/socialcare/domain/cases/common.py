@@ -3,6 +3,7 @@ message changes a case, following merges to the current case, and the customer c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -38,6 +39,13 @@ class CaseOutcome:
     spam_reasons: list[str] = field(default_factory=list)
     incident: bool = False
     triage: Triage | None = None
+    joined: bool = False  # the caller's ``JoinedOps`` were written in the case's transaction
+
+
+# Items a caller asks to be written in the same transaction as the case (the profile's context,
+# the interaction marked threaded): given the case as it will be saved, whether it is new, and
+# the triage; see ``CaseThreading.on_interaction``.
+JoinedOps = Callable[[Case, bool, Triage], list[dict[str, Any]]]
 
 
 class ContextSource(Protocol):
@@ -106,15 +114,28 @@ def apply_route(case: Case, route: Route, now: datetime, interaction_id: str) ->
         case.lease_owner = case.lease_until = None  # the new team claims it afresh
 
 
-def current_case(repo: CasesRepository, customer_id: str) -> tuple[str | None, Case | None]:
-    """(pointer value, the case it leads to after following merges)."""
+def current_case(repo: CasesRepository, customer_id: str, hint: str | None = None) -> tuple[str | None, Case | None]:
+    """(pointer value, the case it leads to after following merges).
+
+    ``hint`` is the open case id the customer's profile (just read) names: when it leads to an
+    open case of this customer, the pointer read is skipped - it would name the same case (a
+    case is only opened when none is open, and the profile is noted in the same transaction).
+    Anything else (no hint, a resolved or foreign case) reads the pointer, the source of truth.
+    """
+    if hint:
+        case = follow_merges(repo, repo.get(hint))
+        if case is not None and case.is_open and case.customer_id == customer_id:
+            return hint, case
     pointer = repo.latest_case_id(customer_id)
-    case = repo.get(pointer) if pointer else None
+    return pointer, follow_merges(repo, repo.get(pointer) if pointer else None)
+
+
+def follow_merges(repo: CasesRepository, case: Case | None) -> Case | None:
     hops = 0
     while case is not None and case.status is CaseStatus.MERGED and case.merged_into and hops < 5:
         case = repo.get(case.merged_into)
         hops += 1
-    return pointer, case
+    return case
 
 
 def require_open(case: Case) -> None:

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger
 from socialcare.domain.cases.common import (
     ATTEMPTS,
     CaseOutcome,
+    JoinedOps,
     add_interaction,
     apply_route,
     apply_triage,
@@ -33,13 +34,19 @@ from socialcare.domain.listening import Listening
 from socialcare.domain.routing import Router
 from socialcare.domain.sla import SlaClock
 from socialcare.domain.triage import Triager
-from socialcare.domain.workitems import build
-from socialcare.models.case import Case, CaseStatus, InteractionRef
+from socialcare.domain.workitems import build, hold
+from socialcare.models.case import Case, CaseStatus, InteractionRef, Team
 from socialcare.models.interaction import Direction, Interaction
 from socialcare.models.triage import Route, Triage
 from socialcare.models.workitem import CustomerContext, RoutingInfo, WorkItem
 from socialcare.ports import Publisher
-from socialcare.store.cases import CasesRepository, CustomerRace, DuplicateInteraction, VersionConflict
+from socialcare.store.cases import (
+    CasesRepository,
+    CustomerRace,
+    DuplicateInteraction,
+    OtherItemChanged,
+    VersionConflict,
+)
 
 logger = Logger(child=True)
 
@@ -56,22 +63,35 @@ class CaseThreading:
         self.listening = listening
         self.publisher = publisher
         self.reopen_window = timedelta(hours=reopen_window_hours)
+        # Teams whose dispatcher holds items on the case for pull: the item is held in the case's
+        # own write, so the dispatcher only reads (no second case version, no second CRM sync).
+        self.held_teams: frozenset[Team] = frozenset()
         self.incidents = IncidentCases(repo, ids, listening, router, sla, faq)
 
     def on_interaction(self, interaction: Interaction, customer_id: str, context: dict[str, Any] | None = None, *,
-                       now: datetime | None = None) -> CaseOutcome:
-        """Thread one interaction into its case and publish its work items (module docstring)."""
+                       now: datetime | None = None, first_seen: bool = False, new_customer: bool = False,
+                       joined: JoinedOps | None = None) -> CaseOutcome:
+        """Thread one interaction into its case and publish its work items (module docstring).
+
+        ``first_seen``: the caller has just stored the interaction for the first time (its guard
+        was written now), so no case can know it yet: the marker is not read (it is still
+        written, conditionally). ``new_customer``: recognition created the customer just now, so
+        she has no case and her pointer is not read (its write still requires that none exists).
+        ``joined`` adds the caller's items to the case's transaction
+        (``outcome.joined`` says whether they were written; they are left out when one of their
+        conditions fails, and on the paths that write no ordinary case transaction).
+        """
         if not customer_id or not customer_id.strip():
             # An empty id would be an invalid CustomerIndex key and merge every stranger into one case.
             raise ValueError("on_interaction needs the recognised customer's id")
         now = utc(now)
         ctx = CustomerContext.model_validate({**(context or {}), "customer_id": customer_id})
-        seen_case, seen_route = self.repo.interaction_case_id(interaction.id)
+        seen_case, seen_route = (None, None) if first_seen else self.repo.interaction_case_id(interaction.id)
         if seen_case is not None:
             outcome = self._duplicate(interaction, seen_case, seen_route, ctx, now)
         else:
             try:
-                outcome = self._first_time(interaction, customer_id, ctx, now)
+                outcome = self._first_time(interaction, customer_id, ctx, now, joined, new_customer)
             except DuplicateInteraction as dup:
                 _, route = self.repo.interaction_case_id(interaction.id)
                 outcome = self._duplicate(interaction, dup.case_id, route, ctx, now)
@@ -79,7 +99,7 @@ class CaseThreading:
         return outcome
 
     def _first_time(self, interaction: Interaction, customer_id: str, ctx: CustomerContext,
-                    now: datetime) -> CaseOutcome:
+                    now: datetime, joined: JoinedOps | None = None, new_customer: bool = False) -> CaseOutcome:
         if interaction.direction is Direction.OUTBOUND:
             return self._outbound(interaction, customer_id, now)
         sentiment = self.triager.analyser.analyse(interaction.text, interaction.language)
@@ -90,17 +110,20 @@ class CaseThreading:
             logger.info("spam: no case", extra={"interaction_id": interaction.id, "reasons": heard.spam_reasons})
             return CaseOutcome(case=None, spam=True, spam_reasons=heard.spam_reasons, triage=result)
         # A customer with an open case keeps her story in it, even when she joins a flood.
-        if heard.incident_post_id and not self._has_open_case(customer_id):
+        if heard.incident_post_id and not self._has_open_case(customer_id, ctx):
             return self.incidents.join(interaction, result, heard.incident_post_id, heard.incident_case_id, now)
+        hint = "" if new_customer else ctx.open_case_id  # "": known to have none
         for _ in range(ATTEMPTS):
             try:
-                return self._thread(interaction, customer_id, ctx, result, now)
+                return self._thread(interaction, customer_id, ctx, result, now, hint, joined)
             except (VersionConflict, CustomerRace):
-                continue  # someone changed the case or opened one: read again, apply again
+                hint = None  # someone changed the case or opened one: read again (the pointer), apply again
+            except OtherItemChanged:
+                joined = None  # the customer was merged away meanwhile: the caller writes its part apart
         raise VersionConflict("the customer's case kept changing concurrently", customer_id=customer_id)
 
-    def _has_open_case(self, customer_id: str) -> bool:
-        _, case = current_case(self.repo, customer_id)
+    def _has_open_case(self, customer_id: str, ctx: CustomerContext) -> bool:
+        _, case = current_case(self.repo, customer_id, ctx.open_case_id)
         return case is not None and case.is_open
 
     def _items_for(self, case: Case, route: Route, ref: InteractionRef, interaction: Interaction,
@@ -117,8 +140,8 @@ class CaseThreading:
         return now - case.resolved_at <= self.reopen_window
 
     def _thread(self, interaction: Interaction, customer_id: str, ctx: CustomerContext, result: Triage,
-                now: datetime) -> CaseOutcome:
-        pointer, case = current_case(self.repo, customer_id)
+                now: datetime, hint: str | None, joined: JoinedOps | None) -> CaseOutcome:
+        pointer, case = (None, None) if hint == "" else current_case(self.repo, customer_id, hint)
         ref = interaction_ref(interaction, result.sentiment)
         reopened = case is not None and not case.is_open and self._reopens(case, now)
         expected = case.version if case is not None and (case.is_open or reopened) else None
@@ -141,16 +164,22 @@ class CaseThreading:
             else self.sla.tighten(case.sla, now, public=case.public, priority=case.priority, team=case.team)
         )
         case.version = (expected or 0) + 1
+        items = self._items_for(case, route, ref, interaction, ctx, now)
+        for item in items:
+            if item.team in self.held_teams:
+                hold(case, item)
         ops = [
-            self.repo.put_case_op(case, expected),
+            self.repo.put_case_op(case, expected),  # with the items it holds
             self.repo.marker_op(interaction.id, case.id, route.model_dump(mode="json")),
             self.repo.timeline_op(case.id, ref),
         ]
         if expected is None:
             ops.append(self.repo.pointer_op(customer_id, case.id, pointer))
+        if joined is not None:
+            ops.extend(joined(case, expected is None, result))
         self.repo.transact(ops)
-        items = self._items_for(case, route, ref, interaction, ctx, now)
-        return CaseOutcome(case=case, work_items=items, created=expected is None, reopened=reopened, triage=result)
+        return CaseOutcome(case=case, work_items=items, created=expected is None, reopened=reopened, triage=result,
+                           joined=joined is not None)
 
     def _new_case(self, interaction: Interaction, customer_id: str, result: Triage, route: Route,
                   now: datetime) -> Case:

@@ -145,6 +145,16 @@ def _replace_lone_surrogates(doc: Any) -> Any:
     return json.loads(text)
 
 
+def repair_document(doc: Any, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """An already parsed event (Connect invokes us with one) checked like a body: too deep is a
+    ``BadRequest``, a lone surrogate is written as U+FFFD."""
+    try:
+        check_document(doc, max_depth)
+    except LoneSurrogate:
+        return _replace_lone_surrogates(doc)
+    return doc
+
+
 def load_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH, repair_text: bool = False) -> Any:
     """The body as JSON; malformed input (even correctly signed) is the sender's error: 400.
 

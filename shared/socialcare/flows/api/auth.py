@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 
-from socialcare.errors import Unauthorized
+from socialcare.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from socialcare.flows.wiring import Wiring
 from socialcare.signing import any_equal
 
@@ -50,6 +50,17 @@ class AuthFirstValidation(OpenAPIRequestValidationMiddleware):
         check_bearer_token(app.current_event.headers, self.wiring)
         # A body too deeply nested to parse is a 400 from flows.http's guard, for every resolver.
         return super().handler(app, next_middleware)
+
+    def _get_body(self, app: Any) -> dict[str, Any]:
+        """The API takes JSON only: a form or multipart body (which Powertools would parse, and
+        fail on without a boundary) is a 415, and bytes that are not UTF-8 a 400."""
+        content_type = app.current_event.headers.get("content-type", "").strip().lower()
+        if content_type and not content_type.startswith("application/json"):
+            raise UnsupportedMediaType(f"send application/json, not {content_type.split(';')[0][:80]}")
+        try:
+            return super()._get_body(app)
+        except UnicodeDecodeError as exc:
+            raise BadRequest("body is not valid UTF-8") from exc
 
 
 def install(app: APIGatewayHttpResolver, wiring: Wiring) -> None:

@@ -42,6 +42,11 @@ class CustomerRace(Exception):
     """Another processor just opened (or moved) the customer's case: re-read and retry."""
 
 
+class OtherItemChanged(Exception):
+    """A condition on an item of another table, joined to a case transaction, failed (the
+    customer was merged away meanwhile): write the case without it and the rest apart."""
+
+
 def iso(value: datetime) -> str:
     """Second-precision UTC ISO 8601: sorts lexically, so it can lead a sort key."""
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

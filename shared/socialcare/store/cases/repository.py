@@ -48,6 +48,7 @@ from socialcare.store.cases.items import (
     TIMELINE_PREFIX,
     CustomerRace,
     DuplicateInteraction,
+    OtherItemChanged,
     VersionConflict,
     case_from_item,
     case_item,
@@ -68,12 +69,15 @@ class CasesRepository(CrmStateItems):
         self.client = client
 
     # ------------------------------------------------------------ reads
-    def get(self, case_id: str) -> Case | None:
+    def get(self, case_id: str, *, consistent: bool = True) -> Case | None:
         found = self.client.get_item(TableName=self.table, Key=key(case_pk(case_id), CASE_SK),
-                                     ConsistentRead=True).get("Item")
+                                     ConsistentRead=consistent).get("Item")
         return case_from_item(found) if found else None
 
-    def get_with_interactions(self, case_id: str) -> Case | None:
+    def get_with_interactions(self, case_id: str, *, newest: int | None = None) -> Case | None:
+        """The case with its timeline (chronological); with ``newest``, only that many of the
+        latest interactions: one descending Query, whose first page usually reaches the case item
+        too ("CASE" sorts before "CRM" and "INT#"), so an incident of thousands costs one page."""
         case: Case | None = None
         refs: list[InteractionRef] = []
         kwargs: dict[str, Any] = {
@@ -82,20 +86,26 @@ class CasesRepository(CrmStateItems):
             "ExpressionAttributeValues": {":pk": {"S": case_pk(case_id)}},
             "ConsistentRead": True,
         }
+        if newest is not None:
+            kwargs.update(ScanIndexForward=False, Limit=newest + 2)  # + the CRM state and case items
         while True:
             page = self.client.query(**kwargs)
             for item in page.get("Items", []):
                 sk = item["sk"]["S"]
                 if sk == CASE_SK:
                     case = case_from_item(item)
-                elif sk.startswith(TIMELINE_PREFIX):
+                elif sk.startswith(TIMELINE_PREFIX) and (newest is None or len(refs) < newest):
                     refs.append(ref_from_item(item))
-            if "LastEvaluatedKey" not in page:
+            if "LastEvaluatedKey" not in page or (newest is not None and len(refs) >= newest):
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if newest is not None:
+            refs.reverse()
+            if case is None:
+                case = self.get(case_id)
         if case is None:
             return None
-        case.interactions = refs  # sort key order = chronological
+        case.interactions = refs  # chronological
         return case
 
     def latest_case_id(self, customer_id: str) -> str | None:
@@ -195,11 +205,10 @@ class CasesRepository(CrmStateItems):
             if not cancelled(exc):
                 raise
             reasons = exc.response.get("CancellationReasons") or []
-            failed = [
-                ops[i]["Put"]["Item"]["pk"]["S"]
-                for i, reason in enumerate(reasons)
-                if reason.get("Code") == "ConditionalCheckFailed" and "Put" in ops[i]
-            ]
+            checks = [i for i, reason in enumerate(reasons) if reason.get("Code") == "ConditionalCheckFailed"]
+            if any(next(iter(ops[i].values()))["TableName"] != self.table for i in checks):
+                raise OtherItemChanged() from exc
+            failed = [ops[i]["Put"]["Item"]["pk"]["S"] for i in checks if "Put" in ops[i]]
             interaction = next((pk for pk in failed if pk.startswith(MARKER_PREFIX)), None)
             if interaction is not None:
                 case_id, _ = self.interaction_case_id(interaction.removeprefix(MARKER_PREFIX))

@@ -64,7 +64,7 @@ class TimelineWrites(TimelineChanges):
         for _ in range(ALIAS_HOPS):
             try:
                 self._record(current, interaction, entry)
-                return RecordResult(created=True, customer_id=current)
+                return RecordResult(created=True, customer_id=current, timeline_sk=str(entry["sk"]))
             except Duplicate as dup:
                 guard = dup.guard or self.guard(interaction.id) or {}
                 deleted = bool(guard.get("deleted"))
@@ -156,12 +156,10 @@ class TimelineWrites(TimelineChanges):
     # -------------------------------------------------------------- context
     CONTEXT_FIELDS = frozenset({"open_case_id", "case_priority", "last_sentiment", "previous_cases", "tier", "name"})
 
-    def update_context(self, customer_id: str, **fields: Any) -> None:
-        """Set (or, with None, clear) context fields the cases/triage flow owns.
-
-        ``add_previous_case="SC-..."`` appends one case id without a read. A customer merged
-        away is followed to its survivor.
-        """
+    def context_update(self, customer_id: str, **fields: Any) -> dict[str, Any]:
+        """The UpdateItem parameters that set (or, with None, clear) context fields the
+        cases/triage flow owns; ``add_previous_case="SC-..."`` appends one case id without a read.
+        Conditional on a profile that was not merged away."""
         add_case = fields.pop("add_previous_case", None)
         unknown = set(fields) - self.CONTEXT_FIELDS
         if unknown:
@@ -180,17 +178,35 @@ class TimelineWrites(TimelineChanges):
             sets.append("previous_cases = list_append(if_not_exists(previous_cases, :empty), :case)")
             values[":empty"] = {"L": []}
             values[":case"] = {"L": [{"S": str(add_case)}]}
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        return {
+            "TableName": self.table, "Key": key(customer_pk(customer_id), PROFILE),
+            "UpdateExpression": "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else ""),
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(merged_into)",
+            "ExpressionAttributeValues": values, **({"ExpressionAttributeNames": names} if names else {}),
+        }
+
+    def threaded_ops(self, customer_id: str, interaction_id: str, timeline_sk: str, case_id: str,
+                     **context: Any) -> list[dict[str, Any]]:
+        """Transaction items that note the case on the profile's context and mark a just-stored
+        interaction threaded (guard and timeline item), for the case's own transaction to carry:
+        one write instead of a context update, a guard read and a second transaction."""
+        return [
+            {"Update": self.context_update(customer_id, **context)},
+            {"Update": {"TableName": self.table, "Key": key(guard_pk(interaction_id), GUARD),
+                        "UpdateExpression": "SET case_id = :c", "ConditionExpression": "customer_id = :cust",
+                        "ExpressionAttributeValues": {":c": {"S": case_id}, ":cust": {"S": customer_id}}}},
+            {"Update": {"TableName": self.table, "Key": key(customer_pk(customer_id), timeline_sk),
+                        "UpdateExpression": "SET case_id = :c", "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":c": {"S": case_id}}}},
+        ]
+
+    def update_context(self, customer_id: str, **fields: Any) -> None:
+        """Set (or, with None, clear) context fields (``context_update``); a customer merged
+        away is followed to its survivor."""
         current = customer_id
         for _ in range(ALIAS_HOPS):
             try:
-                self.client.update_item(
-                    TableName=self.table, Key=key(customer_pk(current), PROFILE),
-                    UpdateExpression=expression,
-                    ConditionExpression="attribute_exists(pk) AND attribute_not_exists(merged_into)",
-                    ExpressionAttributeValues=values,
-                    **({"ExpressionAttributeNames": names} if names else {}),
-                )
+                self.client.update_item(**self.context_update(current, **fields))
                 return
             except ClientError as exc:
                 if not condition_failed(exc):
@@ -200,7 +216,6 @@ class TimelineWrites(TimelineChanges):
                     raise CustomerMoved(f"no customer {customer_id}") from exc
                 current = profile.id
         raise CustomerMoved(f"customer {customer_id} could not be resolved")
-
 
 
 def timeline_entry(customer_id: str, interaction: Interaction, raw: Any, via: str,

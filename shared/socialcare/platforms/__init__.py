@@ -2,56 +2,24 @@
 
 tweepy and facebook-sdk hard-code their hosts (``https://api.twitter.com``,
 ``https://graph.facebook.com/``) but send through a ``requests.Session`` we can supply. A
-transport adapter mounted on that session rewrites the host prefix just before sending, so
-tests and the local stack reach a fake server while the SDKs stay unmodified.
+transport adapter mounted on that session (``platforms.sessions``) rewrites the host prefix just
+before sending, so tests and the local stack reach a fake server while the SDKs stay unmodified.
+
+The SDKs and ``requests`` are imported on use: building ``Platforms`` at cold start costs
+nothing, and only the code paths that call a platform pay their import time.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import requests
-from requests.adapters import HTTPAdapter
-
 if TYPE_CHECKING:
     import facebook
+    import requests
     import tweepy
 
 X_HOSTS = ("https://api.twitter.com", "https://api.x.com")
 GRAPH_HOSTS = ("https://graph.facebook.com",)
-# (connect, read): an unreachable platform fails in ~3 s, a slow one gets 10 s per read
-_TIMEOUT_SECONDS = (3.05, 10.0)
-
-
-class RewriteBaseURLAdapter(HTTPAdapter):
-    """Sends requests for ``prefixes`` to ``base_url`` instead (path and query kept)."""
-
-    def __init__(self, prefixes: tuple[str, ...], base_url: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.prefixes = prefixes
-        self.base_url = base_url.rstrip("/")
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        url = request.url or ""
-        # Pointed at a real host: leave the SDK's own URL alone. OAuth 1.0a signs the URL the SDK
-        # built (api.twitter.com), and X checks the signature against the host it was sent to.
-        for prefix in () if self.base_url in self.prefixes else self.prefixes:
-            if url == prefix or url.startswith(prefix + "/"):
-                request.url = self.base_url + url[len(prefix) :]
-                break
-        if kwargs.get("timeout") is None:
-            # neither SDK sets a timeout by default; a hung platform must not eat the Lambda
-            kwargs["timeout"] = _TIMEOUT_SECONDS
-        return super().send(request, **kwargs)
-
-
-def rewriting_session(prefixes: tuple[str, ...], base_url: str) -> requests.Session:
-    session = requests.Session()
-    adapter = RewriteBaseURLAdapter(prefixes, base_url)
-    # mounted on both schemes: the rewritten target may be plain http (local fake servers)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 class Platforms:
@@ -63,9 +31,13 @@ class Platforms:
         self.graph_api_version = graph_api_version
 
     def x_session(self) -> requests.Session:
+        from socialcare.platforms.sessions import rewriting_session
+
         return rewriting_session(X_HOSTS, self.x_api_url)
 
     def graph_session(self) -> requests.Session:
+        from socialcare.platforms.sessions import rewriting_session
+
         return rewriting_session(GRAPH_HOSTS, self.graph_api_url)
 
     def x_client(self, **credentials: Any) -> tweepy.Client:

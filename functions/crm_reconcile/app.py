@@ -1,0 +1,17 @@
+"""CrmReconcileFunction: on a schedule, re-publish the syncs of cases whose CRM copy lags."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from socialcare.flows.reconcile import build
+from socialcare.observability import logger, metrics, tracer
+
+flow = build()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return flow.handle(event, context)
