@@ -31,7 +31,7 @@ class CrmTuning(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    timeout_seconds: float = 5.0  # per request: 5 records x one slow call fit the 30 s function timeout
+    timeout_seconds: float = 5.0  # per request: 10 records x one slow call fit the 60 s function timeout
     retry_base_seconds: float = 5.0  # first backoff; doubles per receive
     retry_max_seconds: float = 900.0  # backoff cap (SQS allows 12 h)
     rate_per_second: float = 5.0  # token bucket refill, shared by every invocation

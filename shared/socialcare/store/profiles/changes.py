@@ -8,6 +8,8 @@ first, a deletion erases the message's folder (text and attachments) after the i
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -72,13 +74,13 @@ class TimelineChanges(ProfileReads):
             return False
         self.client.update_item(
             TableName=self.table, Key=key(guard_pk(interaction_id), GUARD),
-            UpdateExpression="SET deleted = :t, deleted_at = :now",
+            UpdateExpression="SET deleted = :t, deleted_at = if_not_exists(deleted_at, :now)",
             ExpressionAttributeValues={":t": {"BOOL": True}, ":now": {"S": at}},
         )
         try:
             old = self.client.update_item(
                 TableName=self.table, Key=key(customer_pk(guard["customer_id"]), guard["timeline_sk"]),
-                UpdateExpression="SET deleted = :t, deleted_at = :now"
+                UpdateExpression="SET deleted = :t, deleted_at = if_not_exists(deleted_at, :now)"
                                  " REMOVE #text, #raw, attachments, content, text_length, text_truncated, text_s3_key",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames={"#text": "text", "#raw": "raw"},
@@ -112,16 +114,23 @@ class TimelineChanges(ProfileReads):
         if current is None or current.get("deleted"):
             return True
         changed, removed = edited_fields(current, interaction, raw, bodies)
+        # What this edit says, as a digest: a redelivered edit (same text and content) matches the
+        # last one applied and changes nothing - no second "edits", no new edited_at.
+        changed["edit_digest"] = hashlib.sha256(
+            json.dumps([interaction.text, interaction.content], sort_keys=True, default=str).encode("utf-8",
+                                                                                                  "replace")
+        ).hexdigest()[:32]
         names = {f"#s{i}": name for i, name in enumerate(changed)} | {f"#r{i}": name for i, name in enumerate(removed)}
         values: dict[str, Any] = {f":s{i}": attribute_value(v) for i, v in enumerate(changed.values())}
-        values.update({":one": {"N": "1"}, ":t": {"BOOL": True}})
+        values.update({":one": {"N": "1"}, ":t": {"BOOL": True}, ":d": {"S": changed["edit_digest"]}})
         expression = "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(changed))) + " ADD edits :one"
         if removed:
             expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed)))
         # A message deleted meanwhile keeps its tombstone: the edit is swallowed either way.
         made = conditionally(lambda: self.client.update_item(
             TableName=self.table, Key=item_key, UpdateExpression=expression,
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(deleted) OR deleted <> :t)",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(deleted) OR deleted <> :t)"
+                                " AND (attribute_not_exists(edit_digest) OR edit_digest <> :d)",
             ExpressionAttributeNames=names, ExpressionAttributeValues=values,
         ))
         old_key, new_key = current.get("text_s3_key"), changed.get("text_s3_key")
