@@ -36,7 +36,7 @@ lint: $(STAMP)
 	@for f in functions/*/app.py; do $(BIN)/mypy "$$f" >/dev/null || { $(BIN)/mypy "$$f"; exit 1; }; done
 
 unit: $(STAMP)
-	$(BIN)/pytest -q tests/unit tests/fuzz
+	$(BIN)/pytest -q -n auto tests/unit tests/fuzz
 
 # Every integration test builds its own moto in-process: they run on every core (pytest-xdist)
 integration: $(STAMP)
@@ -47,8 +47,9 @@ integration: $(STAMP)
 reliability: $(STAMP)
 	$(BIN)/pytest -q -n auto tests/reliability
 
+# Each e2e module starts its own `socialcare local` on free ports: whole files per worker
 e2e: $(STAMP)
-	$(BIN)/pytest -q tests/e2e
+	$(BIN)/pytest -q -n auto --dist loadfile tests/e2e
 
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)

@@ -40,7 +40,7 @@ SECRETS = {
     "SOCIALCARE_META_APP_SECRET": "mutated-meta-secret-2b7a",
     "SOCIALCARE_X_CONSUMER_SECRET": "mutated-x-secret-84f1",
 }
-EXAMPLES_PER_WEBHOOK = 60
+EXAMPLES_PER_WEBHOOK = 40
 META_SEEDS = seeds("meta_page_feed") + seeds("messenger") + seeds("instagram") + seeds("whatsapp")
 
 
