@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -40,7 +41,8 @@ SECRETS = {
     "SOCIALCARE_META_APP_SECRET": "mutated-meta-secret-2b7a",
     "SOCIALCARE_X_CONSUMER_SECRET": "mutated-x-secret-84f1",
 }
-EXAMPLES_PER_WEBHOOK = 40
+# 40 per webhook in `make test`; MUTATED_EXAMPLES=500 for a longer run
+EXAMPLES_PER_WEBHOOK = int(os.environ.get("MUTATED_EXAMPLES", "40"))
 META_SEEDS = seeds("meta_page_feed") + seeds("messenger") + seeds("instagram") + seeds("whatsapp")
 
 
