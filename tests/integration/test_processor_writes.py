@@ -90,13 +90,13 @@ def test_an_interaction_costs_the_processor_at_most_five_dynamodb_requests(aws: 
 def test_a_work_item_held_for_pull_is_held_in_the_cases_own_write(
     aws: AwsStack, wiring: Wiring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    post(aws, [message(1, "luca@example.org")])
+    post(aws, [message(n, "luca@example.org") for n in (1, 2, 3)])  # one batch: each item held in turn
     process(aws)
     customer = wiring.identity.find_customer("email", "luca@example.org")
     assert customer is not None
     (case,) = wiring.cases_repo.customer_cases(customer)
     saved = wiring.cases_repo.get(case.id)
-    assert saved is not None and [p["kind"] for p in saved.pending_items] == ["respond"]
+    assert saved is not None and [p["kind"] for p in saved.pending_items] == ["respond"]  # one job, the newest
 
     for team, queue in (("social", "SocialTeamQueue"), ("callcentre", "CallcentreTeamQueue")):
         monkeypatch.setenv("SOCIALCARE_TEAM", team)

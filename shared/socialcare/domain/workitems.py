@@ -73,10 +73,14 @@ MAX_PENDING_ITEMS = 20
 
 def hold(case: Case, item: WorkItem) -> bool:
     """Keep ``item`` on its case for the agent who claims it (a team whose destination is
-    "pull"); False when it is held already (a redelivery). One pending item per kind and team:
+    "pull"); False when it, or a newer item of the same job, is held already (a redelivery; the
+    dispatcher delivering items the processor held in turn). One pending item per kind and team:
     a second public post on the same case is still one "respond" job, now about the newest."""
     if any(p.get("item_id") == item.item_id for p in case.pending_items):
         return False
+    same_job = [p for p in case.pending_items if (p.get("kind"), p.get("team")) == (item.kind.value, item.team.value)]
+    if any(str(p.get("created_at", "")) > item.created_at.isoformat() for p in same_job):
+        return False  # a newer item of the same job is held already (the processor held each in turn)
     summary = {
         "item_id": item.item_id,
         "kind": item.kind.value,
