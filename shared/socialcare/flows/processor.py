@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from socialcare.config.settings import ProcessorSettings, load
+from socialcare.domain.cases.common import JoinedOps
 from socialcare.domain.identity.service import Recognition
 from socialcare.errors import PublishFailed
 from socialcare.flows.wiring import Wiring
@@ -135,16 +136,17 @@ class Processor:
         downstream happened. Each step is idempotent, so a crash anywhere resumes whole.
         """
         owner = stored.customer_id or customer_id
-        timeline_sk = stored.timeline_sk if stored.created else None
+        joined: JoinedOps | None = None
+        if stored.created and stored.timeline_sk:
+            timeline_sk = stored.timeline_sk
 
-        def joined(case: Case, created: bool, triage: Triage) -> list[dict[str, Any]]:
-            assert timeline_sk is not None
-            fields = context_fields(case, created, triage, interaction)
-            return self.w.profiles.threaded_ops(owner, interaction.id, timeline_sk, case.id, **fields)
+            def joined(case: Case, created: bool, triage: Triage) -> list[dict[str, Any]]:
+                fields = context_fields(case, created, triage, interaction)
+                return self.w.profiles.threaded_ops(owner, interaction.id, timeline_sk, case.id, **fields)
 
         outcome = self.w.threading.on_interaction(
             interaction, customer_id, recognition.context, first_seen=stored.created,
-            new_customer=recognition.created and stored.created, joined=joined if timeline_sk else None)
+            new_customer=recognition.created and stored.created, joined=joined)
         case = outcome.case
         if case is None:  # spam from a stranger: stored on the timeline, no case, no work
             metrics.add_metric(name="SpamInteractions", unit=MetricUnit.Count, value=1)
