@@ -17,6 +17,8 @@ Usage::
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,6 +49,17 @@ _QUEUE_ATTRIBUTES = (
     "KmsDataKeyReusePeriodSeconds", "KmsMasterKeyId", "MaximumMessageSize", "MessageRetentionPeriod",
     "ReceiveMessageWaitTimeSeconds", "SqsManagedSseEnabled", "VisibilityTimeout",
 )
+
+
+@functools.cache
+def _parsed_template() -> dict[str, Any]:
+    return load_template(TEMPLATE)
+
+
+def template() -> dict[str, Any]:
+    """template.yaml, parsed once per test process (pure-Python YAML: 0.4 s a parse) and copied
+    for each caller, so no test sees another's changes."""
+    return copy.deepcopy(_parsed_template())
 
 
 @dataclass
@@ -191,7 +204,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsStack]:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "socialcare")
     with mock_aws():
         _reset_caches()
-        stack = build_stack(Resolver(load_template(TEMPLATE), stack_name=STACK, region=REGION))
+        stack = build_stack(Resolver(template(), stack_name=STACK, region=REGION))
         for name, value in stack.env.items():
             monkeypatch.setenv(name, value)
         # Nothing reaches the real platforms from a test (the processor asks Graph for DM senders'
@@ -217,7 +230,7 @@ class CaseVersions:
         self.arn = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=table)["Table"][
             "LatestStreamArn"]
         self.reader = StreamReader(streams_client(REGION), self.arn, "TRIM_HORIZON")
-        events = load_template(TEMPLATE)["Resources"]["CaseStreamFunction"]["Properties"]["Events"]
+        events = template()["Resources"]["CaseStreamFunction"]["Properties"]["Events"]
         self.filters = filter_patterns(events["CaseVersions"]["Properties"].get("FilterCriteria"))
         self.flow = CaseStream(wiring)
 
