@@ -7,8 +7,8 @@ was synced to the CRM twice. Through the real handlers on moto, counted with bot
 hooks on the functions' own clients:
 - a returning customer's interaction costs the processor at most 5 DynamoDB requests, a new
   customer's at most 5; the batch's work items leave in one SendMessageBatch per team;
-- the work item is held on the case in the case's own write: dispatching it for pull writes no
-  new case version;
+- the work item is held on the case in the case's own write: dispatching it for pull makes no
+  DynamoDB request and writes no new case version;
 - a batch whose work items could not be published is retried whole, and each item reaches the
   team queue once.
 """
@@ -98,10 +98,12 @@ def test_a_work_item_held_for_pull_is_held_in_the_cases_own_write(
     saved = wiring.cases_repo.get(case.id)
     assert saved is not None and [p["kind"] for p in saved.pending_items] == ["respond"]  # one job, the newest
 
-    for team, queue in (("social", "SocialTeamQueue"), ("callcentre", "CallcentreTeamQueue")):
-        monkeypatch.setenv("SOCIALCARE_TEAM", team)
-        dispatcher = load_app("team_dispatcher")
-        run_event_source(lambda event, d=dispatcher: d.handler(event, Context(30_000)), aws.queue_urls[queue])
+    with counted("dynamodb") as dispatching:
+        for team, queue in (("social", "SocialTeamQueue"), ("callcentre", "CallcentreTeamQueue")):
+            monkeypatch.setenv("SOCIALCARE_TEAM", team)
+            dispatcher = load_app("team_dispatcher")
+            run_event_source(lambda event, d=dispatcher: d.handler(event, Context(30_000)), aws.queue_urls[queue])
+    assert sum(dispatching.values()) == 0, dispatching  # held already: not even a read
     after = wiring.cases_repo.get(case.id)
     assert after is not None
     assert after.version == saved.version  # no second version: no second CRM sync

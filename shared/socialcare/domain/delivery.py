@@ -83,7 +83,8 @@ class TeamDelivery:
             # with its team and priority; routing one item to a CRM queue or owner is not built yet.
             # Until it is, the item is held for pull rather than dropped.
             logger.warning("team destination 'crm' holds items for pull", extra={"item_id": item.item_id})
-        self.hold_for_pull(item)
+        if not item.held:  # the processor holds its items in the case's own write
+            self.hold_for_pull(item)
         return "pull"
 
     def _post_chat(self, item: WorkItem, team: Team) -> str:

@@ -104,6 +104,8 @@ class WorkItem(BaseModel):
     suggested_answer: FaqMatch | None = None
     routing: RoutingInfo
     note: str | None = Field(default=None, description="agent note (hand-off) or escalation detail")
+    held: bool = Field(default=False, description="already held on its case for agents who pull (written "
+                       "with the case): a pull destination has nothing left to do")
 
     @property
     def group_id(self) -> str:

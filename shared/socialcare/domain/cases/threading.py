@@ -168,6 +168,7 @@ class CaseThreading:
         for item in items:
             if item.team in self.held_teams:
                 hold(case, item)
+                item.held = True  # the dispatcher need not read the case to hold it again
         ops = [
             self.repo.put_case_op(case, expected),  # with the items it holds
             self.repo.marker_op(interaction.id, case.id, route.model_dump(mode="json")),
