@@ -5,6 +5,7 @@
 | ``InboundEvent`` | inbound.fifo | the author | message id + action (+ edit marker / status) |
 | ``WorkItem`` | social-team.fifo / callcentre-team.fifo | the case | the item id (its cause) |
 | ``CrmSyncRequest`` | crm-sync.fifo | the case | case id + version |
+| ``CrmSyncRequest`` put off | crm-retry (standard: delayed until due) | - | - |
 | ``OutboundReply`` | outbound.fifo | the case | the reply id |
 | alerts | the alerts SNS topic | - | - |
 
@@ -39,6 +40,8 @@ from socialcare.models.case import Team
 from socialcare.models.crm import CrmSyncRequest, OutboundReply
 from socialcare.models.interaction import InboundEvent
 from socialcare.models.workitem import WorkItem
+
+MAX_DELAY_SECONDS = 900  # SQS delays a standard queue's message at most 15 minutes
 
 logger = Logger(child=True)
 
@@ -130,6 +133,7 @@ class Publisher:
         inbound_url: str | None = None,
         team_urls: Mapping[Team, str | None] | None = None,
         crm_sync_url: str | None = None,
+        crm_retry_url: str | None = None,
         outbound_url: str | None = None,
         alerts_topic: str | None = None,
     ) -> None:
@@ -138,6 +142,7 @@ class Publisher:
         self.inbound_url = inbound_url
         self.team_urls = dict(team_urls or {})
         self.crm_sync_url = crm_sync_url
+        self.crm_retry_url = crm_retry_url
         self.outbound_url = outbound_url
         self.alerts_topic = alerts_topic
 
@@ -157,6 +162,12 @@ class Publisher:
     def crm_syncs(self, requests: Sequence[CrmSyncRequest]) -> None:
         self._send("crm-sync", self.crm_sync_url, requests)
 
+    def crm_retries(self, requests: Sequence[CrmSyncRequest]) -> None:
+        """Put off CRM syncs on the retry queue (a standard queue: no group, no dedupe id), each
+        delayed until it is due - at most SQS's 15 minutes; the relay re-delays longer waits."""
+        self._send("crm-retry", self.crm_retry_url, requests,
+                   delay=lambda message: min(MAX_DELAY_SECONDS, message.due_in()))
+
     def outbound(self, replies: Sequence[OutboundReply]) -> None:
         self._send("outbound", self.outbound_url, replies)
 
@@ -171,13 +182,16 @@ class Publisher:
             raise PublishFailed(f"alerts topic refused {subject!r}") from exc
 
     # ------------------------------------------------------------------ SQS
-    def _send(self, queue: str, url: str | None, messages: Sequence[QueueMessage],
-              claims: ClaimChecks | None = None, *, pack: bool = False) -> None:
+    def _send(self, queue: str, url: str | None, messages: Sequence[Any],
+              claims: ClaimChecks | None = None, *, pack: bool = False,
+              delay: Callable[[Any], int] | None = None) -> None:
+        """``delay``: a standard queue's per-message delay (FIFO queues have none, and take a
+        group and a dedupe id instead)."""
         if not messages:
             return
         if not url:
             raise ConfigurationError(f"the {queue} queue is not configured for this function")
-        for entries in _batches(messages, claims, pack):
+        for entries in _batches(messages, claims, pack, delay):
             self._send_batch(queue, url, entries)
 
     def _send_batch(self, queue: str, url: str, entries: list[dict[str, Any]]) -> None:
@@ -197,7 +211,8 @@ class Publisher:
             entries = [e for e in entries if e["Id"] in failed]
 
 
-def _batches(messages: Sequence[QueueMessage], claims: ClaimChecks | None, pack: bool) -> list[list[dict[str, Any]]]:
+def _batches(messages: Sequence[Any], claims: ClaimChecks | None, pack: bool,
+             delay: Callable[[Any], int] | None = None) -> list[list[dict[str, Any]]]:
     """SendMessageBatch entries, at most 10 and 250 KiB of UTF-8 per batch (SQS counts bytes:
     an emoji is one character and four bytes)."""
     batches: list[list[dict[str, Any]]] = []
@@ -209,12 +224,12 @@ def _batches(messages: Sequence[QueueMessage], claims: ClaimChecks | None, pack:
         if current and (len(current) == SQS_BATCH or size + length > _BATCH_BYTES):
             batches.append(current)
             current, size = [], 0
-        current.append({
-            "Id": str(len(current)),
-            "MessageBody": body,
-            "MessageGroupId": message.group_id[:128],
-            "MessageDeduplicationId": dedupe_id(message),
-        })
+        entry: dict[str, Any] = {"Id": str(len(current)), "MessageBody": body}
+        if delay is None:
+            entry.update(MessageGroupId=message.group_id[:128], MessageDeduplicationId=dedupe_id(message))
+        else:
+            entry["DelaySeconds"] = delay(message)
+        current.append(entry)
         size += length
     if current:
         batches.append(current)

@@ -26,7 +26,6 @@ from werkzeug import Request, Response
 from socialcare import aws
 from socialcare.crm.base import CrmTuning, Http, NoGuard
 from socialcare.crm.ratelimit import TokenBucket
-from socialcare.crm.retry import RetryQueue
 from socialcare.crm.samples import sample_view
 from socialcare.crm.webhook import WebhookAdapter
 from socialcare.crm.zendesk import ZendeskAdapter
@@ -289,7 +288,7 @@ def _retrying_consumer(made: Any, httpserver: HTTPServer, cases: Cases, attempts
                       cases, records(made), NoGuard())
     tuning = CrmTuning(retry_base_seconds=1, retry_max_seconds=2, retry_attempts=attempts)
     return SyncConsumer(lambda: service, crm_sync_queue(made), tuning,
-                        retries=RetryQueue(boto3.client("sqs"), made.queue_urls["CrmRetryQueue"]))
+                        retries=Publisher(boto3.client("sqs"), crm_retry_url=made.queue_urls["CrmRetryQueue"]))
 
 
 def _retried(case_id: str, version: int, attempt: int) -> CrmSyncRequest:  # handed back after failed tries

@@ -18,8 +18,6 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from socialcare.config.settings import CrmRetrySettings, load
-from socialcare.crm.retry import RetryQueue, seconds_until
-from socialcare.errors import PublishFailed
 from socialcare.flows.wiring import Wiring, required
 from socialcare.models.crm import CrmSyncRequest
 from socialcare.observability import logger, metrics
@@ -27,8 +25,7 @@ from socialcare.ports import Publisher
 
 
 class RetryRelay:
-    def __init__(self, retries: RetryQueue, publisher: Publisher) -> None:
-        self.retries = retries
+    def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
         self.processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -39,9 +36,8 @@ class RetryRelay:
     def handle_record(self, record: SQSRecord) -> str:
         request = CrmSyncRequest.model_validate_json(record.body)  # our own message: a bad one is a bug (DLQ)
         logger.append_keys(case_id=request.case_id)
-        if seconds_until(request) > 0:
-            if self.retries.send([request]):
-                raise PublishFailed("the CRM retry queue refused a re-delay")
+        if request.due_in() > 0:
+            self.publisher.crm_retries([request])  # refused: PublishFailed fails the record
             return "waiting"
         self.publisher.crm_syncs([request])
         metrics.add_metric(name="CrmSyncRetriesRelayed", unit=MetricUnit.Count, value=1)
@@ -51,4 +47,5 @@ class RetryRelay:
 def build(wiring: Wiring | None = None) -> RetryRelay:
     """CrmRetryFunction's flow, its settings validated at cold start."""
     w = wiring or Wiring(load(CrmRetrySettings))
-    return RetryRelay(RetryQueue(w.client("sqs"), required(w.settings, "crm_retry_queue_url")), w.publisher)
+    required(w.settings, "crm_retry_queue_url")  # fail the cold start, not every record
+    return RetryRelay(w.publisher)

@@ -41,13 +41,13 @@ from socialcare.config.settings import CrmSyncSettings, load
 from socialcare.crm.base import CrmAdapter, CrmTuning, Permanent, Retryable
 from socialcare.crm.factory import build_adapter
 from socialcare.crm.ratelimit import TokenBucket
-from socialcare.crm.retry import RetryQueue, put_off
+from socialcare.crm.retry import put_off
 from socialcare.domain.crm_view import CaseSource
-from socialcare.errors import Busy, SecretUnavailable
+from socialcare.errors import Busy, PublishFailed, SecretUnavailable
 from socialcare.flows.wiring import Wiring, required
 from socialcare.models.crm import CaseUpserted, CrmSyncRequest
 from socialcare.observability import logger, metrics
-from socialcare.ports import OnceGuard
+from socialcare.ports import OnceGuard, Publisher
 from socialcare.publish import RecordQueue
 from socialcare.store.cases import CasesRepository
 
@@ -140,7 +140,7 @@ class SyncConsumer:
     queue (or, without one, the visibility timeout) and the DLQ for permanent failures."""
 
     def __init__(self, service_factory: Callable[[], CrmSync], queue: RecordQueue, tuning: CrmTuning, *,
-                 configured: bool = True, retries: RetryQueue | None = None) -> None:
+                 configured: bool = True, retries: Publisher | None = None) -> None:
         self._service_factory = service_factory
         # No CRM yet (provider "none"): versions are acknowledged to SQS but not recorded as synced,
         # so `socialcare crm reconcile` backfills them once a CRM is configured.
@@ -211,7 +211,12 @@ class SyncConsumer:
         back to a visibility-timeout retry and are reported failed (kept, never dropped)."""
         if not self._put_offs or self.retries is None:
             return []
-        refused = {r.case_id for r in self.retries.send([p.request for p in self._put_offs.values()])}
+        try:
+            self.retries.crm_retries([p.request for p in self._put_offs.values()])
+            return []
+        except PublishFailed:
+            logger.warning("the CRM retry queue refused this batch's retries", exc_info=True)
+            refused = set(self._put_offs)
         failures: list[dict[str, str]] = []
         for case_id in refused:
             put = self._put_offs[case_id]
@@ -329,4 +334,4 @@ def build(wiring: Wiring | None = None) -> SyncConsumer:
     queue = RecordQueue(w.client("sqs"), required(w.settings, "crm_sync_queue_url"))
     retry_url = w.settings.crm_retry_queue_url
     return SyncConsumer(lambda: crm_sync(w), queue, w.crm_tuning, configured=w.settings.crm_configured,
-                        retries=RetryQueue(w.client("sqs"), retry_url) if retry_url else None)
+                        retries=w.publisher if retry_url else None)

@@ -106,7 +106,8 @@ class Wiring:
             self.client("sqs"), (lambda: self.client("sns")) if s.alerts_topic_arn else None,
             inbound_url=s.inbound_queue_url,
             team_urls={Team.SOCIAL: s.social_team_queue_url, Team.CALLCENTRE: s.callcentre_team_queue_url},
-            crm_sync_url=s.crm_sync_queue_url, outbound_url=s.outbound_queue_url, alerts_topic=s.alerts_topic_arn,
+            crm_sync_url=s.crm_sync_queue_url, crm_retry_url=s.crm_retry_queue_url,
+            outbound_url=s.outbound_queue_url, alerts_topic=s.alerts_topic_arn,
         )
 
     @cached_property

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -156,6 +157,12 @@ class CrmSyncRequest(BaseModel):
         if self.deferrals:
             return f"crm-sync|{self.case_id}|{self.version}|retry|{self.attempt}|{self.deferrals}"
         return f"crm-sync|{self.case_id}|{self.version}"
+
+    def due_in(self, now: datetime | None = None) -> int:
+        """Whole seconds until a put-off trigger is due (0 when it is, or was never put off)."""
+        if self.not_before is None:
+            return 0
+        return max(0, math.ceil((self.not_before - (now or datetime.now(UTC))).total_seconds()))
 
     def queue_body(self) -> str:
         # A first trigger keeps its v1 shape: the retry fields appear only once it was put off.
