@@ -131,3 +131,18 @@ def test_spam_opens_no_case_but_a_known_customer_is_never_dropped(wiring: Wiring
         mention(99, "https://imgur.example/foto-del-pacco-rotto", followers=0), "anna", {"returning": True}, now=NOW
     )
     assert not known.spam and known.case is not None
+
+
+def test_direct_messages_write_no_listening_counter(aws: AwsStack, wiring: Wiring) -> None:
+    """Listening counts public mentions; a DM (the same words, many customers) writes nothing to
+    StateTable - it used to write a repeated-text counter per message - and is never called a bot
+    for repeating what others wrote privately."""
+    listening = wiring.listening
+    text = "Buongiorno, il mio ordine non è ancora arrivato, potete aiutarmi?"
+    results = [
+        listening.record(mention(200 + n, text).model_copy(update={"kind": Kind.DIRECT_MESSAGE}),
+                         analyse(wiring, text), now=NOW)
+        for n in range(5)
+    ]
+    assert not any(r.spam or r.counted for r in results)
+    assert boto3.client("dynamodb", region_name="eu-west-1").scan(TableName=aws.tables["StateTable"])["Items"] == []
