@@ -23,11 +23,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 LocalProcess = Any
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, stack: LocalProcess = None) -> Any:
     deadline = time.monotonic() + timeout
     while not (value := predicate()):
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            # what the stack said about the stream (retries, timeouts, skipped batches)
+            said = [line for line in (stack.stderr if stack else "").splitlines() if "Stream" in line]
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}\n" + "\n".join(said[-40:]))
         time.sleep(0.25)
     return value
 
@@ -64,7 +66,7 @@ def test_table_changes_reach_the_function_as_lambda_stream_records(fixture_stack
                          UpdateExpression="SET n = :n", ExpressionAttributeValues={":n": {"N": "8"}})
 
     delivered = wait_for(lambda: len(got := [r for b in invocations(fixture_stack, "shape#") for r in b]) >= 2
-                         and got, 15, "the INSERT and the MODIFY")
+                         and got, 45, "the INSERT and the MODIFY", fixture_stack)
 
     insert, modify = delivered
     for record in (insert, modify):
@@ -93,7 +95,7 @@ def test_records_no_filter_matches_never_reach_the_function(fixture_stack: Local
     dynamodb.delete_item(TableName=table, Key={"pk": {"S": "filter#1"}, "sk": {"S": "CASE"}})  # REMOVE
     dynamodb.put_item(TableName=table, Item=case("filter#2"))  # after everything above, in the stream
 
-    wait_for(lambda: "filter#2" in sum(keys(invocations(fixture_stack, "filter#")), []), 15, "filter#2")
+    wait_for(lambda: "filter#2" in sum(keys(invocations(fixture_stack, "filter#")), []), 45, "filter#2", fixture_stack)
 
     delivered = [(r["dynamodb"]["Keys"]["pk"]["S"], r["dynamodb"]["Keys"]["sk"]["S"], r["eventName"])
                  for batch in invocations(fixture_stack, "filter#") for r in batch]
@@ -115,7 +117,7 @@ def test_partial_batch_failure_redelivers_from_the_failed_record_in_order(fixtur
         flat = sum(batches, [])
         return batches if flat.count("partial#3") == 2 and "partial#6" in flat[flat.index("partial#3") + 1:] else []
 
-    batches = wait_for(settled, 20, "partial#3 retried and partial#6 delivered")
+    batches = wait_for(settled, 45, "partial#3 retried and partial#6 delivered", fixture_stack)
 
     failed = next(i for i, batch in enumerate(batches) if "partial#3" in batch)
     assert batches[failed + 1][0] == "partial#3"  # the retry starts at the failed record
@@ -133,7 +135,7 @@ def test_a_cancelled_transaction_is_not_delivered_and_does_not_stall_the_stream(
     dynamodb = fixture_stack.client("dynamodb")
     table = fixture_stack.names["StreamTable"]
     dynamodb.put_item(TableName=table, Item=case("cancel#1"))
-    wait_for(lambda: invocations(fixture_stack, "cancel#"), 15, "cancel#1")
+    wait_for(lambda: invocations(fixture_stack, "cancel#"), 45, "cancel#1", fixture_stack)
     with pytest.raises(ClientError, match="TransactionCanceled"):
         dynamodb.transact_write_items(TransactItems=[
             {"Put": {"TableName": table, "Item": case("cancel#cancelled")}},
@@ -141,5 +143,5 @@ def test_a_cancelled_transaction_is_not_delivered_and_does_not_stall_the_stream(
         ])
     dynamodb.put_item(TableName=table, Item=case("cancel#2"))
 
-    wait_for(lambda: "cancel#2" in sum(keys(invocations(fixture_stack, "cancel#")), []), 15, "cancel#2")
+    wait_for(lambda: "cancel#2" in sum(keys(invocations(fixture_stack, "cancel#")), []), 45, "cancel#2", fixture_stack)
     assert sum(keys(invocations(fixture_stack, "cancel#")), []) == ["cancel#1", "cancel#2"]
