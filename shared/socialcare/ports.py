@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from socialcare.models.crm import CrmSyncRequest, OutboundReply
+from socialcare.models.crm import CrmSyncRequest
 from socialcare.models.interaction import InboundEvent
+from socialcare.models.reply import OutboundMessage
 from socialcare.models.workitem import WorkItem
 
 
@@ -27,7 +28,7 @@ class Publisher(Protocol):
 
     def crm_retries(self, requests: Sequence[CrmSyncRequest]) -> None: ...
 
-    def outbound(self, replies: Sequence[OutboundReply]) -> None: ...
+    def outbound(self, replies: Sequence[OutboundMessage]) -> None: ...
 
     def alert(self, subject: str, message: Mapping[str, Any]) -> None: ...
 

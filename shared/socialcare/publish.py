@@ -6,7 +6,7 @@
 | ``WorkItem`` | social-team.fifo / callcentre-team.fifo | the case | the item id (its cause) |
 | ``CrmSyncRequest`` | crm-sync.fifo | the case | case id + version |
 | ``CrmSyncRequest`` put off | crm-retry (standard: delayed until due) | - | - |
-| ``OutboundReply`` | outbound.fifo | the case | the reply id |
+| ``OutboundMessage`` | outbound.fifo | the case | the reply's interaction id |
 | alerts | the alerts SNS topic | - | - |
 
 One dedupe-id rule: the SQS ``MessageDeduplicationId`` is the SHA-256 of the message's
@@ -37,8 +37,9 @@ from aws_lambda_powertools import Logger
 
 from socialcare.errors import ConfigurationError, PayloadTooLarge, PublishFailed
 from socialcare.models.case import Team
-from socialcare.models.crm import CrmSyncRequest, OutboundReply
+from socialcare.models.crm import CrmSyncRequest
 from socialcare.models.interaction import InboundEvent
+from socialcare.models.reply import OutboundMessage
 from socialcare.models.workitem import WorkItem
 
 MAX_DELAY_SECONDS = 900  # SQS delays a standard queue's message at most 15 minutes
@@ -168,7 +169,7 @@ class Publisher:
         self._send("crm-retry", self.crm_retry_url, requests,
                    delay=lambda message: min(MAX_DELAY_SECONDS, message.due_in()))
 
-    def outbound(self, replies: Sequence[OutboundReply]) -> None:
+    def outbound(self, replies: Sequence[OutboundMessage]) -> None:
         self._send("outbound", self.outbound_url, replies)
 
     def alert(self, subject: str, message: Mapping[str, Any]) -> None:

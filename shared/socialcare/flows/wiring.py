@@ -39,11 +39,14 @@ if TYPE_CHECKING:
     from socialcare.domain.media import MediaService
     from socialcare.domain.merge import CustomerMerge
     from socialcare.domain.profile_names import PlatformNames
+    from socialcare.domain.replies.policy import ReplyRules
+    from socialcare.domain.replies.service import ReplyService
     from socialcare.domain.routing import Router
     from socialcare.domain.sentiment.analyser import SentimentAnalyser
     from socialcare.domain.sla import SlaClock
     from socialcare.domain.triage import Triager
     from socialcare.platforms import Platforms
+    from socialcare.platforms.senders import Senders
     from socialcare.publish import Publisher
     from socialcare.secrets import SecretStore
     from socialcare.store.cases import CasesRepository
@@ -128,6 +131,25 @@ class Wiring:
 
         s = self.settings
         return Platforms(x_api_url=s.x_api_url, graph_api_url=s.graph_api_url, graph_api_version=s.graph_api_version)
+
+    @cached_property
+    def senders(self) -> Senders:
+        from socialcare.platforms.senders import Senders
+
+        return Senders(self.platforms, self.secrets)
+
+    @cached_property
+    def reply_rules(self) -> ReplyRules:
+        from socialcare.domain.replies.policy import ReplyRules
+
+        return self.rules(ReplyRules)  # type: ignore[no-any-return]
+
+    @cached_property
+    def reply_service(self) -> ReplyService:
+        from socialcare.domain.replies.service import ReplyService
+
+        return ReplyService(cases=self.cases_repo, queries=self.case_queries, profiles=self.profiles,
+                            rules=self.reply_rules, publisher=self.publisher, faq=self.faq)
 
     @cached_property
     def crm_tuning(self) -> CrmTuning:

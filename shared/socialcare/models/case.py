@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from socialcare.models.reply import ReplyState
+
 
 class Team(StrEnum):
     SOCIAL = "social"
@@ -125,6 +127,7 @@ class Case(BaseModel):
     sla_breaches: list[str] = Field(default_factory=list)
     pending_items: list[dict[str, Any]] = Field(default_factory=list)
     incident_post_id: str | None = None
+    replies: list[ReplyState] = Field(default_factory=list, description="the newest replies and what became of them")
     version: int = 0
 
     @computed_field  # type: ignore[prop-decorator]
