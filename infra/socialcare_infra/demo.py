@@ -21,6 +21,7 @@ import requests
 from socialcare_infra import scenario
 from socialcare_infra.demo_client import DemoClient, StackLike
 from socialcare_infra.demo_crm import DemoCrm
+from socialcare_infra.demo_replies import AgentReply
 
 BRAND_X_ID = scenario.BRAND_X_ID
 BRAND_X_HANDLE = "socialcare_demo"
@@ -361,6 +362,8 @@ def story_steps(crm: DemoCrm | None = None) -> list[Step]:
                 title="her five messages reach one profile"),
         ShowCustomer(key="anna", title="what an agent sees: one customer across X, Facebook, Messenger, WhatsApp"),
         ShowCase(who="anna", title="one case across the channels, triaged"),
+        AgentReply(who="anna", in_reply_to="x:1860000000000000001",
+                   text="Ciao Anna, ci dispiace molto: ti abbiamo scritto in privato per sistemare il rimborso."),
         PhoneCall(phone=anna["phone"]),
         WaitFor("/api/customers/{anna}", _has("phone"), title="the call joins her case"),
         ShowCase(who="anna", title="after the call: her case is with the call centre"),

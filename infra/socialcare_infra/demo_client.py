@@ -51,16 +51,19 @@ class DemoClient:
     """HTTP client speaking as each platform would, with the stack's local secrets."""
 
     def __init__(self, api_url: str, secrets: Mapping[str, str], timeout_s: float = 15.0,
-                 invoke_url: str = "") -> None:
+                 invoke_url: str = "", platforms_url: str = "") -> None:
         self.api_url = api_url.rstrip("/")
         self.invoke_url = invoke_url
+        self.platforms_url = platforms_url.rstrip("/")  # the loopback X/Graph stand-in, if the stack has one
         self.secrets = dict(secrets)
         self.timeout_s = timeout_s
         self.session = requests.Session()
 
     @classmethod
     def for_stack(cls, stack: StackLike) -> DemoClient:
-        return cls(stack.api_url, stack.secret_values, invoke_url=stack.invoke_url)
+        standin = getattr(stack, "platforms", None)
+        return cls(stack.api_url, stack.secret_values, invoke_url=stack.invoke_url,
+                   platforms_url=(getattr(standin, "url", "") if getattr(standin, "server", None) else "") or "")
 
     def secret(self, logical_id: str) -> str:
         return _plain_secret(self.secrets[logical_id])
@@ -103,3 +106,9 @@ class DemoClient:
     def api_get(self, path: str, params: Mapping[str, str] | None = None) -> requests.Response:
         return self.request("GET", path, params=params,
                             headers={"Authorization": f"Bearer {self.secret('ApiToken')}"})
+
+    def api_post(self, path: str, payload: Any, agent: str = "demo.agent") -> requests.Response:
+        return self.request("POST", path, body=json.dumps(payload).encode(), headers={
+            "Authorization": f"Bearer {self.secret('ApiToken')}", "content-type": "application/json",
+            "X-Socialcare-Agent": agent,
+        })

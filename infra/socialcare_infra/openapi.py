@@ -26,7 +26,7 @@ def document() -> dict[str, Any]:
 
     settings = ApiSettings(profiles_table="ProfilesTable", cases_table="CasesTable",
                            social_team_queue_url="SocialTeamQueue", callcentre_team_queue_url="CallcentreTeamQueue",
-                           api_token_arn="ApiToken")
+                           outbound_queue_url="OutboundQueue", api_token_arn="ApiToken")
     app = build(Wiring(settings))
     text = app.get_openapi_json_schema(
         title="socialcare API",

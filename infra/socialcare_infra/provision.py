@@ -36,7 +36,10 @@ DEFAULT_TIME_SCALE = 0.02
 # They are public on purpose: they only ever protect a stack bound to 127.0.0.1.
 LOCAL_SECRET_DEFAULTS: dict[str, str] = {
     "SOCIALCARE_X_CONSUMER_SECRET": "local-x-consumer-secret",
-    "SOCIALCARE_X_API_CREDENTIALS": '{"default": {"bearer_token": "local-x-bearer"}}',
+    # OAuth 1.0a user context as well as the bearer token: replies post as the brand account
+    "SOCIALCARE_X_API_CREDENTIALS": ('{"default": {"bearer_token": "local-x-bearer", "consumer_key": "local-x-key", '
+                                     '"consumer_secret": "local-x-consumer-secret", "access_token": "local-x-token", '
+                                     '"access_token_secret": "local-x-token-secret"}}'),
     "SOCIALCARE_META_APP_SECRET": "local-meta-app-secret",
     "SOCIALCARE_META_VERIFY_TOKEN": "local-meta-verify-token",
     "SOCIALCARE_META_ACCESS_TOKENS": '{"default": "local-meta-access-token"}',

@@ -61,6 +61,11 @@ class LocalProcess:
         return self._endpoint("invoke api ")
 
     @property
+    def platforms_url(self) -> str:
+        """The loopback Graph/X stand-in the stack's functions send to."""
+        return self._endpoint("platforms ")
+
+    @property
     def log_dir(self) -> Path:
         return Path(self._endpoint("logs "))
 

@@ -305,3 +305,108 @@ def test_reconcile_finds_nothing_lagging_once_the_crm_caught_up(story: StoryRun)
         return out.stdout if "0 case(s) lag the CRM" in out.stdout else None
 
     assert wait_for(lagging, timeout=60), f"reconcile still reports cases lagging the CRM: {last}"
+
+
+# ---------------------------------------------------------------- issue 12: answer where she spoke
+def _sent_to_platforms(run: StoryRun) -> list[dict[str, Any]]:
+    """Every request the stack's functions sent to the loopback X/Graph stand-in."""
+    r = requests.get(f"{run.stack.platforms_url}/_standin/requests", timeout=10)
+    assert r.status_code == 200, r.text
+    return list(r.json())
+
+
+def _reply(run: StoryRun, case_id: str, body: dict[str, Any]) -> requests.Response:
+    return requests.post(f"{run.stack.api_url}/api/cases/{case_id}/replies", json=body, timeout=10,
+                         headers={"Authorization": f"Bearer {run.secrets.api_token}",
+                                  "X-Socialcare-Agent": "giulia.rossi"})
+
+
+def _tweets_replying_to(run: StoryRun, tweet_id: str) -> list[dict[str, Any]]:
+    return [r for r in _sent_to_platforms(run) if r["method"] == "POST" and r["path"] == "/2/tweets"
+            and (r.get("body") or {}).get("reply", {}).get("in_reply_to_tweet_id") == tweet_id]
+
+
+def test_an_agents_reply_to_her_x_mention_is_posted_under_her_tweet_and_stops_the_clock(story: StoryRun) -> None:
+    (anna,) = story.customer_by(x=scenario.ANNA["x_id"])
+    case_id = story.api(f"/api/customers/{anna['id']}")["open_case_id"]
+    mention = "x:1860000000000000001"
+    tweet_id = mention.split(":", 1)[1]
+
+    text = "Ciao Anna, ci dispiace: ti scriviamo in privato."
+    answer = _reply(story, case_id, {"text": text, "in_reply_to": mention})
+
+    assert answer.status_code == 202, answer.text
+    queued = answer.json()
+    assert queued["status"] == "queued" and queued["interaction_id"]
+    posted = wait_for(lambda: _tweets_replying_to(story, tweet_id), timeout=60)
+    assert len(posted) == 1, posted
+    assert posted[0]["headers"]["Authorization"].startswith("OAuth ")  # OAuth 1.0a user context
+    assert posted[0]["body"]["text"].startswith("Ciao Anna")
+
+    def sent() -> dict[str, Any] | None:
+        case = story.api(f"/api/cases/{case_id}")
+        states = {r["interaction_id"]: r for r in case.get("replies", [])}
+        return case if states.get(queued["interaction_id"], {}).get("status") == "sent" else None
+
+    case = wait_for(sent, timeout=60)
+    assert case, "the sent reply never showed on the case"
+    assert case["first_response_at"]
+    outbound = [i for i in case["interactions"] if i["id"] == queued["interaction_id"]]
+    assert outbound and outbound[0]["direction"] == "outbound" and outbound[0]["channel"] == "x"
+    timeline = _timeline(story, anna["id"])
+    assert [t for t in timeline if t["id"] == queued["interaction_id"] and t["direction"] == "outbound"]
+
+    # Redelivered by SQS (same body, a new deduplication id): the responder must not post again.
+    sqs = story.stack.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=story.stack.names["OutboundQueue"])["QueueUrl"]
+    from socialcare.models.reply import OutboundMessage, ReplyRoute, ReplyTo
+
+    item = next(t for t in timeline if t["id"] == mention)
+    again = OutboundMessage(
+        interaction_id=queued["interaction_id"], case_id=case_id, customer_id=anna["id"], channel="x",
+        route=ReplyRoute.PUBLIC_REPLY, text=posted[0]["body"]["text"], source="api", agent="giulia.rossi",
+        to=ReplyTo(interaction_id=mention, channel="x", kind=item["kind"], public=True, platform_message_id=tweet_id,
+                   author_id=scenario.ANNA["x_id"], account_id=scenario.BRAND_X_ID, occurred_at=item["occurred_at"],
+                   last_inbound_at=item["occurred_at"]),
+    )
+    sqs.send_message(QueueUrl=queue_url, MessageBody=again.queue_body(), MessageGroupId=case_id,
+                     MessageDeduplicationId=f"redelivery-{time.time_ns()}")
+
+    def drained() -> bool:
+        counts = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+        return counts["ApproximateNumberOfMessages"] == counts["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+    assert wait_for(drained, timeout=30), "the redelivered message was never consumed"
+    time.sleep(1.0)
+    assert len(_tweets_replying_to(story, tweet_id)) == 1
+
+
+def test_a_whatsapp_reply_far_outside_the_24h_window_is_refused_and_nothing_is_sent(story: StoryRun) -> None:
+    wa_id, message_id = "393471234567", "wamid.HBgMMzkzNDcxMjM0NTY3FQIAEhgWT0xEMDAwMQ=="
+    three_days_ago = time.time() - 3 * 86_400
+    payload = {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
+        "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "390212345678", "phone_number_id": scenario.BRAND_WA_PHONE_ID},
+            "contacts": [{"profile": {"name": "Piero Gallo"}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": message_id, "timestamp": str(int(three_days_ago)), "type": "text",
+                          "text": {"body": "Salve, il mio reso non è ancora stato rimborsato."}}]}}]}]}
+    body = json.dumps(payload).encode()
+    posted = requests.post(f"{story.stack.api_url}/webhooks/meta", data=body, timeout=10, headers={
+        "content-type": "application/json",
+        "x-hub-signature-256": scenario.meta_signature(story.secrets.meta_app, body)})
+    assert posted.status_code == 200, posted.text
+    (piero,) = wait_for(lambda: story.customer_by(whatsapp=wa_id))
+    case_id = wait_for(lambda: story.api(f"/api/customers/{piero['id']}")["open_case_id"])
+
+    refused = _reply(story, case_id, {"text": "Buongiorno, ci scusiamo per il ritardo."})
+
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert problem["error"] == "messaging_window_closed"
+    assert "24" in problem["detail"] and "whatsapp" in problem["rule"].lower()
+    assert {o["route"] for o in problem["options"]} >= {"message", "template"}
+    time.sleep(2.0)  # had anything been queued, the responder would have sent it by now
+    assert not [r for r in _sent_to_platforms(story) if wa_id in json.dumps(r.get("body"))]
+    case = story.api(f"/api/cases/{case_id}")
+    assert case["first_response_at"] is None

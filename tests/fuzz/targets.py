@@ -28,12 +28,13 @@ from socialcare.crm.samples import sample_view
 from socialcare.domain.channels import gateway, meta, x
 from socialcare.domain.channels.common import MAX_IGNORED_REASONS, Parsed, load_json
 from socialcare.domain.channels.connect import KEYS
+from socialcare.domain.replies.service import reply_id
 from socialcare.errors import BadRequest
 from socialcare.flows.caller_lookup import CallerLookup
 from socialcare.flows.crm_webhook import CrmInbound
 from socialcare.flows.webhooks import parse_or_400
-from socialcare.models.crm import OutboundReply
-from socialcare.models.interaction import InboundEvent
+from socialcare.models.interaction import Channel, InboundEvent, Kind
+from socialcare.models.reply import OutboundMessage, ReplyRoute, ReplyTo
 
 ALLOWED = (BadRequest, ValidationError)  # the entry points answer both with 400 and a JSON reason
 BRAND_X_IDS = frozenset({"783214", "2244994945"})
@@ -71,13 +72,13 @@ class KeptEvents:
 
     def __init__(self) -> None:
         self.events: list[InboundEvent] = []
-        self.replies: list[OutboundReply] = []
+        self.replies: list[OutboundMessage] = []
 
     def inbound(self, events: Sequence[InboundEvent]) -> int:
         self.events.extend(events)
         return len(events)
 
-    def outbound(self, replies: Sequence[OutboundReply]) -> None:
+    def outbound(self, replies: Sequence[OutboundMessage]) -> None:
         self.replies.extend(replies)
 
 
@@ -119,9 +120,24 @@ class CaseCommands:
         self.calls.append((case_id, status))
 
 
-class Views:
-    def get_case_view(self, case_id: str) -> Any:
-        return sample_view(case_id, channels=("x", "whatsapp"))
+class Replies:
+    """The reply service (``flows.crm_webhook.ReplyRequests``): what it would queue for a CRM
+    comment on a case last written to on WhatsApp, handed to the publisher that keeps it."""
+
+    def __init__(self, publisher: KeptEvents) -> None:
+        self.publisher = publisher
+
+    def request(self, case_id: str, *, text: str | None, source: str = "api", agent: str | None = None,
+                crm_record_id: str | None = None, crm_reply_id: str | None = None, **_: Any) -> OutboundMessage:
+        last = sample_view(case_id, channels=("x", "whatsapp")).interactions[-1]
+        to = ReplyTo(interaction_id=last.id, channel=Channel(last.channel), kind=Kind(last.kind), public=last.public,
+                     platform_message_id=last.id.split(":", 1)[1], author_id=last.author_id or "",
+                     occurred_at=last.occurred_at, last_inbound_at=last.occurred_at)
+        message = OutboundMessage(interaction_id=reply_id(source, crm_reply_id), case_id=case_id, channel=to.channel,
+                                  route=ReplyRoute.MESSAGE, to=to, text=text, source=source, agent=agent,
+                                  crm_record_id=crm_record_id, crm_reply_id=crm_reply_id)
+        self.publisher.outbound([message])
+        return message
 
 
 class Once:
@@ -140,14 +156,14 @@ def _crm(parse: Callable[[Any], list[CrmInboundEvent]]) -> Callable[[bytes], lis
     def run(body: bytes) -> list[str]:
         events = parse(load_json(body))
         kept, commands = KeptEvents(), CaseCommands()
-        inbound = CrmInbound(records=CaseRecords(), commands=commands, views=Views(),  # type: ignore[arg-type]
-                             guard=Once(), publisher=kept)  # type: ignore[arg-type]
+        inbound = CrmInbound(records=CaseRecords(), commands=commands, replies=Replies(kept),  # type: ignore[arg-type]
+                             guard=Once())
         counts = inbound.apply(events)
         assert counts["received"] == len(events) == counts["applied"] + counts["ignored"]
         for reply in kept.replies:  # what outbound.fifo and the reply sender read back
             body_text = reply.queue_body()
             body_text.encode("utf-8")
-            OutboundReply.model_validate_json(body_text)
+            OutboundMessage.model_validate_json(body_text)
         return sorted([f"{e.kind}|{e.event_id}|{e.status}|{e.reply_id}" for e in events])
 
     return run

@@ -26,6 +26,7 @@ from socialcare.flows.reconcile import reconcile
 from socialcare.flows.wiring import Wiring
 from socialcare.models.case import Case, CaseStatus
 from socialcare.models.interaction import Author, Channel, Interaction, Kind
+from socialcare.models.profile import Profile
 from socialcare_infra.handlers import load_app
 
 pytestmark = pytest.mark.integration
@@ -101,8 +102,13 @@ def _story() -> list[Interaction]:
 
 
 def _pipeline(world: dict[str, Any], interaction: Interaction, customer_id: str) -> None:
-    """Thread the interaction into its case: the case version written reaches the CRM through
-    the cases table's stream (relayed by ``_run_crm_sync``)."""
+    """Store the interaction on the customer's timeline (where a reply reads what it answers)
+    and thread it into its case: the case version written reaches the CRM through the cases
+    table's stream (relayed by ``_run_crm_sync``)."""
+    profiles = world["wiring"].profiles
+    if profiles.get_profile(customer_id) is None:
+        profiles.create_customer(Profile(id=customer_id, name="Giulia Rossi"), [])
+    profiles.record_interaction(customer_id, interaction, None, via=f"{interaction.channel.value}#test")
     world["wiring"].threading.on_interaction(interaction, customer_id, {}, now=interaction.occurred_at)
 
 
@@ -195,7 +201,8 @@ def test_solved_in_the_crm_resolves_the_case_and_a_public_reply_goes_out(world: 
     out = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["OutboundQueue"], MaxNumberOfMessages=10)
     (message,) = [json.loads(m["Body"]) for m in out["Messages"]]
     assert message["case_id"] == case.id and message["text"] == "Rimborso avviato, ci scusiamo."
-    assert message["reply_to"]["channel"] == "whatsapp"  # where she last wrote
+    assert message["to"]["channel"] == "whatsapp"  # where she last wrote
+    assert message["source"] == "crm:webhook" and message["crm_reply_id"] == "c-1"
     # Resolving changed the case: the CRM gets that version too (and ignores the echo).
     _run_crm_sync(world)
     assert world["received"][-1]["doc"]["case"]["status"] == "resolved"

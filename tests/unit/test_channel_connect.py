@@ -14,8 +14,9 @@ import pytest
 from socialcare.domain.channels import connect
 from socialcare.domain.channels.connect import KEYS, connect_safe
 from socialcare.flows.caller_lookup import LOOKUP_DEADLINE_SECONDS, CallerLookup, CustomerDirectory
-from socialcare.models.crm import CrmSyncRequest, OutboundReply
+from socialcare.models.crm import CrmSyncRequest
 from socialcare.models.interaction import Channel, InboundEvent, Kind
+from socialcare.models.reply import OutboundMessage
 from socialcare.models.workitem import WorkItem
 from socialcare.ports import Publisher
 from socialcare.publish import PublishFailed
@@ -64,7 +65,7 @@ class Inbound:
     def crm_syncs(self, requests: Sequence[CrmSyncRequest]) -> None:
         raise AssertionError("the caller lookup sends no CRM syncs")
 
-    def outbound(self, replies: Sequence[OutboundReply]) -> None:
+    def outbound(self, replies: Sequence[OutboundMessage]) -> None:
         raise AssertionError("the caller lookup sends no replies")
 
     def alert(self, subject: str, message: Mapping[str, Any]) -> None:

@@ -30,6 +30,7 @@ OWN_PARSERS: dict[str, tuple[str, ...]] = {
     "caller_lookup": ("connect",),
     "api": (),
     "processor": (),
+    "responder": (),  # tweepy, facebook-sdk and requests only when a reply is sent
 }
 HTTP_CLIENTS = ("requests", "tweepy", "facebook")
 
@@ -53,6 +54,7 @@ def function_env(**extra: str) -> dict[str, str]:
         env[f"SOCIALCARE_{table}_TABLE"] = table.lower()
     for queue in ("INBOUND", "SOCIAL_TEAM", "CALLCENTRE_TEAM", "CRM_SYNC", "CRM_RETRY", "OUTBOUND"):
         env[f"SOCIALCARE_{queue}_QUEUE_URL"] = _QUEUE + queue.lower()
+    env["SOCIALCARE_OUTBOUND_DLQ_URL"] = _QUEUE + "outbound-dlq"
     for secret in ("X_CONSUMER_SECRET", "X_API_CREDENTIALS", "META_APP_SECRET", "META_VERIFY_TOKEN",
                    "META_ACCESS_TOKENS", "INBOUND_SECRET", "API_TOKEN", "CRM_WEBHOOK_SECRET",
                    "CRM_CREDENTIALS", "TEAM_CHAT_WEBHOOKS"):

@@ -1,5 +1,5 @@
 """POST /webhooks/crm/{provider}: each vendor's signature, fail-closed secrets, and what a CRM
-event does to our cases and the outbound queue (moto in-process; no network)."""
+event does to our cases and replies (moto in-process; no network)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ from moto import mock_aws
 from socialcare import aws
 from socialcare.config.settings import CrmWebhookSettings, Settings, load
 from socialcare.crm.samples import sample_view
-from socialcare.errors import ConfigurationError
+from socialcare.errors import BadRequest, ConfigurationError
 from socialcare.flows import crm_webhook
 from socialcare.flows.wiring import Wiring
-from socialcare.models.crm import CaseView
+from socialcare.models.interaction import Channel, Kind
+from socialcare.models.reply import OutboundMessage, ReplyRefused, ReplyRoute, ReplyTo
 from socialcare.store.cases import CasesRepository
 from socialcare_infra.provision import Provisioner
 from socialcare_infra.template import Resolver, load_template
@@ -48,11 +49,25 @@ class FakeCaseService:
         self.calls.append((status, case_id, actor))
 
 
-class FakeCases:
-    """A ``CaseSource``: every case was last written to on X, then on WhatsApp."""
+class FakeReplies:
+    """The reply service (``flows.crm_webhook.ReplyRequests``), recording what a CRM asked to send
+    (the service itself, its policy check and the queue: tests/integration/test_reply_api.py).
+    ``refuse`` makes it answer as the platform's rules or a too-long text would."""
 
-    def get_case_view(self, case_id: str) -> CaseView | None:
-        return sample_view(case_id, channels=("x", "whatsapp"))
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.refuse: Exception | None = None
+
+    def request(self, case_id: str, *, text: str | None, **kwargs: Any) -> OutboundMessage:
+        self.requests.append({"case_id": case_id, "text": text, **kwargs})
+        if self.refuse is not None:
+            raise self.refuse
+        last = sample_view(case_id, channels=("x", "whatsapp")).interactions[-1]
+        to = ReplyTo(interaction_id=last.id, channel=Channel(last.channel), kind=Kind(last.kind), public=last.public,
+                     platform_message_id=last.id.split(":", 1)[1], author_id=last.author_id or "",
+                     occurred_at=last.occurred_at, last_inbound_at=last.occurred_at)
+        return OutboundMessage(interaction_id=f"reply:{len(self.requests)}", case_id=case_id, channel=to.channel,
+                               route=ReplyRoute.MESSAGE, to=to, text=text, source=kwargs["source"])
 
 
 class Context:
@@ -69,21 +84,21 @@ class Context:
 
 
 class CrmWebhookWiring(Wiring):
-    """The CRM webhook's composition root with in-memory case commands and views; the secrets,
-    the CRM index, the idempotency guard and the outbound queue are the (moto) real ones."""
+    """The CRM webhook's composition root with in-memory case commands and reply service; the
+    secrets, the CRM index and the idempotency guard are the (moto) real ones."""
 
-    def __init__(self, settings: Settings, commands: FakeCaseService, views: FakeCases) -> None:
+    def __init__(self, settings: Settings, commands: FakeCaseService, replies: FakeReplies) -> None:
         super().__init__(settings)
         self._commands = commands
-        self._views = views
+        self._replies = replies
 
     @cached_property
     def case_actions(self) -> Any:
         return self._commands
 
     @cached_property
-    def crm_views(self) -> Any:
-        return self._views
+    def reply_service(self) -> Any:
+        return self._replies
 
 
 @pytest.fixture(scope="module")
@@ -119,16 +134,16 @@ def stack(aws_stack: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
     _drain(made.queue_urls["OutboundQueue"])
     parameters.clear_caches()
     aws.reset()
-    service = FakeCaseService()
+    service, replies = FakeCaseService(), FakeReplies()
     # CrmWebhookFunction's own settings, validated as at its cold start.
-    app = _app(load(CrmWebhookSettings), service)
-    yield {"service": service, "made": made, "app": app}
+    app = _app(load(CrmWebhookSettings), service, replies)
+    yield {"service": service, "replies": replies, "made": made, "app": app}
     parameters.clear_caches()
     aws.reset()
 
 
-def _app(settings: Settings, service: FakeCaseService) -> Any:
-    return crm_webhook.build(CrmWebhookWiring(settings, service, FakeCases()))
+def _app(settings: Settings, service: FakeCaseService, replies: FakeReplies | None = None) -> Any:
+    return crm_webhook.build(CrmWebhookWiring(settings, service, replies or FakeReplies()))
 
 
 def _call(app: Any, provider: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
@@ -187,8 +202,8 @@ def _case_in_crm(stack: dict[str, Any], case_id: str, provider: str, record_id: 
     assert CasesRepository(table, client).record_crm_sync(case_id, provider=provider, record_id=record_id, version=1)
 
 
-def _outbound(stack: dict[str, Any]) -> list[dict[str, Any]]:
-    return _drain(stack["made"].queue_urls["OutboundQueue"])
+def _replies(stack: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(stack["replies"].requests)
 
 
 # ------------------------------------------------------------------ generic webhook
@@ -251,7 +266,7 @@ def test_our_own_echo_is_ignored(stack: dict[str, Any]) -> None:
     assert stack["service"].calls == []
 
 
-def test_public_agent_reply_goes_to_the_outbound_queue_once(stack: dict[str, Any]) -> None:
+def test_public_agent_reply_goes_to_the_reply_service_once(stack: dict[str, Any]) -> None:
     body = json.dumps(
         {
             "event": "case.replied",
@@ -264,15 +279,28 @@ def test_public_agent_reply_goes_to_the_outbound_queue_once(stack: dict[str, Any
             },
         }
     ).encode()
-    assert _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))["statusCode"] == 200
+    first = _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))
+    assert first["statusCode"] == 200 and first["json"] == {"received": 1, "applied": 1, "ignored": 0}
     assert _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))["statusCode"] == 200  # the CRM retried
 
-    (reply,) = _outbound(stack)
-    assert reply["schema_version"] == 1 and reply["kind"] == "agent_reply"
+    (reply,) = _replies(stack)  # checked and queued once (the idempotency guard, on moto)
     assert reply["case_id"] == "SC-2026-1" and reply["text"] == "Ci scusiamo, il rimborso è partito."
-    assert reply["reply_id"] == "crm:webhook:r-1" and reply["author_name"] == "Marta"
-    # Answer where the customer last wrote: the latest inbound interaction of the case.
-    assert reply["reply_to"]["channel"] == "whatsapp"
+    assert reply["source"] == "crm:webhook" and reply["crm_reply_id"] == "r-1" and reply["agent"] == "Marta"
+
+
+@pytest.mark.parametrize("refusal", [
+    ReplyRefused("messaging_window_closed", "whatsapp_24h_window", "WhatsApp's 24-hour window closed", []),
+    BadRequest("the reply is 300 characters; a public_reply on x takes at most 280"),
+])
+def test_a_reply_the_platform_refuses_is_ignored_not_retried(stack: dict[str, Any], refusal: Exception) -> None:
+    stack["replies"].refuse = refusal
+    body = json.dumps({"event": "case.replied", "case_id": "SC-2026-1",
+                       "reply": {"id": "r-2", "text": "Eccoci", "public": True}}).encode()
+    response = _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body))
+    # A 4xx would make the CRM retry, forever, a reply that can never be sent (the service
+    # recorded it REFUSED on the case, which the CRM's copy shows).
+    assert response["statusCode"] == 200
+    assert response["json"] == {"received": 1, "applied": 0, "ignored": 1}
 
 
 # ------------------------------------------------------------------ Zendesk
@@ -291,7 +319,8 @@ def test_zendesk_trigger_resolves_and_forwards_a_public_comment(stack: dict[str,
     response = _call(stack["app"], "zendesk", body, _zendesk(body))
     assert response["json"] == {"received": 2, "applied": 2, "ignored": 0}
     assert stack["service"].calls == [("resolved", "SC-2026-1", "crm:zendesk")]
-    assert [r["reply_id"] for r in _outbound(stack)] == ["crm:zendesk:c-9"]
+    assert [(r["source"], r["crm_reply_id"], r["crm_record_id"]) for r in _replies(stack)] == [
+        ("crm:zendesk", "c-9", "4242")]
 
 
 def test_zendesk_private_notes_and_our_own_updates_are_not_sent_to_customers(stack: dict[str, Any]) -> None:
@@ -313,7 +342,7 @@ def test_zendesk_private_notes_and_our_own_updates_are_not_sent_to_customers(sta
         }
     ).encode()
     assert _call(stack["app"], "zendesk", note, _zendesk(note))["json"]["applied"] == 0
-    assert _outbound(stack) == [] and stack["service"].calls == []
+    assert _replies(stack) == [] and stack["service"].calls == []
 
 
 def test_zendesk_event_webhook_finds_the_case_through_the_crm_index(stack: dict[str, Any]) -> None:

@@ -17,8 +17,9 @@ from socialcare.config.settings import ReconcileSettings, Settings, load
 from socialcare.errors import ConfigurationError
 from socialcare.flows.reconcile import reconcile
 from socialcare.flows.wiring import Wiring
-from socialcare.models.crm import CrmSyncRequest, OutboundReply
+from socialcare.models.crm import CrmSyncRequest
 from socialcare.models.interaction import InboundEvent
+from socialcare.models.reply import OutboundMessage
 from socialcare.models.workitem import WorkItem
 from socialcare.publish import PublishFailed, dedupe_id
 from socialcare.store.cases import CasesRepository
@@ -123,7 +124,7 @@ class FlakyPublisher:
             raise PublishFailed("throttled")
         self.syncs.extend(requests)
 
-    def outbound(self, replies: Sequence[OutboundReply]) -> None:
+    def outbound(self, replies: Sequence[OutboundMessage]) -> None:
         raise AssertionError("reconcile publishes crm syncs only")
 
     def alert(self, subject: str, message: Mapping[str, Any]) -> None:

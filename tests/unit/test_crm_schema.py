@@ -14,7 +14,6 @@ from socialcare.crm.samples import sample_view
 from socialcare.models.crm import (
     CaseUpserted,
     CrmSyncRequest,
-    OutboundReply,
     delivery_id,
     render_case_upserted_json_schema,
 )
@@ -78,11 +77,3 @@ def test_sync_request_is_versioned_and_deduped_per_case_version() -> None:
         CrmSyncRequest.model_validate_json('{"case_id": "SC-2026-1", "version": 0}')
     with pytest.raises(ValidationError):
         CrmSyncRequest.model_validate_json('{"schema_version": 2, "case_id": "SC-2026-1", "version": 1}')
-
-
-def test_outbound_reply_dedupes_on_the_crm_comment() -> None:
-    a = OutboundReply(reply_id="crm:zendesk:77", case_id="SC-2026-1", text="Ciao", source="crm:zendesk")
-    b = OutboundReply(reply_id="crm:zendesk:77", case_id="SC-2026-1", text="Ciao!", source="crm:zendesk")
-    assert a.dedupe_key == b.dedupe_key and dedupe_id(a) == dedupe_id(b)
-    assert a.group_id == "SC-2026-1"
-    assert json.loads(a.model_dump_json())["schema_version"] == 1

@@ -1,11 +1,15 @@
-"""The generic webhook adapter: signed, identified deliveries; failures classified for retry."""
+"""The generic webhook adapter: signed, identified deliveries carrying the case's replies;
+failures classified for retry."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 
+import jsonschema
 import pytest
 import requests
 import responses
@@ -13,9 +17,10 @@ import responses
 from socialcare.crm.base import Http, Permanent, Retryable, parse_retry_after
 from socialcare.crm.samples import sample_view
 from socialcare.crm.webhook import WebhookAdapter
-from socialcare.models.crm import CaseUpserted
+from socialcare.models.crm import CaseUpserted, ReplyView
 
 URL = "https://crm.example.test/hooks/socialcare"
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "case-upserted.v1.json"
 SECRET = "s3cret"
 
 
@@ -122,3 +127,32 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def _with_replies(version: int = 3) -> CaseUpserted:
+    sent = ReplyView(interaction_id="reply:aa", status="sent", route="public_reply", channel="x", source="api",
+                     agent="marta", in_reply_to="x:SC-2026-1-m0", platform_message_id="1850000000000000099",
+                     at=datetime(2026, 11, 20, 9, 20, tzinfo=UTC))
+    refused = ReplyView(interaction_id="reply:bb", status="refused", channel="whatsapp", source="crm:webhook",
+                        agent="Marta", crm_reply_id="c-2",
+                        reason="whatsapp_24h_window: WhatsApp's 24-hour customer service window closed 1 h ago",
+                        at=datetime(2026, 11, 20, 9, 30, tzinfo=UTC))
+    return CaseUpserted.from_view(sample_view(version=version).model_copy(update={"replies": [sent, refused]}))
+
+
+@responses.activate
+def test_the_crm_hears_what_became_of_each_reply_and_why() -> None:
+    responses.post(URL, json={"id": "crm-1"})
+
+    _adapter().upsert_case(_with_replies())
+
+    doc = json.loads(responses.calls[0].request.body)
+    replies = {r["interaction_id"]: r for r in doc["replies"]}
+    assert replies["reply:aa"]["status"] == "sent" and replies["reply:aa"]["platform_message_id"]
+    assert replies["reply:bb"]["status"] == "refused" and replies["reply:bb"]["crm_reply_id"] == "c-2"
+    assert replies["reply:bb"]["reason"].startswith("whatsapp_24h_window: WhatsApp's 24-hour")
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text(encoding="utf-8")))
+
+
+def test_a_case_without_replies_still_sends_an_empty_list() -> None:
+    assert json.loads(_event().model_dump_json())["replies"] == []

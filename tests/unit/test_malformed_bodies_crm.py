@@ -19,7 +19,7 @@ from socialcare.flows.http import make_resolver
 aws_stack = crm.aws_stack  # its fixtures, used here under the same names
 stack = crm.stack
 GENERIC_SECRET = crm.GENERIC_SECRET
-_call, _ours, _outbound, _zendesk = crm._call, crm._ours, crm._outbound, crm._zendesk
+_call, _ours, _replies, _zendesk = crm._call, crm._ours, crm._replies, crm._zendesk
 DEEP = 100_000
 LONE = "\ud800"  # a lone UTF-16 surrogate: json.dumps writes it as the escape \ud800
 
@@ -98,7 +98,7 @@ def _generic(stack: dict[str, Any], body: bytes) -> dict[str, Any]:
 def _assert_refused(stack: dict[str, Any], response: dict[str, Any]) -> None:
     assert response["statusCode"] == 400, response
     assert response["json"]["error"] == "bad_request" and response["json"]["reason"]
-    assert stack["service"].calls == [] and _outbound(stack) == []
+    assert stack["service"].calls == [] and _replies(stack) == []
 
 
 def _reply(**reply: Any) -> dict[str, Any]:
@@ -109,7 +109,7 @@ def _reply(**reply: Any) -> dict[str, Any]:
 
 def test_the_unspoiled_reply_is_sent(stack: dict[str, Any]) -> None:
     assert _generic(stack, json.dumps(_reply()).encode())["statusCode"] == 200
-    assert [r["reply_id"] for r in _outbound(stack)] == ["crm:webhook:r-1"]
+    assert [(r["source"], r["crm_reply_id"]) for r in _replies(stack)] == [("crm:webhook", "r-1")]
 
 
 @pytest.mark.parametrize("body", [
@@ -154,4 +154,4 @@ def test_crm_timestamp_far_in_the_past_is_refused_not_a_500(stack: dict[str, Any
     body = json.dumps(_reply()).encode()
     response = _call(stack["app"], "webhook", body, _ours(GENERIC_SECRET, body, ts=-10**20))
     assert response["statusCode"] == 401 and response["json"]["error"] == "unauthorized"
-    assert _outbound(stack) == []
+    assert _replies(stack) == []

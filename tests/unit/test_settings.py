@@ -36,6 +36,7 @@ FUNCTION_SETTINGS: dict[str, type[config.Settings]] = {
     "CaseStreamFunction": config.CaseStreamSettings,
     "CrmRetryFunction": config.CrmRetrySettings,
     "CrmReconcileFunction": config.ReconcileSettings,
+    "ResponderFunction": config.ResponderSettings,
 }
 CODE_DIRS = {"SocialTeamDispatcherFunction": "team_dispatcher", "CallcentreTeamDispatcherFunction": "team_dispatcher"}
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 
 from socialcare.config import patterns
 from socialcare.models.case import Priority, Team
+from socialcare.models.reply import TemplateRef
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -287,6 +288,95 @@ class ListeningRules(RuleFile):
     spam: SpamRules = SpamRules()
 
 
+# ---------------------------------------------------------------------------- replies.yaml
+class ReplyWindows(_Rules):
+    """How long each platform keeps a route open (docs/protocols.md section 4)."""
+
+    messenger: Duration = timedelta(hours=24)
+    instagram: Duration = timedelta(hours=24)
+    whatsapp: Duration = timedelta(hours=24)
+    human_agent_tag: Duration = timedelta(days=7)
+    private_reply: Duration = timedelta(days=7)
+
+
+class HumanAgentTag(_Rules):
+    """Where a person's reply may use MESSAGE_TAG HUMAN_AGENT past the standard window (the app
+    needs Meta's Human Agent permission for it)."""
+
+    messenger: bool = True
+    instagram: bool = True
+
+
+class ConfiguredTemplate(TemplateRef):
+    """A TemplateRef as replies.yaml spells it: unknown keys are typos, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WhatsAppTemplates(_Rules):
+    """The template sent when a WhatsApp reply comes after the customer service window and the
+    request names none: the account's own (phone-number id), else ``default``, else none."""
+
+    default: ConfiguredTemplate | None = None
+    by_account: dict[str, ConfiguredTemplate] = Field(default_factory=dict)
+
+
+class XPrices(_Rules):
+    """X API pay-per-use write prices, USD per request."""
+
+    read_on: date
+    source: str
+    post_usd: float = Field(ge=0)
+    post_with_link_usd: float = Field(ge=0)
+    dm_usd: float = Field(ge=0)
+
+
+class WhatsAppPrices(_Rules):
+    """Meta's WhatsApp per-message rates for one market, USD per delivered message."""
+
+    market: str
+    read_on: date
+    source: str
+    estimate: bool = Field(default=True, description="not read from Meta's own rate card: update it")
+    marketing_usd: float = Field(ge=0)
+    utility_usd: float = Field(ge=0)
+    authentication_usd: float = Field(ge=0)
+    service_usd: float = Field(ge=0, description="a free-form reply inside the customer service window")
+    utility_free_in_window: bool = True
+    default_category: Literal["marketing", "utility", "authentication"] = "utility"
+
+    def template_usd(self, category: str | None, *, in_window: bool) -> float:
+        category = category or self.default_category
+        if category == "utility" and in_window and self.utility_free_in_window:
+            return 0.0
+        return float(getattr(self, f"{category}_usd"))
+
+
+class ReplyPrices(_Rules):
+    x: XPrices
+    whatsapp: WhatsAppPrices
+    meta_usd: float = Field(default=0.0, ge=0, description="Messenger, Instagram and Facebook replies")
+
+
+class ReplyRules(RuleFile):
+    """replies.yaml: the platforms' reply rules (``domain.replies.policy``)."""
+
+    FILE: ClassVar[str] = "replies.yaml"
+
+    windows: ReplyWindows = ReplyWindows()
+    human_agent_tag: HumanAgentTag = HumanAgentTag()
+    whatsapp_templates: WhatsAppTemplates = WhatsAppTemplates()
+    prices: ReplyPrices
+    default_language: str = "en"
+    disclosure: dict[str, str] = Field(description="language -> the automated-message disclosure")
+
+    @model_validator(mode="after")
+    def _disclosure_in_the_default_language(self) -> ReplyRules:
+        if not self.disclosure.get(self.default_language, "").strip():
+            raise ValueError(f"disclosure needs a text for the default language {self.default_language!r}")
+        return self
+
+
 RULE_FILES: tuple[type[RuleFile], ...] = (
-    RoutingRules, SlaPolicies, Calendars, TriageRules, IdentityRules, FaqBook, ListeningRules,
+    RoutingRules, SlaPolicies, Calendars, TriageRules, IdentityRules, FaqBook, ListeningRules, ReplyRules,
 )

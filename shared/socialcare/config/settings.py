@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     crm_sync_queue_url: str | None = None
     crm_retry_queue_url: str | None = None  # where put-off CRM syncs wait (optional: else visibility retries)
     outbound_queue_url: str | None = None
+    outbound_dlq_url: str | None = None  # where the responder puts a reply that cannot be sent, with its reason
     media_bucket: str | None = None
     alerts_topic_arn: str | None = None
 
@@ -202,6 +203,7 @@ class ApiSettings(Settings):
     cases_table: Name
     social_team_queue_url: Name
     callcentre_team_queue_url: Name
+    outbound_queue_url: Name
     api_token_arn: Name
 
 
@@ -261,6 +263,24 @@ class CrmWebhookSettings(_CrmSettings):
     outbound_queue_url: Name
     social_team_queue_url: Name
     callcentre_team_queue_url: Name
+
+
+class ResponderSettings(Settings):
+    """ResponderFunction: send outbound.fifo's replies (tweepy, facebook-sdk, with the brand accounts'
+    tokens), record them on the timeline and the case, dead-letter and report the failed ones."""
+
+    profiles_table: Name
+    cases_table: Name
+    idempotency_table: Name
+    outbound_queue_url: Name
+    outbound_dlq_url: Name
+    social_team_queue_url: Name
+    callcentre_team_queue_url: Name
+    alerts_topic_arn: Name
+    x_api_credentials_arn: Name
+    meta_access_tokens_arn: Name
+    # x_api_url, graph_api_url and graph_api_version (validated: "v<n>.<n>") keep their defaults,
+    # the platforms' real hosts and the Graph version the template names.
 
 
 class ReconcileSettings(Settings):

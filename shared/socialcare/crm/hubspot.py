@@ -170,6 +170,8 @@ class HubSpotAdapter(CrmAdapter):
                     f"hubspot:note:{case.id}:{interaction.id}",
                     partial(self._note, ticket_id, render.note(interaction), interaction.occurred_at),
                 )
+        for key, body, at in render.reply_notes(event):
+            self.guard.once(f"hubspot:reply:{case.id}:{key}", partial(self._note, ticket_id, body, at))
         if case.status == "merged" and case.merged_into:
             self.guard.once(
                 f"hubspot:merged:{case.id}:{case.merged_into}",

@@ -170,6 +170,8 @@ class SalesforceAdapter(CrmAdapter):
                 f"salesforce:comment:{case.id}:{interaction.id}",
                 partial(self._comment, sf_id, body),
             )
+        for key, body, _ in render.reply_notes(event):
+            self.guard.once(f"salesforce:reply:{case.id}:{key}", partial(self._comment, sf_id, body[:4000]))
         if case.status == "merged" and case.merged_into:
             self.guard.once(
                 f"salesforce:merged:{case.id}:{case.merged_into}",

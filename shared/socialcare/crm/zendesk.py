@@ -131,6 +131,8 @@ class ZendeskAdapter(CrmAdapter):
                     f"zendesk:comment:{case.id}:{interaction.id}",
                     partial(self._note, ticket_id, render.note(interaction)),
                 )
+        for key, body, _ in render.reply_notes(event):
+            self.guard.once(f"zendesk:reply:{case.id}:{key}", partial(self._note, ticket_id, body))
         if case.status == "merged" and case.merged_into:
             self.guard.once(
                 f"zendesk:merged:{case.id}:{case.merged_into}",

@@ -1,8 +1,9 @@
-"""The CRM's read model of a case (``models.crm.CaseView``): the case, its customer and its
-newest interactions, projected from the cases and profiles repositories (one Query each).
+"""The CRM's read model of a case (``models.crm.CaseView``): the case, its customer, its newest
+interactions and its replies (what was sent, refused or failed, and why), projected from the
+cases and profiles repositories (one Query each).
 
 ``CrmSync`` reads it for every sync (always the *current* case, so a retry sends the latest
-version) and the CRM webhook reads it to find where an agent's reply should go.
+version). Where an agent's reply goes is the reply service's to decide (``domain.replies``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from socialcare.models.case import Case
-from socialcare.models.crm import CaseSnapshot, CaseView, CustomerIdentity, CustomerView, InteractionView
+from socialcare.models.crm import (
+    CaseSnapshot,
+    CaseView,
+    CustomerIdentity,
+    CustomerView,
+    InteractionView,
+    ReplyView,
+)
 from socialcare.store.cases import CasesRepository
 from socialcare.store.profiles import ProfilesRepository
 
@@ -67,6 +75,7 @@ def case_view(case: Case, customer: CustomerView) -> CaseView:
             )
             for ref in timeline
         ],
+        replies=[ReplyView.model_validate(reply.model_dump(mode="json")) for reply in case.replies],
     )
 
 

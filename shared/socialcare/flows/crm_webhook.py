@@ -9,12 +9,17 @@ Order of work, each step failing closed:
 4. the body must be JSON of the expected shape (400 with a reason) - steps 2-4 are
    ``crm.inbound_events``;
 5. each event is applied: a status change updates the case (``solved``/``closed`` resolves it)
-   through the case actions; a public agent reply is published on outbound.fifo as an
-   ``OutboundReply``; our own updates echoed back by the CRM are ignored.
+   through the case actions; a public agent reply goes through the reply service
+   (``domain.replies.service``) like an agent's reply from the API: checked against the
+   platform's rules, then queued on outbound.fifo as an ``OutboundMessage`` - once per CRM
+   comment, however often the CRM retries. A reply the rules refuse is recorded REFUSED on the
+   case (with the rule and why), which the CRM sees on its next sync, and answered 200
+   "ignored": retrying cannot make it acceptable. Our own updates echoed back are ignored.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
@@ -24,13 +29,12 @@ from socialcare.config.settings import CrmWebhookSettings, load
 from socialcare.crm.factory import PROVIDERS
 from socialcare.crm.inbound_events import CrmInboundEvent, verify_and_parse
 from socialcare.domain.channels.common import check_document
-from socialcare.domain.crm_view import CaseSource
-from socialcare.errors import Conflict, NotFound
+from socialcare.errors import BadRequest, Conflict, NotFound
 from socialcare.flows.http import make_resolver, raw_body
 from socialcare.flows.wiring import Wiring
-from socialcare.models.crm import OutboundReply, ReplyTarget
+from socialcare.models.reply import OutboundMessage, TemplateRef, Visibility
 from socialcare.observability import logger, metrics
-from socialcare.ports import OnceGuard, Publisher
+from socialcare.ports import OnceGuard
 from socialcare.store.cases import CasesRepository
 
 
@@ -40,14 +44,22 @@ class CaseCommands(Protocol):
     def set_case_status(self, case_id: str, status: str, *, actor: str) -> None: ...
 
 
+class ReplyRequests(Protocol):
+    """Checking and queueing a reply (``domain.replies.service.ReplyService``)."""
+
+    def request(self, case_id: str, *, text: str | None, in_reply_to: str | None = None,
+                visibility: Visibility | None = None, template: TemplateRef | None = None, source: str = "api",
+                agent: str | None = None, automated: bool = False, crm_record_id: str | None = None,
+                crm_reply_id: str | None = None, now: datetime | None = None) -> OutboundMessage: ...
+
+
 class CrmInbound:
-    def __init__(self, *, records: CasesRepository, commands: CaseCommands, views: CaseSource,
-                 guard: OnceGuard, publisher: Publisher) -> None:
+    def __init__(self, *, records: CasesRepository, commands: CaseCommands, replies: ReplyRequests,
+                 guard: OnceGuard) -> None:
         self.records = records
         self.commands = commands
-        self.views = views
+        self.replies = replies
         self.guard = guard
-        self.publisher = publisher
 
     def apply(self, events: list[CrmInboundEvent]) -> dict[str, int]:
         counts = {"received": len(events), "applied": 0, "ignored": 0}
@@ -78,31 +90,35 @@ class CrmInbound:
             return True
         if not (event.public and event.text and event.reply_id):
             return False  # internal notes stay in the CRM
-        reply = OutboundReply(
-            reply_id=f"crm:{event.provider}:{event.reply_id}", case_id=case_id, text=event.text, source=actor,
-            crm_record_id=event.record_id, author_name=event.author_name, author_crm_id=event.author_id,
-            reply_to=self._reply_target(case_id),
-        )
-        self.guard.once(f"outbound:{reply.reply_id}", lambda: self._publish(reply))
+        return self._reply(case_id, event)
+
+    def _reply(self, case_id: str, event: CrmInboundEvent) -> bool:
+        """An agent's public comment, to the customer: checked and queued by the reply service.
+        The guard (Powertools idempotency) makes a CRM retry during or after the first attempt
+        wait or repeat its answer; the reply's id, derived from the comment id, makes a retry
+        after the guard's record expired queue nothing more."""
+        source = f"crm:{event.provider}"
+
+        def queue() -> str:
+            message = self.replies.request(case_id, text=event.text, source=source,
+                                           agent=event.author_name or event.author_id,
+                                           crm_record_id=event.record_id, crm_reply_id=event.reply_id)
+            return message.interaction_id
+
+        try:
+            self.guard.once(f"outbound:{source}:{event.reply_id}", queue)
+        except BadRequest as exc:
+            # Recorded REFUSED on the case by the service (e.g. too long for the platform): the
+            # CRM's retry could never be accepted either.
+            logger.info("crm reply not sendable", extra={"reason": exc.reason, "case_id": case_id})
+            return False
+        metrics.add_metric(name="CrmRepliesQueued", unit=MetricUnit.Count, value=1)
         return True
-
-    def _publish(self, reply: OutboundReply) -> str:
-        self.publisher.outbound([reply])
-        return reply.reply_id
-
-    def _reply_target(self, case_id: str) -> ReplyTarget | None:
-        view = self.views.get_case_view(case_id)
-        inbound = [i for i in (view.interactions if view else []) if i.direction == "inbound"]
-        if not inbound:
-            return None
-        last = max(inbound, key=lambda i: (i.occurred_at, i.id))
-        return ReplyTarget(interaction_id=last.id, channel=last.channel, author_id=last.author_id, public=last.public,
-                           thread=last.thread)
 
 
 def crm_inbound(wiring: Wiring) -> CrmInbound:
-    return CrmInbound(records=wiring.cases_repo, commands=wiring.case_actions, views=wiring.crm_views,
-                      guard=wiring.guard, publisher=wiring.publisher)
+    return CrmInbound(records=wiring.cases_repo, commands=wiring.case_actions, replies=wiring.reply_service,
+                      guard=wiring.guard)
 
 
 def build(wiring: Wiring | None = None) -> APIGatewayHttpResolver:

@@ -73,7 +73,11 @@ class Processor:
         if event.action is Action.STATUS and event.status is not None:
             profiles.record_status(event.status)
             metrics.add_metric(name="DeliveryStatuses", unit=MetricUnit.Count, value=1)
-            return {"status": "recorded"}
+            # a receipt for one of our replies moves its state on the case (sent -> delivered -> read, or failed)
+            from socialcare.domain.replies.sent import record_receipt  # only receipts pay for this import
+
+            moved = record_receipt(profiles, self.w.cases_repo, event.status)
+            return {"status": "recorded", "reply_state": event.status.status if moved else None}
         if event.action is Action.DELETE:
             found = profiles.mark_deleted(event.target_id or "", bodies=self.w.media_store)
             return {"status": "deleted" if found else "unknown"}

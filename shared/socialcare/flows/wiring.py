@@ -142,7 +142,7 @@ class Wiring:
     def reply_rules(self) -> ReplyRules:
         from socialcare.domain.replies.policy import ReplyRules
 
-        return self.rules(ReplyRules)  # type: ignore[no-any-return]
+        return self.rules(ReplyRules)
 
     @cached_property
     def reply_service(self) -> ReplyService:

@@ -1,17 +1,18 @@
 """Versioned message and payload schemas of the CRM integration.
 
-Three wire formats live here, each versioned on its own:
+Two wire formats live here, each versioned on its own:
 
 * ``CrmSyncRequest`` - the body of a ``crm-sync.fifo`` message (a trigger, not a snapshot: the
   sync function always reads the case's *current* view, so a retry sends the latest state);
 * ``CaseUpserted`` - the ``case.upserted`` event the generic ``webhook`` adapter POSTs, published
   as a JSON Schema in ``docs/schemas/case-upserted.v1.json`` (``python -m socialcare.models.crm``
-  regenerates it; a unit test fails when the published file drifts from this model);
-* ``OutboundReply`` - an agent reply written in the CRM, queued on ``outbound.fifo`` for the
-  responder to send on the customer's own channel.
+  regenerates it; a unit test fails when the published file drifts from this model).
 
-``CaseView`` is the read model the sync needs from the cases service: the case, its customer and
-its interactions, already projected (no DynamoDB item shapes leak into the adapters).
+An agent's reply written in the CRM travels on ``outbound.fifo`` as ``models.reply.OutboundMessage``,
+like any other reply; what became of it comes back to the CRM as the case's ``replies``.
+
+``CaseView`` is the read model the sync needs from the cases service: the case, its customer, its
+interactions and its replies, already projected (no DynamoDB item shapes leak into the adapters).
 """
 
 from __future__ import annotations
@@ -87,6 +88,24 @@ class InteractionView(_Frozen):
     thread: dict[str, str | None] = Field(default_factory=dict)
 
 
+class ReplyView(_Frozen):
+    """A reply to the customer and what became of it, so the CRM sees what was sent, refused or
+    failed, and why (the sent text itself is one of the case's outbound ``interactions``)."""
+
+    interaction_id: str = Field(description="the reply's id, 'reply:<uuid hex>'")
+    status: Literal["queued", "sent", "delivered", "read", "failed", "refused"]
+    route: str | None = Field(default=None, description="public_reply | message | human_agent_tag | template | "
+                              "private_reply | direct_message")
+    channel: str
+    source: str = Field(description="'api' (an agent in socialcare) | 'crm:<provider>' | 'system'")
+    agent: str | None = None
+    in_reply_to: str | None = Field(default=None, description="the customer's interaction it answers")
+    reason: str | None = Field(default=None, description="why it was refused or failed: the platform's rule or error")
+    platform_message_id: str | None = None
+    crm_reply_id: str | None = Field(default=None, description="the CRM comment it came from, if it did")
+    at: datetime = Field(description="when it reached this status")
+
+
 class CaseSnapshot(_Frozen):
     id: str = Field(description="SC-<year>-<sequence>")
     version: int = Field(ge=1, description="increases on every change of the case")
@@ -110,6 +129,7 @@ class CaseView(_Frozen):
     case: CaseSnapshot
     customer: CustomerView
     interactions: list[InteractionView] = Field(default_factory=list)
+    replies: list[ReplyView] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- CRM state of a case
@@ -205,6 +225,8 @@ class CaseUpserted(BaseModel):
     case: CaseUpsertedCase
     customer: CustomerView
     interactions: list[InteractionView] = Field(default_factory=list)
+    replies: list[ReplyView] = Field(default_factory=list, description="the newest replies to the customer, "
+                                     "oldest first, with their status and, when refused or failed, why")
 
     @classmethod
     def from_view(cls, view: CaseView) -> CaseUpserted:
@@ -217,48 +239,8 @@ class CaseUpserted(BaseModel):
             case=case,
             customer=view.customer,
             interactions=sorted(view.interactions, key=lambda i: (i.occurred_at, i.id)),
+            replies=list(view.replies),
         )
-
-
-# --------------------------------------------------------------------------- outbound.fifo
-
-
-class ReplyTarget(BaseModel):
-    """Where the responder should answer: the customer's latest inbound interaction."""
-
-    interaction_id: str
-    channel: str
-    author_id: str | None = None
-    public: bool = False
-    thread: dict[str, str | None] = Field(default_factory=dict)
-
-
-class OutboundReply(BaseModel):
-    """Body of an outbound.fifo message produced by a CRM. Group id = case id; dedupe key =
-    ``reply_id`` (the CRM's comment id), so a CRM's webhook retry is never sent twice."""
-
-    schema_version: Literal[1] = 1
-    kind: Literal["agent_reply"] = "agent_reply"
-    reply_id: str = Field(description="'crm:<provider>:<crm comment id>'")
-    case_id: str
-    text: str
-    source: str = Field(description="crm:<provider>")
-    crm_record_id: str | None = None
-    author_name: str | None = None
-    author_crm_id: str | None = None
-    reply_to: ReplyTarget | None = None
-    created_at: datetime = Field(default_factory=_utcnow)
-
-    @property
-    def group_id(self) -> str:
-        return self.case_id[:128]
-
-    @property
-    def dedupe_key(self) -> str:
-        return f"outbound|{self.reply_id}"
-
-    def queue_body(self) -> str:
-        return self.model_dump_json()
 
 
 # --------------------------------------------------------------------------- JSON Schema

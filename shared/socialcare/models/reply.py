@@ -31,7 +31,7 @@ class ReplyRoute(StrEnum):
     """How a reply reaches the customer; each platform allows some of them, under its rules."""
 
     PUBLIC_REPLY = "public_reply"  # threaded under the post or comment: X reply, Facebook/Instagram comment reply
-    MESSAGE = "message"  # free-form in the conversation, inside the platform's window (Messenger/IG/WhatsApp 24 h; X DM)
+    MESSAGE = "message"  # free-form in the conversation, inside the window (Messenger/IG/WhatsApp 24 h; X DM)
     HUMAN_AGENT_TAG = "human_agent_tag"  # Messenger/Instagram MESSAGE_TAG HUMAN_AGENT: 7 days, human-written only
     TEMPLATE = "template"  # WhatsApp approved template message (outside the 24 h window; billed per category)
     PRIVATE_REPLY = "private_reply"  # Facebook/Instagram: one private reply to a comment, within 7 days

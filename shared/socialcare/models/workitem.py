@@ -32,6 +32,7 @@ class WorkItemKind(StrEnum):
     HANDOFF = "handoff"  # an agent moved the case to this team
     CLOSE_LOOP = "close_loop"  # call centre resolved a case that began in public: say so in public
     INCIDENT = "incident"  # a flood of mentions of one post, grouped
+    REPLY_FAILED = "reply_failed"  # a queued reply could not be sent: the agent decides what next
 
 
 class CaseSnapshot(BaseModel):

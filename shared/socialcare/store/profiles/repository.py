@@ -6,10 +6,11 @@ from typing import Any
 
 from socialcare.store.profiles.identities import IdentityWrites
 from socialcare.store.profiles.merges import MergeWrites
+from socialcare.store.profiles.replies import ReplyAliases
 from socialcare.store.profiles.timeline import TimelineWrites
 
 
-class ProfilesRepository(IdentityWrites, TimelineWrites, MergeWrites):
+class ProfilesRepository(IdentityWrites, TimelineWrites, MergeWrites, ReplyAliases):
     def __init__(self, table: str, client: Any) -> None:
         self.table = table
         self.client = client
