@@ -71,6 +71,8 @@ MAX_TEXT = 10_000  # what an OutboundMessage carries at most
 # and the responder's send-once guard both recognise.
 _CRM_REPLIES = uuid.UUID("6f1d3c5e-2b8a-4c7e-9a41-5d0b7e2f8c19")
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]+")
+# a reference as people write it: letters, digits and the separators brands use (LX-2026-004711, #A7K3, 2024/000431)
+_TOKEN = re.compile(r"#?[0-9A-Za-z]+(?:[-/.][0-9A-Za-z]+)*")
 
 
 def reply_id(source: str, crm_reply_id: str | None = None) -> str:
@@ -223,9 +225,9 @@ class ReplyService:
         from an older case is not this case's, and a draft must not invent facts."""
         if not customer_id:
             return []
-        said = _NOT_ALNUM.sub("", " ".join(texts).upper())
         refs = [i.value for i in self.profiles.identities(customer_id) if i.kind == "ref"]
-        return [r for r in dict.fromkeys(refs) if _NOT_ALNUM.sub("", r.upper()) in said and r]
+        quoted = (as_written(r, texts) for r in dict.fromkeys(refs) if r)
+        return list(dict.fromkeys(q for q in quoted if q))
 
     # ------------------------------------------------------------------ the request
     def request(self, case_id: str, *, text: str | None, in_reply_to: str | None = None,
@@ -286,6 +288,17 @@ class ReplyService:
             interaction_id=interaction_id, status=ReplyStatus.REFUSED, channel=channel, source=source, agent=agent,
             in_reply_to=to.interaction_id if to else None, reason=reason[:1000], crm_reply_id=crm_reply_id,
             at=now))
+
+
+def as_written(ref: str, texts: list[str]) -> str | None:
+    """``ref`` (a ``ref`` identity: stored normalised, e.g. ``123456`` for ``ORD-123456``) as the
+    customer wrote it in ``texts`` - the draft quotes her own words - or None when she did not."""
+    wanted = _NOT_ALNUM.sub("", ref.upper())
+    for text in texts:
+        for token in _TOKEN.findall(text):
+            if _NOT_ALNUM.sub("", token.upper()).endswith(wanted):
+                return token
+    return None
 
 
 def _latest(refs: list[InteractionRef]) -> InteractionRef | None:
