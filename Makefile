@@ -6,18 +6,43 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
+# the SAM CLI whose makefile builds docs/build.md describes
+SAM_CLI_VERSION := 1.170.0
 export AWS_DEFAULT_REGION ?= eu-west-1
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo local test lint unit integration reliability e2e validate build bench fuzz clean
+.PHONY: install lock lock-upgrade demo local test lint unit integration reliability e2e validate build deploy bench \
+        fuzz clean
+
+# Two lock files, both with the sha256 of every file (docs/build.md, "Lock files"):
+#   requirements-dev.lock   this package's requirements and its `dev` extra, resolved for every
+#                           platform from Python 3.11 up: what `make install` puts in .venv
+#   shared/requirements.lock  the Lambda layer's, for manylinux2014_aarch64 / CPython 3.13
+# The development lock is resolved within the layer's pins, so tests run the versions that ship.
+DEV_LOCK := requirements-dev.lock
+LAYER_LOCK := shared/requirements.lock
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml shared/requirements.txt infra/requirements.txt
+# Exactly the pinned, hash-checked versions, then this package itself (editable, no dependencies).
+$(STAMP): $(DEV_LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Regenerate both lock files after a change to shared/requirements.txt, infra/requirements.txt or
+# pyproject.toml's extras; pins move only where a range now excludes them. `make lock-upgrade`
+# moves every pin to the newest release the ranges allow. Then `make install` applies the result.
+lock:
+	@test -x $(BIN)/uv || $(MAKE) --no-print-directory install
+	$(MAKE) --no-print-directory -C shared lock UV="$(CURDIR)/$(BIN)/uv" LOCK_FLAGS="$(LOCK_FLAGS)"
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev -o $(DEV_LOCK) -c $(LAYER_LOCK) \
+	  --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock" $(LOCK_FLAGS)
+
+lock-upgrade:
+	$(MAKE) --no-print-directory lock LOCK_FLAGS=--upgrade
 
 demo: $(STAMP)
 	$(BIN)/socialcare demo
@@ -28,7 +53,7 @@ local: $(STAMP)
 test: lint unit integration reliability e2e
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared infra functions tests
+	$(BIN)/ruff check shared infra functions tests events
 	$(BIN)/mypy
 	@# the layers point one way (docs/architecture.md): contracts in pyproject.toml
 	$(BIN)/lint-imports
@@ -54,12 +79,13 @@ e2e: $(STAMP)
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)'
 	touch $@
 
 # Lint the template (cfn-lint, then SAM's own lint), check the design guards, and build the
 # layer and every function (docs/build.md). --cached reuses the layer while shared/ is unchanged
-# (its third-party dependencies are cached apart, by requirements.txt); functions always rebuild.
+# (its third-party dependencies are cached apart, keyed by shared/requirements.lock); functions
+# always rebuild.
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 
 validate: $(STAMP) $(SAM_VENV)/.installed
@@ -69,6 +95,14 @@ validate: $(STAMP) $(SAM_VENV)/.installed
 	$(SAM) build --template template.yaml --cached --parallel
 
 build: validate
+
+# Validate and build as above, then deploy .aws-sam/build with samconfig.toml's settings (stack
+# socialcare, eu-west-1, Stage=dev; it shows the change set and asks before applying it). The
+# first deploy of a stack: `make deploy DEPLOY_ARGS=--guided` (or `sam deploy --guided`), which
+# asks for the parameters and saves the answers to samconfig.toml. DEPLOY_ARGS passes anything
+# else to `sam deploy`, e.g. DEPLOY_ARGS='--config-env prod'.
+deploy: validate
+	$(SAM) deploy $(DEPLOY_ARGS)
 
 # Opt-in: the long fuzzing profile, at least 10,000 examples per property and parser (tests/fuzz;
 # `make test` runs the short "ci" profile). FUZZ_EXAMPLES=N for more.

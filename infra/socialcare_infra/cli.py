@@ -1,4 +1,13 @@
-"""``socialcare`` command line: ``socialcare local``, ``socialcare demo``, ``crm reconcile``, ``openapi``."""
+"""``socialcare``: the developer and admin command line (typer).
+
+``local`` and ``demo`` run the embedded stack; ``openapi`` writes the API's document; the admin
+commands (``crm reconcile``, ``dlq``, ``replay``, ``webhooks``, ``audit``: ``socialcare_infra.ops_cli``)
+work against a deployed stack (``--stack NAME``) or the running ``socialcare local`` (``--local``).
+
+Importing this module imports typer and nothing of the local stack (moto, werkzeug) or of AWS:
+each command imports what it needs when it runs, so ``pip install .`` without the ``local`` extra
+still gives a working ``socialcare --help`` and the admin commands.
+"""
 
 from __future__ import annotations
 
@@ -8,102 +17,90 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any
 
-from socialcare_infra.stack import (
-    DEFAULT_API_PORT,
-    DEFAULT_INVOKE_PORT,
-    DEFAULT_MOTO_PORT,
-    LocalStack,
-    env_port,
-)
-from socialcare_infra.template import DEFAULT_STACK, TemplateError
+import typer
+
+from socialcare_infra import ops_cli
+from socialcare_infra.ops import DEFAULT_LOCAL_STACK
+
+if TYPE_CHECKING:
+    from socialcare_infra.stack import LocalStack
 
 READY_LINE = "socialcare local: ready"
+LOCAL_EXTRA = ("moto", "werkzeug", "flask")  # what `pip install '.[local]'` adds (pyproject.toml)
+DEFAULT_MOTO_PORT, DEFAULT_API_PORT, DEFAULT_INVOKE_PORT = 4566, 3000, 3001  # socialcare_infra.stack's
+
+app = typer.Typer(name="socialcare", help="socialcare developer and admin tools.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
-def _parameter(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected Name=Value, got {text!r}")
-    return key, value
+def _parameters(values: list[str] | None) -> list[str]:
+    for text in values or []:
+        key, sep, _ = text.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected Name=Value, got {text!r}")
+    return values or []
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="socialcare", description="socialcare developer and admin tools")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    def stack_options(sub: argparse.ArgumentParser, ports: bool) -> None:
-        sub.add_argument("--stack", default=DEFAULT_STACK, help="stack name, prefix of every physical name")
-        sub.add_argument("--template", type=Path, default=None, help="SAM template (default: ./template.yaml)")
-        sub.add_argument("--param", action="append", type=_parameter, default=[], metavar="NAME=VALUE",
-                         help="override a template parameter (repeatable)")
-        sub.add_argument("-v", "--verbose", action="store_true", help="log every request and invocation")
-        sub.add_argument("--logs", action="store_true",
-                         help="also copy every function's log output to stderr, prefixed by its logical id")
-        if ports:
-            sub.add_argument("--reload", action="store_true",
-                             help="restart a function's worker when its code (or the shared package) changes")
-            env = os.environ
-            for name, default, what in (("MOTO", DEFAULT_MOTO_PORT, "moto (AWS APIs)"),
-                                        ("API", DEFAULT_API_PORT, "the HTTP API"),
-                                        ("INVOKE", DEFAULT_INVOKE_PORT, "the Lambda Invoke API")):
-                sub.add_argument(f"--{name.lower()}-port", type=int, default=env_port(env, name, default),
-                                 help=f"port of {what}; 0 = any free port "
-                                      f"(default: $SOCIALCARE_LOCAL_{name}_PORT or {default})")
-
-    stack_options(commands.add_parser("local", help="run the embedded local AWS stack in the foreground"), True)
-    stack_options(commands.add_parser("demo", help="start the local stack, play the demo scenario, stop"), False)
-
-    crm = commands.add_parser("crm", help="CRM sync operations").add_subparsers(dest="crm_command", required=True)
-    reconcile = crm.add_parser("reconcile", help="list cases whose CRM version lags ours and re-enqueue them")
-    reconcile.add_argument("--dry-run", action="store_true", help="only list the lagging cases")
-    reconcile.add_argument("--limit", type=int, default=None, help="at most this many cases")
-    target = reconcile.add_mutually_exclusive_group(required=True)
-    target.add_argument("--stack", help="a deployed CloudFormation stack (uses the default AWS credentials)")
-    target.add_argument("--local", action="store_true",
-                        help="the running `socialcare local` (moto on $SOCIALCARE_LOCAL_MOTO_PORT or 4566)")
-    openapi = commands.add_parser("openapi", help="write the API's OpenAPI document (docs/openapi.json)")
-    openapi.add_argument("--check", action="store_true", help="only fail when the committed document is stale")
-    return parser
+def parameter_pairs(values: Sequence[str]) -> list[tuple[str, str]]:
+    """``["Stage=prod"]`` -> ``[("Stage", "prod")]`` (validated by the option's callback)."""
+    return [(key, value) for key, _, value in (text.partition("=") for text in values)]
 
 
-def run_openapi(args: argparse.Namespace) -> int:
+Stack = Annotated[str, typer.Option("--stack", metavar="NAME", help="stack name, prefix of every physical name")]
+TemplatePath = Annotated[Path | None, typer.Option(
+    "--template", metavar="PATH", help="SAM template (default: ./template.yaml)")]
+Params = Annotated[list[str] | None, typer.Option(
+    "--param", metavar="NAME=VALUE", callback=_parameters, help="override a template parameter (repeatable)")]
+Verbose = Annotated[bool, typer.Option("-v", "--verbose", help="log every request and invocation")]
+Logs = Annotated[bool, typer.Option(
+    "--logs", help="also copy every function's log output to stderr, prefixed by its logical id")]
+
+
+def _port(name: str, what: str) -> Any:
+    return typer.Option(f"--{name.lower()}-port", envvar=f"SOCIALCARE_LOCAL_{name}_PORT",
+                        metavar="PORT", help=f"port of {what}; 0 = any free port")
+
+
+@contextmanager
+def failures(command: str) -> Iterator[None]:
+    """An expected failure is one line on stderr and exit status 1, never a traceback."""
+    from socialcare_infra.template import TemplateError
+
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in LOCAL_EXTRA:
+            raise
+        typer.echo(f"socialcare {command}: needs {exc.name}: pip install 'socialcare[local]'", err=True)
+        raise typer.Exit(1) from None
+    except (TemplateError, OSError, LookupError) as exc:
+        typer.echo(f"socialcare {command}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+
+
+@app.command("openapi")
+def openapi_command(
+    check: Annotated[bool, typer.Option("--check", help="only fail when the committed document is stale")] = False,
+) -> None:
+    """Write the API's OpenAPI document (docs/openapi.json)."""
     from socialcare_infra import openapi
 
-    if args.check:
+    if check:
         problem = openapi.stale()
-        print(problem or f"{openapi.DOCUMENT} is up to date", file=sys.stderr if problem else sys.stdout)
-        return 1 if problem else 0
-    print(f"wrote {openapi.write()}")
-    return 0
-
-
-def run_crm(args: argparse.Namespace) -> int:
-    from socialcare_infra import ops
-
-    needed = ("CasesTable", "CrmSyncQueue")
-    if args.local:
-        ops.point_at_local(needed, moto_port=env_port(os.environ, "MOTO", DEFAULT_MOTO_PORT))
-    else:
-        ops.point_at_stack(needed, stack=args.stack)
-    lines, code = ops.crm_reconcile(dry_run=args.dry_run, limit=args.limit)
-    print("\n".join(lines))
-    return code
-
-
-def _stack(args: argparse.Namespace, moto_port: int, api_port: int, invoke_port: int, reload: bool) -> LocalStack:
-    return LocalStack(
-        template_path=args.template,
-        stack_name=args.stack,
-        parameters=dict(args.param),
-        moto_port=moto_port,
-        api_port=api_port,
-        invoke_port=invoke_port,
-        reload=reload,
-    )
+        typer.echo(problem or f"{openapi.DOCUMENT} is up to date", err=bool(problem))
+        raise typer.Exit(1 if problem else 0)
+    typer.echo(f"wrote {openapi.write()}")
 
 
 def follow_logs(stack: LocalStack, stop: threading.Event, interval_s: float = 0.2) -> threading.Thread:
@@ -130,7 +127,21 @@ def follow_logs(stack: LocalStack, stop: threading.Event, interval_s: float = 0.
     return thread
 
 
-def run_local(args: argparse.Namespace) -> int:
+@app.command("local")
+def local_command(
+    stack: Stack = DEFAULT_LOCAL_STACK,
+    template: TemplatePath = None,
+    param: Params = None,
+    verbose: Verbose = False,
+    logs: Logs = False,
+    reload: Annotated[bool, typer.Option(
+        "--reload", help="restart a function's worker when its code (or the shared package) changes")] = False,
+    moto_port: Annotated[int, _port("MOTO", "moto (AWS APIs)")] = DEFAULT_MOTO_PORT,
+    api_port: Annotated[int, _port("API", "the HTTP API")] = DEFAULT_API_PORT,
+    invoke_port: Annotated[int, _port("INVOKE", "the Lambda Invoke API")] = DEFAULT_INVOKE_PORT,
+) -> None:
+    """Run the embedded local AWS stack in the foreground."""
+    _logging(verbose)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -139,22 +150,24 @@ def run_local(args: argparse.Namespace) -> int:
     # Installed before starting so a signal during start-up still stops cleanly.
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    stack = _stack(args, moto_port=args.moto_port, api_port=args.api_port, invoke_port=args.invoke_port,
-                   reload=args.reload)
-    stack.start()
-    try:
-        for line in stack.describe():
-            print(line)
-        print(READY_LINE, flush=True)
-        if args.logs:
-            follow_logs(stack, stop)
-        while not stop.wait(0.5):
-            pass
-        print("socialcare local: stopping", flush=True)
-    finally:
-        stack.stop()
+    with failures("local"):
+        from socialcare_infra.stack import LocalStack
+
+        local = LocalStack(template_path=template, stack_name=stack, parameters=dict(parameter_pairs(param or [])),
+                           moto_port=moto_port, api_port=api_port, invoke_port=invoke_port, reload=reload)
+        local.start()
+        try:
+            for line in local.describe():
+                print(line)
+            print(READY_LINE, flush=True)
+            if logs:
+                follow_logs(local, stop)
+            while not stop.wait(0.5):
+                pass
+            print("socialcare local: stopping", flush=True)
+        finally:
+            local.stop()
     print("socialcare local: stopped", flush=True)
-    return 0
 
 
 def demo_profiles() -> dict[str, dict[str, str]]:
@@ -167,9 +180,21 @@ def demo_profiles() -> dict[str, dict[str, str]]:
             marco["instagram_id"]: {"name": marco["name"], "username": marco["handle"]}}
 
 
-def run_demo(args: argparse.Namespace) -> int:
+@app.command("demo")
+def demo_command(stack: Stack = DEFAULT_LOCAL_STACK, template: TemplatePath = None, param: Params = None,
+                 verbose: Verbose = False, logs: Logs = False) -> None:
+    """Start the local stack, play the demo scenario, stop."""
+    _logging(verbose)
+    with failures("demo"):
+        code = _play_demo(stack, template, dict(parameter_pairs(param or [])), logs)
+    raise typer.Exit(code)
+
+
+def _play_demo(stack_name: str, template: Path | None, parameters: dict[str, str], logs: bool) -> int:
     from socialcare_infra import demo
     from socialcare_infra.provision import LOCAL_SECRET_DEFAULTS
+    from socialcare_infra.servers import env_port
+    from socialcare_infra.stack import LocalStack
 
     env = dict(os.environ)
     crm = None
@@ -181,46 +206,63 @@ def run_demo(args: argparse.Namespace) -> int:
         # Whatever provider the shell names, the demo's cases go to its own loopback CRM only.
         env["SOCIALCARE_CRM_PROVIDER"] = "webhook"
     with LocalStack(
-        template_path=args.template,
-        stack_name=args.stack,
-        parameters=dict(args.param),
-        moto_port=env_port(env, "MOTO", DEFAULT_MOTO_PORT),
-        api_port=env_port(env, "API", DEFAULT_API_PORT),
+        template_path=template, stack_name=stack_name, parameters=parameters,
+        moto_port=env_port(env, "MOTO", DEFAULT_MOTO_PORT), api_port=env_port(env, "API", DEFAULT_API_PORT),
         invoke_port=env_port(env, "INVOKE", DEFAULT_INVOKE_PORT),
         fallback_to_free_ports=True,  # a demo should run even next to a `socialcare local`
-        environ=env,
-        platform_profiles=demo_profiles(),
-    ) as stack:
-        print(f"local stack up: http api {stack.api_url}, moto {stack.moto_url}", flush=True)
+        environ=env, platform_profiles=demo_profiles(),
+    ) as local:
+        print(f"local stack up: http api {local.api_url}, moto {local.moto_url}", flush=True)
         stop = threading.Event()
-        if args.logs:
-            follow_logs(stack, stop)
+        if logs:
+            follow_logs(local, stop)
         try:
-            return demo.play(stack, demo.story_steps(crm))
+            return demo.play(local, demo.story_steps(crm))
         finally:
             stop.set()
             if crm is not None:
                 crm.stop()
 
 
+ops_cli.register(app)  # after local, demo and openapi: --help lists them first
+
+
+class ArgvParser:
+    """``build_parser().parse_args(argv)``, as in the argparse days (tests and scripts call it):
+    ``argv`` parsed by the typer app's own options - defaults, environment variables, checks -
+    into a Namespace (``command``, each option, ``param`` as (name, value) pairs); nothing runs."""
+
+    def parse_args(self, argv: Sequence[str]) -> argparse.Namespace:
+        command: Any = typer.main.get_command(app)
+        args, path = list(argv), list[str]()
+        context = None
+        while hasattr(command, "list_commands"):  # a group (typer may vendor its own click)
+            if not args:
+                raise typer.BadParameter(f"a command of {' '.join(['socialcare', *path])} is required")
+            name = args.pop(0)
+            context = typer.Context(command, info_name=name, parent=context)
+            found = command.get_command(context, name)
+            if found is None:
+                raise typer.BadParameter(f"no command {name!r}")
+            command, path = found, [*path, name]
+        with command.make_context(path[-1], args, parent=context) as ctx:
+            params = dict(ctx.params)
+        if "param" in params:
+            params["param"] = parameter_pairs(params["param"] or [])
+        return argparse.Namespace(command=" ".join(path), **params)
+
+
+def build_parser() -> ArgvParser:
+    return ArgvParser()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """The ``socialcare`` entry point: runs a command, returns its exit status."""
     try:
-        if args.command == "local":
-            return run_local(args)
-        if args.command == "crm":
-            return run_crm(args)
-        if args.command == "openapi":
-            return run_openapi(args)
-        return run_demo(args)
-    except (TemplateError, OSError, LookupError) as exc:
-        print(f"socialcare {args.command}: {exc}", file=sys.stderr)
-        return 1
+        app(args=list(argv) if argv is not None else None, prog_name="socialcare")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
 
 
 if __name__ == "__main__":

@@ -11,33 +11,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-
 DOCUMENT = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 REGENERATE = "regenerate it with `.venv/bin/socialcare openapi` (writes docs/openapi.json)"
 
 
 def document() -> dict[str, Any]:
-    """The document as the routes declare it today (nothing is read from AWS: the resolver is
-    built with placeholder settings, and building it calls no service)."""
+    """The document as the routes declare it today - what the function serves at
+    ``/api/openapi.json`` (nothing is read from AWS: the resolver is built with placeholder
+    settings, and building it calls no service)."""
     from socialcare.config.settings import ApiSettings
-    from socialcare.flows.api.app import build
+    from socialcare.flows.api.app import build, openapi_document
     from socialcare.flows.wiring import Wiring
 
     settings = ApiSettings(profiles_table="ProfilesTable", cases_table="CasesTable",
                            social_team_queue_url="SocialTeamQueue", callcentre_team_queue_url="CallcentreTeamQueue",
-                           outbound_queue_url="OutboundQueue", api_token_arn="ApiToken")
-    app = build(Wiring(settings))
-    text = app.get_openapi_json_schema(
-        title="socialcare API",
-        version="1",
-        description="The authenticated /api/* routes (README.md, \"The API\"). Every route needs "
-                    "`Authorization: Bearer <token>`; errors are JSON `{\"error\", \"reason\"}`.",
-        security_schemes={"bearer": HTTPBearer(description="a token of the ApiToken secret")},
-        security=[{"bearer": []}],
-    )
-    doc: dict[str, Any] = json.loads(text)
-    return doc
+                           outbound_queue_url="OutboundQueue", api_token_arn="ApiToken", audit_table="AuditTable")
+    return openapi_document(build(Wiring(settings)))
 
 
 def render() -> str:

@@ -45,6 +45,10 @@ LOCAL_SECRET_DEFAULTS: dict[str, str] = {
     "SOCIALCARE_META_ACCESS_TOKENS": '{"default": "local-meta-access-token"}',
     "SOCIALCARE_INBOUND_SECRET": "local-inbound-secret",
     "SOCIALCARE_API_TOKEN": "local-api-token",
+    # named tokens with roles, standing in for the JWT authorizer (ApiToken's token is an admin's)
+    "SOCIALCARE_API_TOKENS": ('{"local-agent-token": {"role": "agent", "name": "local-agent"}, '
+                              '"local-supervisor-token": {"role": "supervisor", "name": "local-supervisor"}, '
+                              '"local-admin-token": {"role": "admin", "name": "local-admin"}}'),
     "SOCIALCARE_CRM_WEBHOOK_SECRET": "local-crm-webhook-secret",
     "SOCIALCARE_CRM_CREDENTIALS": "{}",
     # no team chat locally unless configured: work items are held for pull
@@ -387,14 +391,6 @@ def _lifecycle_rule(rule: Mapping[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "EMULATED_TYPES",
-    "LOCAL_SECRET_DEFAULTS",
-    "Provisioned",
-    "Provisioner",
-    "TemplateError",
-    "local_env_of",
-    "scale_seconds",
-    "local_session",
-    "secret_env_names",
-    "time_scale_from_env",
+    "EMULATED_TYPES", "LOCAL_SECRET_DEFAULTS", "Provisioned", "Provisioner", "TemplateError", "local_env_of",
+    "scale_seconds", "local_session", "secret_env_names", "time_scale_from_env",
 ]

@@ -5,6 +5,10 @@ scrubbed of credentials as it is written (``ScrubbingFormatter``), whatever code
 error text that carries a URL with ``?access_token=…`` or an ``Authorization`` header never
 reaches a log line.
 
+Customer data stays out of log lines: where a log carries a payload or a third party's free text
+(a CRM's 422 quoting the record, a platform's error), ``erase_for_log`` erases it with Powertools
+data masking first, field by field, so the line still says what happened.
+
 Tracing costs nothing at import where it is off (tests, the local stack: POWERTOOLS_TRACE_DISABLED,
 or outside Lambda): the X-Ray SDK's recorder is then never loaded. On Lambda it is on as before: boto3
 calls are traced from the cold start, and ``requests`` (the CRM clients, chat webhooks, tweepy
@@ -13,9 +17,12 @@ and facebook-sdk) is patched the moment a code path first imports it, not import
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
-from collections.abc import Generator, Sequence
+import re
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -106,3 +113,46 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=namespace) as metric:
         for key, dim in dimensions.items():
             metric.add_dimension(name=key, value=dim)
+
+
+# E-mail addresses and phone numbers (8 to 15 digits, optionally "+" and separated) inside free
+# text. An id with letters or an ISO timestamp is left alone; a bare date may be taken for a number
+# (erring on the customer's side). Each match may start only where a run of such characters
+# starts, so the cost stays linear in the text's length, whatever the third party wrote.
+PERSONAL_IN_TEXT = (r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+                    r"|(?<![\w.+-])\+?\d(?:[ ().-]{0,2}\d){7,14}(?![\w.-])")
+ERASED = "*****"  # Powertools' own mask, so an erased value reads the same everywhere
+
+
+@functools.cache
+def _masker() -> Any:
+    # Imported on first use: data masking loads jsonpath-ng (~150 ms), paid only by a log line
+    # that needs it (error paths), never by a cold start.
+    from aws_lambda_powertools.utilities.data_masking import DataMasking
+    from aws_lambda_powertools.utilities.data_masking.provider import BaseProvider
+
+    # default=str: a log line must never fail on a value JSON cannot hold (a pydantic error's ctx)
+    provider = BaseProvider(json_serializer=functools.partial(json.dumps, ensure_ascii=False, default=str))
+    return DataMasking(provider=provider, raise_on_missing_field=False)
+
+
+def erase_for_log(extra: Mapping[str, Any], *, values: Sequence[str] = (),
+                  personal: Sequence[str] = ()) -> dict[str, Any]:
+    """``extra`` made fit for a log line (a copy; ``extra`` is not changed).
+
+    ``values``: JSONPath expressions (``errors[*].input``) whose values are erased whole: a
+    payload, or what a validation error quotes of one. ``personal``: texts in which only e-mail
+    addresses and phone numbers are erased (``reason``), so the rest still says what failed.
+    A path that matches nothing is skipped."""
+    data: dict[str, Any] = dict(extra)
+    present = [path for path in (*values, *personal) if re.split(r"[.\[]", path, maxsplit=1)[0] in data]
+    if not present:
+        return data
+    masker = _masker()
+    wanted = [path for path in values if path in present]
+    if wanted:
+        data = masker.erase(data, fields=wanted)
+    wanted = [path for path in personal if path in present]
+    if wanted:
+        data = masker.erase(data, fields=wanted, regex_pattern=PERSONAL_IN_TEXT, mask_format=ERASED)
+    return data

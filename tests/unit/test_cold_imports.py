@@ -50,7 +50,7 @@ def function_env(**extra: str) -> dict[str, str]:
         "SOCIALCARE_MEDIA_BUCKET": "media", "SOCIALCARE_TEAM": "social",
         "SOCIALCARE_ALERTS_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:alerts",
     })
-    for table in ("PROFILES", "CASES", "STATE", "IDEMPOTENCY"):
+    for table in ("PROFILES", "CASES", "STATE", "IDEMPOTENCY", "AUDIT"):
         env[f"SOCIALCARE_{table}_TABLE"] = table.lower()
     for queue in ("INBOUND", "SOCIAL_TEAM", "CALLCENTRE_TEAM", "CRM_SYNC", "CRM_RETRY", "OUTBOUND"):
         env[f"SOCIALCARE_{queue}_QUEUE_URL"] = _QUEUE + queue.lower()

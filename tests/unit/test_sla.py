@@ -88,11 +88,11 @@ def test_team_without_calendar_runs_around_the_clock(sla: SlaClock) -> None:
 
 def test_calendar_parsing_and_24h_days() -> None:
     rules = CalendarRules.model_validate(
-        {"timezone": "UTC", "hours": {"mon": [["00:00", "24:00"]]}, "holidays": ["2026-11-30"]}
+        {"timezone": "UTC", "hours": {"mon": [["00:00", "24:00"]]}, "closures": ["2026-11-30"]}
     )
     cal = Calendar.from_rules("x", rules)
     assert cal.add(utc(2026, 11, 23, 23, 0), timedelta(hours=2)) == utc(2026, 12, 7, 1, 0)
-    assert date(2026, 11, 30) in cal.holidays
+    assert cal.is_holiday(date(2026, 11, 30)) and not cal.is_open(utc(2026, 11, 30, 12, 0))
 
 
 @pytest.mark.parametrize(

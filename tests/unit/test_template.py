@@ -668,3 +668,244 @@ def test_secret_environment_variables_hold_arns_only(template: dict[str, Any]) -
                     f"{where}: {var} should be <NAME>_ARN = !Ref <a Secret of this template>, got {show(value)}"
                 )
     fail_if(violations, "secret-looking environment variables that are not secret ARNs")
+
+
+# ----------------------------------------------------------------------------- observability
+
+SHARED_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "socialcare"
+CLOUDWATCH_RETENTION_DAYS = {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                             2922, 3288, 3653}
+# What the HTTP API's access log must say of every request, and what it must never copy: the raw
+# path (customer and case ids), the query string (crc_token, hub.verify_token) or a header.
+ACCESS_LOG_FIELDS = {"requestId", "ip", "routeKey", "status", "latency", "integrationError"}
+ACCESS_LOG_FORBIDDEN = re.compile(
+    r"\$context\.(path|rawPath|rawQueryString)\b|\$(input|request)\.|header|authorization", re.I
+)
+
+
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {alarm_id: props(alarm) for alarm_id, alarm in resources(template, {"AWS::CloudWatch::Alarm"})}
+
+
+def watched(alarm: dict[str, Any]) -> list[tuple[str, str, dict[str, str | None]]]:
+    """(namespace, metric, {dimension: logical id or literal}) of every metric an alarm reads,
+    whether it is a single-metric alarm or metric math."""
+    def dims(raw: Any) -> dict[str, str | None]:
+        return {d["Name"]: referenced_id(d["Value"]) or (d["Value"] if isinstance(d["Value"], str) else None)
+                for d in raw or []}
+
+    if "MetricName" in alarm:
+        return [(alarm.get("Namespace", ""), alarm["MetricName"], dims(alarm.get("Dimensions")))]
+    found = []
+    for query in alarm.get("Metrics") or []:
+        metric = (query.get("MetricStat") or {}).get("Metric")
+        if metric:
+            found.append((metric.get("Namespace", ""), metric["MetricName"], dims(metric.get("Dimensions"))))
+    return found
+
+
+def globals_environment(template: dict[str, Any]) -> dict[str, Any]:
+    return dict(((template.get("Globals") or {}).get("Function") or {}).get("Environment", {}).get("Variables") or {})
+
+
+def alerts_topic(template: dict[str, Any]) -> str:
+    topic = referenced_id(globals_environment(template).get("SOCIALCARE_ALERTS_TOPIC_ARN"))
+    assert topic and template["Resources"][topic]["Type"] == "AWS::SNS::Topic", "no alerts topic in Globals"
+    return topic
+
+
+def dead_letter_queues(template: dict[str, Any]) -> set[str]:
+    """Queues some queue redrives to, and queues a function dead-letters to itself (OutboundDLQ)."""
+    found = {referenced_id((props(q).get("RedrivePolicy") or {}).get("deadLetterTargetArn"))
+             for _, q in resources(template, {"AWS::SQS::Queue"})}
+    return {q for q in found if q} | {q for q, _ in resources(template, {"AWS::SQS::Queue"}) if q.endswith("DLQ")}
+
+
+def test_every_alarm_notifies_the_alerts_topic_when_it_fires_and_when_it_clears(template: dict[str, Any]) -> None:
+    topic = alerts_topic(template)
+    found = alarms(template)
+    assert found, "no alarms in the template"
+    violations = []
+    for alarm_id, alarm in found.items():
+        for key in ("AlarmActions", "OKActions"):
+            if topic not in {referenced_id(a) for a in as_list(alarm.get(key))}:
+                violations.append(f"{alarm_id}: {key} should include !Ref {topic}")
+        if alarm.get("TreatMissingData") != "notBreaching":
+            violations.append(f"{alarm_id}: TreatMissingData should be notBreaching (an idle stack is not failing)")
+    fail_if(violations, "alarms nobody hears of")
+
+
+def test_every_dlq_has_exactly_one_depth_alarm(template: dict[str, Any]) -> None:
+    depth: dict[str, list[str]] = {}
+    for alarm_id, alarm in alarms(template).items():
+        on_first = alarm.get("Threshold") == 0 and alarm.get("ComparisonOperator") == "GreaterThanThreshold"
+        for namespace, metric, dimensions in watched(alarm):
+            if (namespace, metric) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible") and on_first:
+                depth.setdefault(str(dimensions.get("QueueName")), []).append(alarm_id)
+    dlqs = dead_letter_queues(template)
+    assert len(dlqs) >= 6, f"expected the six DLQs, found {sorted(dlqs)}"
+    violations = [f"{dlq}: no alarm on its first dead letter (ApproximateNumberOfMessagesVisible > 0)"
+                  for dlq in sorted(dlqs) if dlq not in depth]
+    violations += [f"{dlq}: {len(ids)} depth alarms ({', '.join(ids)}): keep one" for dlq, ids in depth.items()
+                   if len(ids) > 1]
+    fail_if(violations, "DLQs whose dead letters nobody hears of")
+
+
+def test_every_queue_alarms_on_its_oldest_message_before_it_expires(template: dict[str, Any]) -> None:
+    ages: dict[str, dict[str, Any]] = {}
+    for alarm_id, alarm in alarms(template).items():
+        for namespace, metric, dimensions in watched(alarm):
+            if (namespace, metric) == ("AWS/SQS", "ApproximateAgeOfOldestMessage"):
+                ages[str(dimensions.get("QueueName"))] = {"id": alarm_id, **alarm}
+    violations = []
+    for queue_id, queue in resources(template, {"AWS::SQS::Queue"}):
+        if queue_id not in ages:
+            violations.append(f"{queue_id}: no ApproximateAgeOfOldestMessage alarm")
+            continue
+        alarm = ages[queue_id]
+        retention = int(props(queue).get("MessageRetentionPeriod", 345600))
+        fires_after = float(alarm["Threshold"]) + int(alarm["EvaluationPeriods"]) * int(alarm["Period"])
+        if not 0 < fires_after < retention:
+            violations.append(f"{alarm['id']}: fires after {fires_after:.0f}s, not before {queue_id}'s {retention}s "
+                              "retention deletes the message")
+    fail_if(violations, "queues whose waiting messages nobody hears of")
+
+
+def test_every_function_has_error_and_throttle_alarms(template: dict[str, Any]) -> None:
+    watched_functions: dict[str, set[str]] = {}
+    for alarm in alarms(template).values():
+        for namespace, metric, dimensions in watched(alarm):
+            if namespace == "AWS/Lambda" and dimensions.get("FunctionName"):
+                watched_functions.setdefault(str(dimensions["FunctionName"]), set()).add(metric)
+    violations = [
+        f"{fn_id}: no {metric} alarm"
+        for fn_id, _ in resources(template, FUNCTION_TYPES)
+        for metric in ("Errors", "Throttles")
+        if metric not in watched_functions.get(fn_id, set())
+    ]
+    fail_if(violations, "functions whose failures nobody hears of")
+
+
+def test_every_function_logs_to_a_group_kept_log_retention_days(template: dict[str, Any]) -> None:
+    retention = (template.get("Parameters") or {}).get("LogRetentionDays") or {}
+    assert retention.get("Type") == "Number" and retention.get("Default") == 30, "LogRetentionDays: Number, default 30"
+    assert set(retention.get("AllowedValues") or []) == CLOUDWATCH_RETENTION_DAYS, (
+        "LogRetentionDays.AllowedValues should be exactly CloudWatch Logs' retention values"
+    )
+    groups: dict[str, dict[str, Any]] = {}
+    for group_id, group in resources(template, {"AWS::Logs::LogGroup"}):
+        name = props(group).get("LogGroupName")
+        refs = sub_references(name) or set()
+        if literal_text(name).startswith("/aws/lambda/${") and len(refs) == 1:
+            groups[next(iter(refs))] = {"id": group_id, **props(group)}
+    violations = []
+    for fn_id, _ in resources(template, FUNCTION_TYPES):
+        if fn_id not in groups:
+            violations.append(f'{fn_id}: no AWS::Logs::LogGroup named !Sub "/aws/lambda/${{{fn_id}}}" '
+                              "(Lambda would create one kept forever)")
+        elif referenced_id(groups[fn_id].get("RetentionInDays")) != "LogRetentionDays":
+            violations.append(f"{groups[fn_id]['id']}: RetentionInDays should be !Ref LogRetentionDays")
+    fail_if(violations, "function logs kept forever")
+
+
+def test_traces_never_carry_responses_or_error_objects(template: dict[str, Any]) -> None:
+    """The caller lookup returns a customer's name and the API a whole customer 360: the Tracer
+    records neither, nor the exception objects whose attributes may hold a payload."""
+    variables = globals_environment(template)
+    violations = [f"Globals: {name} should be \"false\", got {show(variables.get(name))}"
+                  for name in ("POWERTOOLS_TRACER_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_ERROR")
+                  if variables.get(name) != "false"]
+    for fn_id, fn in resources(template, FUNCTION_TYPES):
+        own = (props(fn).get("Environment") or {}).get("Variables") or {}
+        violations += [f"{fn_id}: overrides {name}" for name in own if name.startswith("POWERTOOLS_TRACER_CAPTURE")]
+    fail_if(violations, "tracing that records customer data")
+
+
+def test_the_http_api_writes_a_json_access_log_without_paths_queries_or_headers(template: dict[str, Any]) -> None:
+    apis = list(resources(template, {"AWS::Serverless::HttpApi"}))
+    assert apis, "no HTTP API"
+    violations = []
+    for api_id, api in apis:
+        settings = props(api).get("AccessLogSettings") or {}
+        destination = referenced_id(settings.get("DestinationArn"))
+        group = template["Resources"].get(destination or "", {})
+        if group.get("Type") != "AWS::Logs::LogGroup":
+            violations.append(f"{api_id}: AccessLogSettings.DestinationArn should be !GetAtt <a LogGroup>.Arn")
+        elif referenced_id(props(group).get("RetentionInDays")) != "LogRetentionDays":
+            violations.append(f"{destination}: RetentionInDays should be !Ref LogRetentionDays")
+        text = settings.get("Format")
+        try:
+            fields = json.loads(text) if isinstance(text, str) else None
+        except json.JSONDecodeError:
+            fields = None
+        if not isinstance(fields, dict):
+            violations.append(f"{api_id}: AccessLogSettings.Format should be one JSON object per request")
+            continue
+        if missing := ACCESS_LOG_FIELDS - set(fields):
+            violations.append(f"{api_id}: the access log lacks {sorted(missing)}")
+        if leak := ACCESS_LOG_FORBIDDEN.findall(text or ""):
+            violations.append(f"{api_id}: the access log copies {leak} (ids, tokens or credentials)")
+    fail_if(violations, "HTTP APIs without a safe access log")
+
+
+def test_the_http_api_alarms_on_its_4xx_and_5xx_rates(template: dict[str, Any]) -> None:
+    apis = {api_id for api_id, _ in resources(template, {"AWS::Serverless::HttpApi"})}
+    rates: set[str] = set()
+    for alarm in alarms(template).values():
+        read = {metric for namespace, metric, dims in watched(alarm)
+                if namespace == "AWS/ApiGateway" and dims.get("ApiId") in apis}
+        expressions = [q.get("Expression", "") for q in alarm.get("Metrics") or [] if q.get("ReturnData", True)]
+        if "Count" in read and expressions:  # a rate: errors over requests, by metric math
+            rates |= read & {"4xx", "5xx"}
+    assert rates == {"4xx", "5xx"}, f"the HTTP API should alarm on its 4xx and 5xx rates, found {sorted(rates)}"
+
+
+def test_alarms_on_application_metrics_watch_what_the_code_emits(template: dict[str, Any]) -> None:
+    """A Powertools metric carries the namespace and the service dimension of Globals; an alarm on
+    another namespace, dimension set or a name no code emits would never fire."""
+    variables = globals_environment(template)
+    namespace, service = variables["POWERTOOLS_METRICS_NAMESPACE"], variables["POWERTOOLS_SERVICE_NAME"]
+    source = "\n".join(p.read_text(encoding="utf-8") for p in SHARED_SOURCE.rglob("*.py"))
+    wanted = {"SlaBreaches", "CrmSyncFailures", "PlatformAuthFailures"}
+    violations = []
+    for alarm_id, alarm in alarms(template).items():
+        for metric_ns, metric, dimensions in watched(alarm):
+            if metric_ns.startswith("AWS/"):
+                continue
+            wanted.discard(metric)
+            if metric_ns != namespace:
+                violations.append(f"{alarm_id}: namespace {metric_ns!r}, the code emits to {namespace!r}")
+            if dimensions != {"service": service}:
+                violations.append(f"{alarm_id}: dimensions {dimensions}, the code emits {metric} with service only")
+            # emitted with the service dimension only: metrics.add_metric, or count() with no dimension
+            if not re.search(rf'add_metric\(name="{metric}"|count\("{metric}"(, \d+)?\)', source):
+                violations.append(f"{alarm_id}: nothing in shared/socialcare emits {metric} without dimensions")
+    violations += [f"no alarm on {metric}" for metric in sorted(wanted)]
+    fail_if(violations, "alarms on metrics that never arrive")
+
+
+def test_the_dashboard_graphs_the_powertools_metrics_queues_and_functions(template: dict[str, Any]) -> None:
+    dashboards = list(resources(template, {"AWS::CloudWatch::Dashboard"}))
+    assert len(dashboards) == 1, f"expected one dashboard, found {len(dashboards)}"
+    dashboard_id, dashboard = dashboards[0]
+    body = props(dashboard).get("DashboardBody")
+    refs = sub_references(body)
+    assert refs is not None, f"{dashboard_id}: DashboardBody should be a !Sub, so names resolve"
+    declared = set(template["Resources"]) | set(template.get("Parameters") or {})
+    unknown = refs - declared
+    assert not unknown, f"{dashboard_id}: !Sub names no resource or parameter {sorted(unknown)}"
+    text = literal_text(body)
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", text))["widgets"]
+    assert widgets, f"{dashboard_id}: no widgets"
+    namespace = globals_environment(template)["POWERTOOLS_METRICS_NAMESPACE"]
+    violations = [f"{dashboard_id}: no graph of {metric}"
+                  for metric in ("FirstResponseSeconds", "InboundEvents", "SlaBreaches", "Latency", "Errors",
+                                 "ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible")
+                  if f'"{metric}' not in text and f'\\"{metric}\\"' not in text]
+    if f"{namespace}," not in text and f'"{namespace}"' not in text:
+        violations.append(f"{dashboard_id}: does not read the Powertools namespace {namespace!r}")
+    queues = [queue_id for queue_id, _ in resources(template, {"AWS::SQS::Queue"})]
+    violations += [f"{dashboard_id}: {queue_id} is not graphed" for queue_id in queues if queue_id not in refs]
+    functions = [fn_id for fn_id, _ in resources(template, FUNCTION_TYPES)]
+    violations += [f"{dashboard_id}: {fn_id}'s errors are not graphed" for fn_id in functions if fn_id not in refs]
+    fail_if(violations, "a dashboard that misses what operators look at")

@@ -8,20 +8,19 @@ Each model names its file (``FILE``); ``socialcare.config.loader.load_rules`` re
 from __future__ import annotations
 
 import re
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from string import Formatter
 from typing import Annotated, Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 
 from socialcare.config import patterns
+from socialcare.config.calendars import CalendarRules
 from socialcare.models.case import Priority, Team
 from socialcare.models.reply import TemplateRef
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def parse_duration(text: str | int | float | timedelta) -> timedelta:
@@ -106,46 +105,9 @@ class SlaPolicies(RuleFile):
     policies: dict[Literal["public", "private"], dict[Priority, SlaTarget]]
 
 
-def _clock(text: str) -> time:
-    if text == "24:00":
-        return time.max
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
-
-
-class CalendarRules(_Rules):
-    timezone: str = "UTC"
-    hours: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
-    holidays: list[date] = Field(default_factory=list)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown timezone {value!r}") from exc
-        return value
-
-    @field_validator("hours")
-    @classmethod
-    def _weekdays_and_clocks(cls, value: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
-        for day, intervals in value.items():
-            if str(day).lower()[:3] not in WEEKDAYS:
-                raise ValueError(f"unknown weekday {day!r}")
-            for start, end in intervals:
-                _clock(start), _clock(end)  # noqa: B018 - raises on a malformed clock
-        return value
-
-    def intervals(self) -> dict[int, tuple[tuple[time, time], ...]]:
-        """Weekday (0 = Monday) -> its opening intervals, sorted."""
-        return {
-            WEEKDAYS.index(str(day).lower()[:3]): tuple(sorted((_clock(a), _clock(b)) for a, b in spans))
-            for day, spans in self.hours.items()
-        }
-
-
 class Calendars(RuleFile):
+    """calendars.yaml: one business calendar per team (the models live in config/calendars.py)."""
+
     FILE: ClassVar[str] = "calendars.yaml"
 
     calendars: dict[str, CalendarRules] = Field(default_factory=dict)

@@ -199,12 +199,22 @@ class ProcessorSettings(Settings):
 
 
 class ApiSettings(Settings):
+    """ApiFunction. Callers are authenticated by the HTTP API's JWT authorizer in AWS (roles read
+    from ``api_roles_claim``) or, without JWT context, by the named tokens of ``api_tokens_arn``
+    and the admin tokens of ``api_token_arn`` (``flows.api.auth``); every successful change is
+    written to ``audit_table`` (``store.audit``), kept ``audit_retention_days``."""
+
     profiles_table: Name
     cases_table: Name
     social_team_queue_url: Name
     callcentre_team_queue_url: Name
     outbound_queue_url: Name
     api_token_arn: Name
+    audit_table: Name
+    api_tokens_arn: str | None = None  # {"<token>": "<role>"}; without it only the ApiToken (admin) is accepted
+    # The JWT claim holding the caller's groups: Cognito's, or an external OIDC issuer's ("groups", "roles").
+    api_roles_claim: str = Field(default="cognito:groups", min_length=1, max_length=128)
+    audit_retention_days: int = Field(default=730, ge=1, le=36_500)
 
 
 class CallerLookupSettings(Settings):

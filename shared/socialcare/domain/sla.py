@@ -4,7 +4,9 @@ A policy gives, per visibility (public/private) and priority, the first-response
 targets as *business time* on the owning team's calendar: a private e-mail at 21:50 on Friday
 to a call centre open 09-18 on weekdays is due on Monday morning, not at 01:50 on Saturday.
 Calendars carry their own IANA timezone (zoneinfo), so daylight saving is handled by the
-library and never by hand.
+library and never by hand, and name their country (and subdivision): public holidays come from
+the ``holidays`` library for whatever year a due time falls in, one year at a time, loaded the
+first time a due time needs them (config/calendars.py), so no clock runs out of holidays.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from socialcare.config.rules import CalendarRules, Calendars, SlaPolicies
+from socialcare.config.calendars import CalendarRules, MonthDay, public_holidays
+from socialcare.config.rules import Calendars, SlaPolicies
 from socialcare.models.case import Priority, Sla
 
 # A calendar with no opening hours at all would loop forever looking for one; two years of
@@ -27,21 +30,48 @@ class Calendar:
     name: str
     tz: ZoneInfo
     hours: dict[int, tuple[tuple[time, time], ...]]  # weekday (0=Mon) -> intervals
-    holidays: frozenset[date]
+    closures: frozenset[date] = frozenset()  # the brand's one-off closed days
+    country: str | None = None  # public holidays of this country (alpha-2) and subdivision
+    subdivision: str | None = None
+    yearly_closures: frozenset[MonthDay] = frozenset()
+    open_on: frozenset[date] = frozenset()
+    yearly_open_on: frozenset[MonthDay] = frozenset()
 
     @classmethod
     def from_rules(cls, name: str, rules: CalendarRules) -> Calendar:
-        return cls(name=name, tz=ZoneInfo(rules.timezone), hours=rules.intervals(), holidays=frozenset(rules.holidays))
+        return cls(
+            name=name, tz=ZoneInfo(rules.timezone), hours=rules.intervals(),
+            closures=frozenset(d for d in rules.closures if isinstance(d, date)),
+            country=rules.country, subdivision=rules.subdivision,
+            yearly_closures=frozenset(d for d in rules.closures if isinstance(d, MonthDay)),
+            open_on=frozenset(d for d in rules.open_on if isinstance(d, date)),
+            yearly_open_on=frozenset(d for d in rules.open_on if isinstance(d, MonthDay)),
+        )
+
+    def is_holiday(self, day: date) -> bool:
+        """Closed all day, whatever the weekday's hours: a dated entry beats a yearly one, and an
+        explicit one (closure, open_on) beats the country's public holidays."""
+        if day in self.closures:
+            return True
+        if day in self.open_on:
+            return False
+        yearly = MonthDay(day.month, day.day)
+        if yearly in self.yearly_closures:
+            return True
+        if yearly in self.yearly_open_on:
+            return False
+        return self.country is not None and day in public_holidays(self.country, self.subdivision, day.year)
 
     @property
     def always_open(self) -> bool:
         return not self.hours
 
     def _intervals(self, day: date) -> list[tuple[datetime, datetime]]:
-        if day in self.holidays:
+        spans = self.hours.get(day.weekday(), ())
+        if not spans or self.is_holiday(day):  # a closed weekday needs no holiday lookup
             return []
         found = []
-        for start, end in self.hours.get(day.weekday(), ()):
+        for start, end in spans:
             opens = datetime.combine(day, start, tzinfo=self.tz).astimezone(UTC)
             closes = (
                 datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.tz)
@@ -88,7 +118,7 @@ class SlaClock:
 
     def calendar(self, team: str) -> Calendar:
         # A team without a calendar works around the clock (safer than never being due).
-        return self.calendars.get(team) or Calendar(team, ZoneInfo("UTC"), {}, frozenset())
+        return self.calendars.get(team) or Calendar(team, ZoneInfo("UTC"), {})
 
     def targets(self, public: bool, priority: Priority) -> tuple[timedelta, timedelta]:
         visibility: Literal["public", "private"] = "public" if public else "private"

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from socialcare.config.settings import CaseStreamSettings, load
 from socialcare.flows.wiring import Wiring
 from socialcare.models.crm import CrmSyncRequest
-from socialcare.observability import count, logger
+from socialcare.observability import count, erase_for_log, logger
 from socialcare.publish import SQS_BATCH, PublishFailed
 from socialcare.store.cases.items import case_version_of
 
@@ -40,7 +40,9 @@ def sync_requests(event: dict[str, Any]) -> Iterator[tuple[str, CrmSyncRequest |
             yield sequence, CrmSyncRequest(case_id=found[0], version=found[1], reason="case saved")
         except ValidationError as exc:
             # One record that can never be published must not block its shard for 24 hours.
-            logger.error("case version not relayable", extra={"sequence": sequence, "errors": exc.errors()})
+            # where and why, never the image's values (an error quotes its input)
+            logged = erase_for_log({"sequence": sequence, "errors": exc.errors()}, values=["errors[*].input"])
+            logger.error("case version not relayable", extra=logged)
             count("CaseVersionsUnrelayable", 1)
             yield sequence, None
 

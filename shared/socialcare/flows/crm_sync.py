@@ -46,7 +46,7 @@ from socialcare.domain.crm_view import CaseSource
 from socialcare.errors import Busy, PublishFailed, SecretUnavailable
 from socialcare.flows.wiring import Wiring, required
 from socialcare.models.crm import CaseUpserted, CrmSyncRequest
-from socialcare.observability import logger, metrics
+from socialcare.observability import erase_for_log, logger, metrics
 from socialcare.ports import OnceGuard, Publisher
 from socialcare.publish import RecordQueue
 from socialcare.store.cases import CasesRepository
@@ -263,7 +263,7 @@ class SyncConsumer:
     @staticmethod
     def _count(outcome: str, **extra: Any) -> str:
         metrics.add_metric(name=f"CrmSync_{outcome}", unit=MetricUnit.Count, value=1)
-        logger.info("crm sync", extra={"outcome": outcome, **extra})
+        logger.info("crm sync", extra=erase_for_log({"outcome": outcome, **extra}, personal=["reason"]))
         return outcome
 
     def put_off(self, record: SQSRecord, request: CrmSyncRequest, reason: str, retry_after: float | None, *,
@@ -283,8 +283,8 @@ class SyncConsumer:
         retry = put_off(request, delay=delay, rate_limited=rate_limited, now=now)
         self._put_offs[request.case_id] = _PutOff(retry, delay, [record])
         metrics.add_metric(name="CrmSyncRetries", unit=MetricUnit.Count, value=1)
-        logger.warning("crm sync put off", extra={"reason": reason, "retry_in": delay, "attempt": retry.attempt,
-                                                  "rate_limited": rate_limited})
+        logged = {"reason": reason, "retry_in": delay, "attempt": retry.attempt, "rate_limited": rate_limited}
+        logger.warning("crm sync put off", extra=erase_for_log(logged, personal=["reason"]))
         return "put_off"
 
     def give_up(self, record: SQSRecord, request: CrmSyncRequest, reason: str) -> str:
@@ -305,7 +305,8 @@ class SyncConsumer:
         receives = int(record.attributes.approximate_receive_count or 1)
         delay = retry_delay(receives, retry_after, self.backoff_tuning())
         metrics.add_metric(name="CrmSyncRetries", unit=MetricUnit.Count, value=1)
-        logger.warning("crm sync deferred", extra={"reason": reason, "retry_in": delay, "receive_count": receives})
+        logger.warning("crm sync deferred", extra=erase_for_log({"reason": reason, "retry_in": delay,
+                                                                 "receive_count": receives}, personal=["reason"]))
         self._deferred[record.attributes.message_group_id or ""] = delay
         self._deferred_ids.add(record.message_id)
         self.queue.defer([(record.receipt_handle, delay)])
@@ -313,7 +314,10 @@ class SyncConsumer:
     def dead_letter(self, record: SQSRecord, reason: str) -> None:
         """Move the record to the DLQ now, with a readable reason; the batch then deletes it."""
         metrics.add_metric(name="CrmSyncFailures", unit=MetricUnit.Count, value=1)
-        logger.error("crm sync failed permanently", extra={"reason": reason, "message_id": record.message_id})
+        # A CRM's refusal may quote the record (the customer's e-mail, phone): erased from the log
+        # line; the DLQ message keeps the whole reason for whoever redrives it.
+        logger.error("crm sync failed permanently",
+                     extra=erase_for_log({"reason": reason, "message_id": record.message_id}, personal=["reason"]))
         self.queue.dead_letter(record.body, group_id=record.attributes.message_group_id or "crm-sync",
                                source_message_id=record.message_id, reason=reason)
 

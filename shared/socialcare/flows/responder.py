@@ -17,7 +17,9 @@ min; on the queue's last allowed receive it is treated as permanent. A ``Permane
 sends the body to OutboundDLQ (group = case, dedupe = reply id) with ``reason`` and ``code``,
 records state ``failed`` with the reason, publishes a ``reply_failed`` work item to the case's
 team and acknowledges; a ``CredentialsError`` (expired or revoked token) also alerts on the
-alerts topic: an operator must act. Replies' texts and tokens are never logged.
+alerts topic and counts ``PlatformAuthFailures`` (its alarm): an operator must act. Replies'
+texts and tokens are never logged, and e-mails or phone numbers a platform's refusal quotes are
+erased from the log line.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from socialcare.models.reply import (
     RetryableSendError,
     SendResult,
 )
-from socialcare.observability import DEFAULT_NAMESPACE, count, logger
+from socialcare.observability import DEFAULT_NAMESPACE, count, erase_for_log, logger
 from socialcare.publish import RecordQueue
 
 MIN_RETRY_SECONDS = 5
@@ -199,19 +201,24 @@ class Responder:
         self._retried.add(record.message_id)
         self.queue.defer([(record.receipt_handle, delay)])
         count("RepliesRetried", channel=message.channel.value)
-        logger.warning("reply send put off", extra={"reason": reason, "code": code, "retry_in": delay,
-                                                    "receive_count": receives})
+        logged = {"reason": reason, "code": code, "retry_in": delay, "receive_count": receives}
+        logger.warning("reply send put off", extra=erase_for_log(logged, personal=["reason"]))
         raise exc
 
     def give_up(self, record: SQSRecord, message: OutboundMessage, reason: str, code: str, *,
                 alert: bool = False) -> str:
         """OutboundDLQ (the body, kept for a redrive), state ``failed`` and a ``reply_failed`` item
         for the team, and for a credentials failure an alert; then the record is acknowledged."""
-        logger.error("reply failed", extra={"reason": reason, "code": code, "channel": message.channel.value})
+        # A platform's refusal may name the recipient (an e-mail, a phone number): erased from the
+        # log line; the DLQ message keeps the whole reason.
+        logged = {"reason": reason, "code": code, "channel": message.channel.value}
+        logger.error("reply failed", extra=erase_for_log(logged, personal=["reason"]))
         self.queue.dead_letter_reply(record.body, group_id=message.group_id, dedupe_key=message.dedupe_key,
                                      reason=reason, code=code, source_message_id=record.message_id)
         self.replies.record_failure(message, reason, now=datetime.now(UTC))
         if alert:
+            # no dimension: one metric for every platform, the one the PlatformAuthFailures alarm watches
+            count("PlatformAuthFailures")
             self.w.publisher.alert(f"socialcare: {message.channel.value} refused our credentials", {
                 "kind": "reply_credentials", "channel": message.channel.value, "account_id": message.to.account_id,
                 "case_id": message.case_id, "reply_id": message.interaction_id, "code": code, "reason": reason,

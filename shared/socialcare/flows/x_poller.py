@@ -173,6 +173,8 @@ class XPoller:
                 logger.error("X API refused the poll", extra={"account": account_id, "stream": stream,
                                                               "status": exc.response.status_code})
                 count("XPollErrors", 1, stream=stream)
+                if isinstance(exc, tweepy.Unauthorized):  # the token expired or was revoked: someone must act
+                    count("PlatformAuthFailures")
                 result[stream] = f"error_{exc.response.status_code}"
         return result
 

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from socialcare.errors import BadRequest
 from socialcare.flows.api import wiring_of
+from socialcare.flows.api.audit import note_targets
+from socialcare.flows.api.auth import Role, needs
 from socialcare.models.case import Case, CaseStatus, Team
 from socialcare.store import cursor as cursors
 
@@ -71,12 +73,12 @@ def case_json(case: Case) -> dict[str, Any]:
     return data
 
 
-@router.get("/api/cases/<case_id>")
+@router.get("/api/cases/<case_id>", openapi_extensions=needs(Role.AGENT))
 def get_case(case_id: str) -> dict[str, Any]:
     return case_json(wiring_of(router).case_queries.get_case(case_id, with_interactions=True))
 
 
-@router.get("/api/cases")
+@router.get("/api/cases", openapi_extensions=needs(Role.AGENT))
 def list_cases(
     team: Annotated[Team, Query()],
     status: Annotated[CaseStatus, Query()] = CaseStatus.NEW,
@@ -88,7 +90,7 @@ def list_cases(
     return {"cases": [case_json(c) for c in found], "cursor": next_cursor, "team": team.value, "status": status.value}
 
 
-@router.post("/api/cases/<case_id>/resolve")
+@router.post("/api/cases/<case_id>/resolve", openapi_extensions=needs(Role.AGENT))
 def resolve_case(case_id: str) -> dict[str, Any]:
     body = _body(NoteBody)
     outcome = wiring_of(router).case_actions.resolve(case_id, by=_agent(body), note=body.note)
@@ -96,7 +98,7 @@ def resolve_case(case_id: str) -> dict[str, Any]:
     return case_json(outcome.case)
 
 
-@router.post("/api/cases/<case_id>/reopen")
+@router.post("/api/cases/<case_id>/reopen", openapi_extensions=needs(Role.SUPERVISOR))
 def reopen_case(case_id: str) -> dict[str, Any]:
     body = _body(_Body)
     outcome = wiring_of(router).case_actions.reopen(case_id, by=_agent(body))
@@ -104,14 +106,14 @@ def reopen_case(case_id: str) -> dict[str, Any]:
     return case_json(outcome.case)
 
 
-@router.post("/api/cases/<case_id>/handoff")
+@router.post("/api/cases/<case_id>/handoff", openapi_extensions=needs(Role.AGENT))
 def handoff_case(case_id: str, request: HandoffRequest) -> dict[str, Any]:
     outcome = wiring_of(router).case_actions.handoff(case_id, request.to, note=request.note, by=_agent(request))
     assert outcome.case is not None
     return case_json(outcome.case)
 
 
-@router.post("/api/teams/<team>/claim")
+@router.post("/api/teams/<team>/claim", openapi_extensions=needs(Role.AGENT))
 def claim_case(team: str) -> dict[str, Any]:
     try:
         which = Team(team)
@@ -121,10 +123,11 @@ def claim_case(team: str) -> dict[str, Any]:
     case = wiring_of(router).case_actions.claim(which, _agent(body))
     if case is None:
         return {"case": None, "items": []}
+    note_targets(router, case_id=case.id)
     return {"case": case_json(case), "items": case.pending_items}
 
 
-@router.post("/api/cases/<case_id>/release")
+@router.post("/api/cases/<case_id>/release", openapi_extensions=needs(Role.AGENT))
 def release_case(case_id: str) -> dict[str, Any]:
     body = _body(_Body)
     agent = _agent(body) if body.agent or _agent() != "api" else None

@@ -19,6 +19,8 @@ from pydantic import BaseModel, Field
 
 from socialcare.errors import BadRequest, NotFound
 from socialcare.flows.api import wiring_of
+from socialcare.flows.api.audit import note_targets
+from socialcare.flows.api.auth import Role, needs
 from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import IdentifierKind
 from socialcare.models.profile import CustomerView, Page, Profile
@@ -161,7 +163,7 @@ def customer_360(w: Wiring, view: CustomerView, timeline: list[dict[str, Any]],
 
 
 # ---------------------------------------------------------------------------------- routes
-@router.get("/api/customers")
+@router.get("/api/customers", openapi_extensions=needs(Role.AGENT))
 def lookup_customers(
     phone: Lookup = None,
     email: Lookup = None,
@@ -194,7 +196,7 @@ def lookup_customers(
     return {"customers": [_summary(p) for p in page], "cursor": next_cursor}
 
 
-@router.get("/api/customers/<customer_id>")
+@router.get("/api/customers/<customer_id>", openapi_extensions=needs(Role.AGENT))
 def get_customer(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
     """The flat customer 360; a merged id answers with its survivor's, saying so."""
     w = wiring_of(router)
@@ -218,14 +220,15 @@ def _customer_page(customer_id: str, read: Callable[[str], Page]) -> tuple[str, 
     return profile.id, read(profile.id)
 
 
-@router.get("/api/customers/<customer_id>/timeline")
+@router.get("/api/customers/<customer_id>/timeline", openapi_extensions=needs(Role.AGENT))
 def get_timeline(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
     repo = wiring_of(router).profiles
     found, page = _customer_page(customer_id, lambda cid: repo.timeline(cid, limit=limit, cursor=cursor))
     return {"id": found, "timeline": [timeline_entry(i) for i in page.items], "cursor": page.cursor}
 
 
-@router.get("/api/customers/<customer_id>/interactions/<interaction_id>/text")
+@router.get("/api/customers/<customer_id>/interactions/<interaction_id>/text",
+            openapi_extensions=needs(Role.AGENT))
 def get_interaction_text(customer_id: str, interaction_id: str) -> dict[str, Any]:
     """The whole text of one of the customer's messages (the timeline shows a preview of a long
     one); 404 for an unknown customer or message, or one deleted by its author."""
@@ -245,7 +248,7 @@ def get_interaction_text(customer_id: str, interaction_id: str) -> dict[str, Any
             "text_truncated_in_timeline": bool(item.get("text_truncated", False))}
 
 
-@router.get("/api/customers/<customer_id>/suggestions")
+@router.get("/api/customers/<customer_id>/suggestions", openapi_extensions=needs(Role.AGENT))
 def get_suggestions(customer_id: str, limit: Limit = 50, cursor: Cursor = None) -> dict[str, Any]:
     """Customers an agent may want to merge with this one, and why."""
     repo = wiring_of(router).profiles
@@ -253,19 +256,21 @@ def get_suggestions(customer_id: str, limit: Limit = 50, cursor: Cursor = None) 
     return {"id": found, "suggestions": [suggestion_entry(i) for i in page.items], "cursor": page.cursor}
 
 
-@router.delete("/api/customers/<customer_id>/suggestions/<other_id>")
+@router.delete("/api/customers/<customer_id>/suggestions/<other_id>",
+               openapi_extensions=needs(Role.SUPERVISOR))
 def dismiss_suggestion(customer_id: str, other_id: str) -> dict[str, Any]:
     """Two customers are different people: drop the suggestion (audited; not suggested again)."""
     return wiring_of(router).identity.dismiss_suggestion(customer_id, other_id, actor="api")
 
 
-@router.post("/api/customers/merge")
+@router.post("/api/customers/merge", openapi_extensions=needs(Role.SUPERVISOR))
 def merge_customers(request: MergeRequest) -> dict[str, Any]:
     """Merge ``source`` into ``target``; 409 when they hold different verified identifiers."""
+    note_targets(router, source=request.source, target=request.target)
     return wiring_of(router).merges.merge(request.source, request.target, actor="api", force=request.force)
 
 
-@router.post("/api/customers/<customer_id>/unmerge")
+@router.post("/api/customers/<customer_id>/unmerge", openapi_extensions=needs(Role.SUPERVISOR))
 def unmerge_customer(customer_id: str, request: UnmergeRequest) -> dict[str, Any]:
     """Split the given identities, and the interactions that came through them, off a customer."""
     identities = [(i.kind.value, i.value) for i in request.identities]

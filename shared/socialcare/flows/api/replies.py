@@ -20,6 +20,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialcare.flows.api import wiring_of
+from socialcare.flows.api.audit import note_targets
+from socialcare.flows.api.auth import Role, needs
 from socialcare.models.interaction import Channel
 from socialcare.models.reply import ReplyOption, ReplyRoute, ReplyTo, TemplateRef, Visibility
 
@@ -81,6 +83,7 @@ def _agent() -> str | None:
 @router.post(
     "/api/cases/<case_id>/replies",
     status_code=202,
+    openapi_extensions=needs(Role.AGENT),
     responses={
         202: {"description": "checked and queued for sending",
               "content": {"application/json": {"model": ReplyQueued}}},
@@ -93,6 +96,7 @@ def post_reply(case_id: str, request: ReplyRequest) -> Response[dict[str, Any]]:
     message = wiring_of(router).reply_service.request(
         case_id, text=request.text, in_reply_to=request.in_reply_to, visibility=request.visibility,
         template=template, source="api", agent=_agent())
+    note_targets(router, reply_id=message.interaction_id)
     body = ReplyQueued(interaction_id=message.interaction_id, route=message.route, channel=message.channel,
                        case_id=message.case_id, in_reply_to=message.to.interaction_id)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=body.model_dump(mode="json"))
@@ -100,6 +104,7 @@ def post_reply(case_id: str, request: ReplyRequest) -> Response[dict[str, Any]]:
 
 @router.get(
     "/api/cases/<case_id>/reply-options",
+    openapi_extensions=needs(Role.AGENT),
     responses={200: {"description": "the routes a reply may take now, and a draft",
                      "content": {"application/json": {"model": ReplyOptions}}}},
 )
