@@ -410,3 +410,56 @@ def test_a_whatsapp_reply_far_outside_the_24h_window_is_refused_and_nothing_is_s
     assert not [r for r in _sent_to_platforms(story) if wa_id in json.dumps(r.get("body"))]
     case = story.api(f"/api/cases/{case_id}")
     assert case["first_response_at"] is None
+
+
+# ---------------------------------------------------------------- issue 13: roles and the audit trail
+LOCAL_TOKENS = {"agent": "local-agent-token", "supervisor": "local-supervisor-token", "admin": "local-admin-token"}
+
+
+def _as(run: StoryRun, role: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+    headers = {"Authorization": f"Bearer {LOCAL_TOKENS[role]}"}
+    return requests.request(method, f"{run.stack.api_url}{path}", headers=headers, timeout=10, **kwargs)
+
+
+def test_the_openapi_document_lists_the_api_without_a_token_and_holds_no_data(story: StoryRun) -> None:
+    r = requests.get(f"{story.stack.api_url}/api/openapi.json", timeout=10)
+
+    assert r.status_code == 200, r.text
+    paths = r.json()["paths"]
+    assert {"/api/customers", "/api/customers/merge", "/api/cases/{case_id}/replies", "/api/audit"} <= set(paths)
+    assert scenario.ANNA["phone"] not in r.text and scenario.ANNA["name"] not in r.text
+    assert requests.get(f"{story.stack.api_url}/api/customers", timeout=10).status_code == 401
+
+
+def test_an_agent_cannot_merge_customers_and_the_two_stay_apart(story: StoryRun) -> None:
+    (anna,) = story.customer_by(x=scenario.ANNA["x_id"])
+    (marco,) = story.customer_by(instagram=scenario.MARCO["instagram_id"])
+
+    refused = _as(story, "agent", "POST", "/api/customers/merge",
+                  json={"source": marco["id"], "target": anna["id"]})
+
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["reason"]
+    (still_marco,) = story.customer_by(instagram=scenario.MARCO["instagram_id"])
+    assert still_marco["id"] == marco["id"] != anna["id"]
+    audit = _as(story, "admin", "GET", "/api/audit").json()["records"]
+    assert not [a for a in audit if a["action"].endswith("/api/customers/merge")]
+
+
+def test_an_agent_cannot_read_the_audit_trail(story: StoryRun) -> None:
+    assert _as(story, "agent", "GET", "/api/audit").status_code == 403
+
+
+def test_every_agent_action_is_in_the_audit_trail_with_who_what_and_which_case(story: StoryRun) -> None:
+    (marco,) = story.customer_by(instagram=scenario.MARCO["instagram_id"])
+    case_id = wait_for(lambda: story.api(f"/api/customers/{marco['id']}")["open_case_id"])
+    resolved = _as(story, "agent", "POST", f"/api/cases/{case_id}/resolve", json={"note": "thanked him"})
+    assert resolved.status_code == 200, resolved.text
+
+    records = _as(story, "admin", "GET", "/api/audit", params={"actor": "local-agent"}).json()["records"]
+
+    (entry,) = [r for r in records if r["action"] == "POST /api/cases/{case_id}/resolve"]
+    assert entry["targets"]["case_id"] == case_id
+    assert entry["role"] == "agent" and entry["status"] == 200 and entry["at"]
+    everyone = _as(story, "admin", "GET", "/api/audit").json()["records"]
+    assert [r for r in everyone if r["action"] == "POST /api/cases/{case_id}/replies"], "the replies above"
