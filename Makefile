@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 STAMP := $(VENV)/.installed
 
 .PHONY: install lock lock-upgrade demo local test lint unit integration reliability e2e validate build deploy bench \
-        fuzz clean
+        fuzz clean report-check
 
 # Two lock files, both with the sha256 of every file (docs/build.md, "Lock files"):
 #   requirements-dev.lock   this package's requirements and its `dev` extra, resolved for every
@@ -115,7 +115,21 @@ bench: $(STAMP)
 	@status=0; \
 	$(BIN)/python -m bench.recognition.run --out bench/results.json || status=1; \
 	$(BIN)/python -m bench.run --out bench/results.json || status=1; \
+	$(BIN)/python -m bench.report --out bench/results.json || status=1; \
 	exit $$status
+
+# Opt-in: the stakeholder report (docs/reports.md) of a generated quarter, rendered by Debian's
+# chromium (installed if missing) to a PNG for a person to look at: build/report-check/.
+REPORT_CHECK := build/report-check
+report-check: $(STAMP)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	rm -rf $(REPORT_CHECK) && mkdir -p $(REPORT_CHECK)
+	$(BIN)/python -m bench.report --interactions 8000 --days 45 --no-results \
+	  --html $(REPORT_CHECK)/report.html --csv $(REPORT_CHECK)/csv
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+	  --disable-component-update --disable-sync --user-data-dir=$$(mktemp -d) --hide-scrollbars \
+	  --screenshot=$(CURDIR)/$(REPORT_CHECK)/report.png --window-size=1280,4000 file://$(CURDIR)/$(REPORT_CHECK)/report.html
+	@echo "look at $(REPORT_CHECK)/report.png (and $(REPORT_CHECK)/report.html)"
 
 clean:
 	rm -rf .aws-sam .socialcare-local .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from socialcare_infra import ops_cli
+from socialcare_infra import ops_cli, ops_customer, ops_report
 from socialcare_infra.ops import DEFAULT_LOCAL_STACK
 
 if TYPE_CHECKING:
@@ -225,6 +225,8 @@ def _play_demo(stack_name: str, template: Path | None, parameters: dict[str, str
 
 
 ops_cli.register(app)  # after local, demo and openapi: --help lists them first
+ops_report.register(app)  # socialcare report (docs/reports.md)
+ops_customer.register(app)  # socialcare customer export|erase (docs/privacy.md)
 
 
 class ArgvParser:

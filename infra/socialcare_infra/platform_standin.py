@@ -18,6 +18,8 @@ would to the real thing (docs/protocols.md, sections 2 and 4):
   (``{"recipient_id", "message_id"}``, or WhatsApp's ``{"messaging_product", "contacts",
   "messages": [{"id": "wamid…"}]}``); a send without a token or its required fields is refused
   as the platform would (X 401/400 problem, Graph codes 2500/100);
+* ``GET /2/tweets/search/recent``: X's recent search over the posts seeded with ``POST
+  /_standin/search`` (``standin_search.py``; ``DELETE`` forgets them);
 * other X API paths (``/2/…``, ``/1.1/…``): 404 with an X problem document;
 * anything else: a Graph-style error (400, code 3: "not available here").
 
@@ -53,6 +55,7 @@ from werkzeug.wrappers import Request, Response
 
 from socialcare.redact import REDACTED, scrub
 from socialcare_infra.servers import HOST, Server, bind
+from socialcare_infra.standin_search import SearchCorpus
 
 _GRAPH_OBJECT = re.compile(r"^/(?:v\d+\.\d+/)?(?P<id>[A-Za-z0-9_.:-]+)/?$")
 _PROFILE_FIELDS = frozenset({"name", "first_name", "last_name", "username"})
@@ -250,6 +253,7 @@ class PlatformStandIn:
         self.records: list[dict[str, Any]] = []  # the same requests in full, tokens masked
         self.failures: list[Failure] = []
         self.sends = SendAnswers()
+        self.search = SearchCorpus()  # GET /2/tweets/search/recent finds these (standin_search.py)
         self.server: Server | None = None
 
     @property
@@ -332,6 +336,14 @@ class PlatformStandIn:
                 return json_response(400, {"error": "bad_request", "reason": "invalid failure rule", "errors": errors})
             self.fail(failure)
             return json_response(201, failure.model_dump(mode="json"))
+        if name == "search" and method in ("POST", "DELETE"):  # seed or forget X recent search's posts
+            if method == "DELETE":
+                self.search.clear()
+                return Response(status=204)
+            seeded = request.get_json(silent=True) or {}
+            users = (seeded.get("includes") or {}).get("users") or []
+            total = self.search.add(list(seeded.get("data") or []), list(users))
+            return json_response(201, {"posts": total})
         if name in ("requests", "fail"):
             return json_response(405, {"error": "method_not_allowed", "reason": f"{method} {request.path}"})
         return json_response(404, {"error": "not_found", "reason": f"{request.path}: only {_CONTROL}requests and "
@@ -344,6 +356,9 @@ class PlatformStandIn:
             sent = self.sends.answer(request, request_body(request))
             if sent is not None:
                 return sent
+        if path == "/2/tweets/search/recent" and request.method == "GET":
+            status, found = self.search.answer(request.args.to_dict(), request.headers.get("Authorization", ""))
+            return json_response(status, found)
         if path.startswith(("/2/", "/1.1/")):
             return x_problem(404, "Not Found Error", f"socialcare local stand-in: {request.method} {path} is not "
                                                      "available here", "resource-not-found")

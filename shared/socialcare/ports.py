@@ -9,12 +9,13 @@ in-memory implementation of these interfaces instead of AWS.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from socialcare.models.crm import CrmSyncRequest
-from socialcare.models.interaction import InboundEvent
-from socialcare.models.reply import OutboundMessage
-from socialcare.models.workitem import WorkItem
+if TYPE_CHECKING:  # annotations only: naming a port builds none of these models
+    from socialcare.models.crm import CrmSyncRequest
+    from socialcare.models.interaction import InboundEvent
+    from socialcare.models.reply import OutboundMessage
+    from socialcare.models.workitem import WorkItem
 
 
 class Publisher(Protocol):

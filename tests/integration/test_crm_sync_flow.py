@@ -199,7 +199,11 @@ def test_solved_in_the_crm_resolves_the_case_and_a_public_reply_goes_out(world: 
     resolved = wiring.case_queries.get_case(case.id, with_interactions=False)
     assert resolved.status is CaseStatus.RESOLVED
     out = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["OutboundQueue"], MaxNumberOfMessages=10)
-    (message,) = [json.loads(m["Body"]) for m in out["Messages"]]
+    queued = [json.loads(m["Body"]) for m in out["Messages"]]
+    # the agent's reply, and the satisfaction survey the resolution asks (docs/satisfaction.md)
+    (message,) = [m for m in queued if m["source"] != "system"]
+    (survey,) = [m for m in queued if m["source"] == "system"]
+    assert survey["automated"] and survey["case_id"] == case.id
     assert message["case_id"] == case.id and message["text"] == "Rimborso avviato, ci scusiamo."
     assert message["to"]["channel"] == "whatsapp"  # where she last wrote
     assert message["source"] == "crm:webhook" and message["crm_reply_id"] == "c-1"

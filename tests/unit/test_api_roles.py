@@ -47,6 +47,11 @@ EXPECTED_ROLES = {
     ("POST", "/api/customers/{customer_id}/unmerge"): "supervisor",
     ("DELETE", "/api/customers/{customer_id}/suggestions/{other_id}"): "supervisor",
     ("GET", "/api/audit"): "admin",
+    ("GET", "/api/customers/{customer_id}/export"): "admin",
+    ("DELETE", "/api/customers/{customer_id}"): "admin",
+    # public (docs/privacy.md): Meta's signed callback, and its status page without personal data
+    ("POST", "/api/data-deletion/meta"): None,
+    ("GET", "/api/data-deletion/{confirmation_code}"): None,
 }
 
 
@@ -176,7 +181,10 @@ def test_only_the_api_proxy_route_needs_a_jwt_and_the_documents_are_open(templat
     routes = {(e["Properties"]["Method"], e["Properties"]["Path"]): e["Properties"].get("Auth")
               for e in events.values()}
     assert routes == {("ANY", "/api/{proxy+}"): {"Authorizer": "ApiJwtAuthorizer"},
-                      ("GET", "/api/openapi.json"): None, ("GET", "/api/docs"): None}
+                      ("GET", "/api/openapi.json"): None, ("GET", "/api/docs"): None,
+                      # Meta's data-deletion callback (signed) and its status page (docs/privacy.md)
+                      ("POST", "/api/data-deletion/meta"): None,
+                      ("GET", "/api/data-deletion/{confirmation_code}"): None}
 
 
 def test_the_user_pool_has_the_three_role_groups_and_no_self_sign_up(template: dict[str, Any]) -> None:

@@ -133,3 +133,45 @@ def test_on_lambda_requests_is_traced_from_its_first_import_not_imported_at_cold
     assert "aws_xray_sdk.core" in result["loaded"]
     assert "requests" not in top_level(result["loaded"])
     assert "requests" in result["after"]
+
+
+# What a webhook does on its first call besides parsing: its publisher and its claim-check store
+# (the media bucket, for an event too large for SQS). Clients are recorded through botocore's own
+# built-in handler list, as bench/coldstart_child.py records them; creating one calls nothing.
+FIRST_CALL_OF_A_WEBHOOK = """
+from botocore import handlers
+made = []
+handlers.BUILTIN_HANDLERS.append(("creating-client-class.*", lambda event_name, **_: made.append(event_name)))
+from socialcare.config.settings import {settings}, load
+from socialcare.flows.wiring import Wiring
+w = Wiring(load({settings}))
+w.publisher, w.media_store
+assert made == ["creating-client-class.sqs"], made
+"""
+CASE_AND_CRM_MODELS = ("socialcare.models.case", "socialcare.models.crm", "socialcare.models.reply",
+                       "socialcare.models.workitem")
+
+
+@pytest.mark.parametrize(("function", "settings"), [("webhook_x", "WebhookXSettings"),
+                                                    ("webhook_meta", "WebhookMetaSettings"),
+                                                    ("webhook_inbound", "WebhookInboundSettings")])
+def test_a_webhook_builds_no_case_or_crm_models_and_no_s3_client_until_an_event_needs_one(
+        function: str, settings: str) -> None:
+    result = cold_start(function, FIRST_CALL_OF_A_WEBHOOK.format(settings=settings))
+
+    assert "socialcare.publish" in result["after"]  # the check below saw the publisher loaded
+    assert set(CASE_AND_CRM_MODELS) & set(result["after"]) == set()
+
+
+def test_the_rule_files_read_the_same_through_libyaml_as_through_the_pure_python_loader() -> None:
+    # The loader uses libyaml's safe loader where PyYAML has it (its wheels, the layer's too, do):
+    # ~8x faster on the rule files every case-handling function reads at cold start, same rules.
+    import yaml
+
+    from socialcare.config.loader import load_rules, rule_path
+    from socialcare.config.rules import RULE_FILES
+
+    assert yaml.__with_libyaml__
+    for model in RULE_FILES:
+        plain = yaml.safe_load(rule_path(model.FILE).read_text(encoding="utf-8"))
+        assert load_rules.__wrapped__(model) == model.model_validate(plain, context={"probe": False}), model.FILE

@@ -42,6 +42,7 @@ from socialcare.flows.api.auth import Role, jwt_principal
 from socialcare.flows.case_stream import sync_requests
 from socialcare.models.crm import CrmSyncRequest
 from socialcare.models.interaction import InboundEvent
+from socialcare.models.privacy import ErasureRequest
 from socialcare.models.reply import OutboundMessage
 from socialcare.models.workitem import WorkItem
 from socialcare.secrets import SecretStore
@@ -61,6 +62,7 @@ BODY_MODELS: dict[str, type[BaseModel]] = {
     "CrmSyncFunction": CrmSyncRequest,
     "CrmRetryFunction": CrmSyncRequest,
     "ResponderFunction": OutboundMessage,
+    "ErasureFunction": ErasureRequest,
 }
 # The local stack's default secrets (README, "Local secrets"), by SecretStore name.
 LOCAL_SECRETS = {

@@ -29,7 +29,10 @@ FUNCTION_SETTINGS: dict[str, type[config.Settings]] = {
     "ApiFunction": config.ApiSettings,
     "CallerLookupFunction": config.CallerLookupSettings,
     "XPollerFunction": config.XPollerSettings,
+    "ListeningFunction": config.ListeningSettings,
     "SlaMonitorFunction": config.SlaMonitorSettings,
+    "ReportAggregatorFunction": config.ReportAggregatorSettings,
+    "WeeklyReportFunction": config.WeeklyReportSettings,
     "SocialTeamDispatcherFunction": config.TeamDispatcherSettings,
     "CallcentreTeamDispatcherFunction": config.TeamDispatcherSettings,
     "CrmSyncFunction": config.CrmSyncSettings,
@@ -38,6 +41,8 @@ FUNCTION_SETTINGS: dict[str, type[config.Settings]] = {
     "CrmRetryFunction": config.CrmRetrySettings,
     "CrmReconcileFunction": config.ReconcileSettings,
     "ResponderFunction": config.ResponderSettings,
+    "ErasureFunction": config.ErasureSettings,
+    "RetentionSweepFunction": config.RetentionSweepSettings,
 }
 CODE_DIRS = {"SocialTeamDispatcherFunction": "team_dispatcher", "CallcentreTeamDispatcherFunction": "team_dispatcher"}
 

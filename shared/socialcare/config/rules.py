@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationIn
 
 from socialcare.config import patterns
 from socialcare.config.calendars import CalendarRules
+from socialcare.config.listening_search import ListeningSearch
 from socialcare.models.case import Priority, Team
 from socialcare.models.reply import TemplateRef
 
@@ -248,6 +249,7 @@ class ListeningRules(RuleFile):
     spike: SpikeRules = SpikeRules()
     incident: IncidentRules = IncidentRules()
     spam: SpamRules = SpamRules()
+    search: ListeningSearch = ListeningSearch()  # the ListeningFunction's X searches (config/listening_search.py)
 
 
 # ---------------------------------------------------------------------------- replies.yaml

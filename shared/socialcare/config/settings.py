@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from socialcare.errors import ConfigurationError
-from socialcare.models.case import Team
+from socialcare.models.teams import Team
 
 PREFIX = "SOCIALCARE_"
 
@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     cases_table: str | None = None
     state_table: str | None = None
     idempotency_table: str | None = None
+    reports_table: str | None = None  # the stakeholder report's day counters (docs/reports.md)
 
     inbound_queue_url: str | None = None
     social_team_queue_url: str | None = None
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     crm_retry_queue_url: str | None = None  # where put-off CRM syncs wait (optional: else visibility retries)
     outbound_queue_url: str | None = None
     outbound_dlq_url: str | None = None  # where the responder puts a reply that cannot be sent, with its reason
+    erasure_queue_url: str | None = None  # erasure jobs for ErasureFunction (docs/privacy.md)
     media_bucket: str | None = None
     alerts_topic_arn: str | None = None
 
@@ -143,6 +145,10 @@ class Settings(BaseSettings):
     crm_webhook_secret_arn: str | None = None
     crm_credentials_arn: str | None = None
     team_chat_webhooks_arn: str | None = None
+    erasure_salt_arn: str | None = None  # the salt of tombstones and erasure job ids (docs/privacy.md)
+
+    # ---- data rights: a customer not heard from for this many months is erased (docs/privacy.md)
+    retention_months: int = Field(default=24, ge=1, le=1200)
 
     @property
     def crm_configured(self) -> bool:
@@ -217,6 +223,29 @@ class ApiSettings(Settings):
     audit_retention_days: int = Field(default=730, ge=1, le=36_500)
 
 
+class ErasureSettings(Settings):
+    """ErasureFunction: run erasure jobs (ErasureQueue) across every table, the bucket and the CRM."""
+
+    profiles_table: Name
+    cases_table: Name
+    state_table: Name
+    idempotency_table: Name
+    audit_table: Name
+    media_bucket: Name
+    erasure_queue_url: Name
+    erasure_salt_arn: Name
+
+
+class RetentionSweepSettings(Settings):
+    """RetentionSweepFunction: customers past ``retention_months`` get an erasure job each."""
+
+    profiles_table: Name
+    cases_table: Name
+    state_table: Name
+    erasure_queue_url: Name
+    erasure_salt_arn: Name
+
+
 class CallerLookupSettings(Settings):
     profiles_table: Name
     inbound_queue_url: Name
@@ -226,6 +255,16 @@ class XPollerSettings(Settings):
     state_table: Name
     inbound_queue_url: Name
     x_api_credentials_arn: Name
+
+
+class ListeningSettings(Settings):
+    """ListeningFunction: X searches for the brand and its competitors under a daily read budget,
+    and the weekly digest (flows.listening_search)."""
+
+    state_table: Name
+    inbound_queue_url: Name
+    x_api_credentials_arn: Name
+    alerts_topic_arn: Name
 
 
 class SlaMonitorSettings(Settings):
@@ -303,6 +342,21 @@ class CrmRetrySettings(Settings):
 
     crm_sync_queue_url: Name
     crm_retry_queue_url: Name
+
+
+class ReportAggregatorSettings(Settings):
+    """ReportAggregatorFunction: the tables' streams counted into the report's day counters; the
+    timeline is read for a caller's touchpoints."""
+
+    reports_table: Name
+    profiles_table: Name
+
+
+class WeeklyReportSettings(Settings):
+    """WeeklyReportFunction: last week's report (HTML and CSVs) written to the media bucket."""
+
+    reports_table: Name
+    media_bucket: Name
 
 
 S = TypeVar("S", bound=Settings)

@@ -81,6 +81,16 @@ class Unlimited:
         return None
 
 
+@dataclass(frozen=True)
+class CrmErasure:
+    """Erase a customer from the CRM (GDPR): their records and their contact. ``delivery_id``
+    (the erasure job's opaque id) repeats on every retry; erasing twice is not an error."""
+
+    customer_id: str
+    records: tuple[tuple[str, str], ...] = ()  # (case id, the CRM's record id)
+    delivery_id: str = ""
+
+
 class CrmAdapter(ABC):
     provider: ClassVar[str]
 
@@ -88,6 +98,12 @@ class CrmAdapter(ABC):
     def upsert_case(self, event: CaseUpserted, *, record_id: str | None = None) -> UpsertResult:
         """Create or update the case's CRM record; ``record_id`` is the id we stored last time
         (may be None or stale - adapters fall back to their external-id lookup)."""
+
+    def erase_customer(self, request: CrmErasure) -> None:
+        """Delete the customer's records and contact from the CRM; a record already gone is not an
+        error. An adapter that cannot raises ``Permanent`` (the erasure job stops at its last step,
+        with our own copy already erased, and its message goes to the DLQ for an operator)."""
+        raise Permanent(f"{self.provider}: erasing a customer is not supported by this adapter")
 
 
 # --------------------------------------------------------------------------- HTTP core

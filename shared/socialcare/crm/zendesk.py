@@ -8,6 +8,10 @@
 * Interactions become private notes (``public: false``): a public comment would e-mail the
   customer their own message back.
 
+* Erasure (GDPR): each ticket deleted, then permanently (``/deleted_tickets``), then the requester
+  found by ``external_id`` deleted, then permanently (``/deleted_users``): Zendesk's own
+  procedure for a right-to-erasure request. A 404 on any of them means already gone.
+
 Credentials (CrmCredentials JSON, key ``zendesk``): ``subdomain`` (or ``base_url``) and either
 ``email`` + ``api_token`` or ``oauth_token``.
 """
@@ -18,7 +22,7 @@ from functools import partial
 from typing import Any, ClassVar
 
 from socialcare.crm import render
-from socialcare.crm.base import CrmAdapter, Http, NoGuard, Permanent, UpsertResult
+from socialcare.crm.base import CrmAdapter, CrmErasure, Http, NoGuard, Permanent, UpsertResult
 from socialcare.models.crm import CaseUpserted
 from socialcare.ports import OnceGuard
 
@@ -145,3 +149,13 @@ class ZendeskAdapter(CrmAdapter):
             "PUT", f"/tickets/{ticket_id}", json={"ticket": {"comment": {"body": body, "public": False}}}, ok=(200,)
         )
         return ticket_id
+
+    def erase_customer(self, request: CrmErasure) -> None:
+        gone = (200, 204, 404)
+        for _, ticket_id in request.records:
+            self.http.request("DELETE", f"{self.base}/tickets/{ticket_id}", ok=gone)
+            self.http.request("DELETE", f"{self.base}/deleted_tickets/{ticket_id}", ok=gone)
+        found = self._json("GET", "/users/search", params={"external_id": request.customer_id}, ok=(200,))
+        for user in found.get("users") or []:
+            self.http.request("DELETE", f"{self.base}/users/{user['id']}", ok=gone)
+            self.http.request("DELETE", f"{self.base}/deleted_users/{user['id']}", ok=gone)

@@ -86,8 +86,8 @@ class CrmCaseViews:
 
     def get_case_view(self, case_id: str) -> CaseView | None:
         case = self.cases.get_with_interactions(case_id, newest=MAX_INTERACTIONS)
-        if case is None:
-            return None
+        if case is None or case.erased_at is not None:
+            return None  # an erased customer's case is never sent again (the erasure told the CRM)
         return case_view(case, self._customer(case.customer_id))
 
     def _customer(self, customer_id: str | None) -> CustomerView:

@@ -14,6 +14,7 @@ steps never finished (the interaction has no case yet), in which case they are r
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -32,6 +33,7 @@ from socialcare.models.profile import RecordResult
 from socialcare.models.triage import Triage
 from socialcare.observability import logger, metrics
 from socialcare.publish import WorkItemOutbox, unwrap_body
+from socialcare.store.erasure import Tombstoned
 
 
 class Processor:
@@ -65,7 +67,10 @@ class Processor:
         # a large event travels compressed or as a claim check on the media bucket (publish.py)
         event = InboundEvent.model_validate_json(unwrap_body(record.body, self.w.media_store))
         logger.set_correlation_id(event.event_id)
-        self.process(event)
+        try:
+            self.process(event)
+        except Tombstoned:  # a redelivery of an erased message: dropped, nothing written
+            metrics.add_metric(name="ErasedRedeliveries", unit=MetricUnit.Count, value=1)
 
     def process(self, event: InboundEvent) -> dict[str, Any]:
         profiles = self.w.profiles
@@ -92,7 +97,7 @@ class Processor:
         # CREATE, or an edit of something we never saw: store it as new.
         # A Messenger/Instagram DM carries no name: the sender's platform profile gives it, as evidence.
         interaction, platform_name = self.w.platform_names.fill(interaction)
-        recognition = self.w.identity.recognise(interaction)
+        recognition = self.recognise(interaction, event)
         self.w.platform_names.remember(platform_name)  # cached on the identity recognition wrote
         customer_id = recognition.customer_id
         if interaction.attachments:
@@ -113,8 +118,34 @@ class Processor:
                 # publish it again, with the same id, so the dispatcher sees it once.
                 self.w.threading.on_interaction(interaction, stored.customer_id or customer_id, recognition.context)
                 return {"status": "duplicate", "customer_id": customer_id}
+        survey_case_id = recognition.context.get("survey_case_id")
+        if survey_case_id:  # only a customer whose profile says a survey awaits her rating
+            rated = self.rate(interaction, stored, customer_id, str(survey_case_id))
+            if rated is not None:
+                return rated
         case_id = self.thread_into_case(interaction, stored, customer_id, recognition)
         return {"status": "stored", "customer_id": customer_id, "case_id": case_id}
+
+    def rate(self, interaction: Interaction, stored: RecordResult, customer_id: str,
+             survey_case_id: str) -> dict[str, Any] | None:
+        """The customer's rating of a resolved case, stored without reopening it (None: not a
+        rating, ordinary threading follows; domain.satisfaction.answers)."""
+        from socialcare.store.profiles.items import timeline_sk
+
+        owner = stored.customer_id or customer_id
+        sk = stored.timeline_sk or timeline_sk(interaction.occurred_at, interaction.id)
+        answered = self.w.survey_answers.answer(interaction, owner, survey_case_id, sk, now=datetime.now(UTC))
+        if answered is None:
+            return None
+        self.outbox.work_items(answered.work_items)
+        return {"status": "rated", "customer_id": owner, "case_id": answered.case.id, "score": answered.csat.score}
+
+    def recognise(self, interaction: Interaction, event: InboundEvent) -> Recognition:
+        """The customer; ``Tombstoned`` for a redelivery of an erased message, dropped before
+        anything is written: its tombstone is read in recognition's own BatchGetItem
+        (docs/privacy.md). Without the salt the tombstones cannot be checked: fail closed."""
+        marks = self.w.privacy.hasher.messages([interaction.id, event.target_id])
+        return self.w.identity.recognise(interaction, tombstones=marks)
 
     def react(self, event: InboundEvent) -> dict[str, Any]:
         """A reaction, or its removal (empty emoji), recorded on the message it names - and

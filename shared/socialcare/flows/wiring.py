@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from socialcare import aws
 from socialcare.config.settings import CrmTuning, Settings
 from socialcare.errors import ConfigurationError
-from socialcare.models.case import Team
+from socialcare.models.teams import Team
 
 # Each collaborator's module is imported where the collaborator is built, not here: a function
 # pays at cold start only for what it uses (a webhook builds accounts and a publisher, not case
 # threading, rule files, SSM or requests). The annotations below are for the type checker only.
 if TYPE_CHECKING:
     from socialcare.config.rules import ReferenceRule
+    from socialcare.config.satisfaction import SatisfactionRules
     from socialcare.domain.cases.actions import CaseActions
     from socialcare.domain.cases.ids import CaseIds
     from socialcare.domain.cases.reads import CaseQueries
@@ -41,10 +42,14 @@ if TYPE_CHECKING:
     from socialcare.domain.profile_names import PlatformNames
     from socialcare.domain.replies.policy import ReplyRules
     from socialcare.domain.replies.service import ReplyService
+    from socialcare.domain.reporting.aggregator import ReportAggregator
     from socialcare.domain.routing import Router
+    from socialcare.domain.satisfaction.answers import SurveyAnswers
+    from socialcare.domain.satisfaction.survey import SurveyService
     from socialcare.domain.sentiment.analyser import SentimentAnalyser
     from socialcare.domain.sla import SlaClock
     from socialcare.domain.triage import Triager
+    from socialcare.flows.privacy_services import PrivacyServices
     from socialcare.platforms import Platforms
     from socialcare.platforms.senders import Senders
     from socialcare.publish import Publisher
@@ -53,6 +58,7 @@ if TYPE_CHECKING:
     from socialcare.store.idempotency import PowertoolsGuard
     from socialcare.store.media import MediaStore
     from socialcare.store.profiles import ProfilesRepository
+    from socialcare.store.reports import ReportsRepository
     from socialcare.store.state import StateRepository
 
 def required(settings: Settings, field: str) -> str:
@@ -92,7 +98,7 @@ class Wiring:
     def media_store(self) -> MediaStore:
         from socialcare.store.media import MediaStore
 
-        return MediaStore(required(self.settings, "media_bucket"), self.client("s3"))
+        return MediaStore(required(self.settings, "media_bucket"), connect=lambda: self.client("s3"))
 
     @cached_property
     def guard(self) -> PowertoolsGuard:
@@ -110,14 +116,21 @@ class Wiring:
             inbound_url=s.inbound_queue_url,
             team_urls={Team.SOCIAL: s.social_team_queue_url, Team.CALLCENTRE: s.callcentre_team_queue_url},
             crm_sync_url=s.crm_sync_queue_url, crm_retry_url=s.crm_retry_queue_url,
-            outbound_url=s.outbound_queue_url, alerts_topic=s.alerts_topic_arn,
+            outbound_url=s.outbound_queue_url, alerts_topic=s.alerts_topic_arn, erasure_url=s.erasure_queue_url,
         )
+
+    @cached_property
+    def privacy(self) -> PrivacyServices:
+        """Export, erasure, tombstones and retention (their own composition: flows.privacy_services)."""
+        from socialcare.flows.privacy_services import PrivacyServices
+
+        return PrivacyServices(self)
 
     @cached_property
     def secrets(self) -> SecretStore:
         from socialcare.secrets import SecretStore
 
-        return SecretStore(self.settings.secret_arns())
+        return SecretStore(self.settings.secret_arns(), aws.session)
 
     @cached_property
     def accounts(self) -> Accounts:
@@ -169,6 +182,7 @@ class Wiring:
 
         for model in RULE_FILES:
             self.rules(model)
+        _ = self.satisfaction_rules
         _ = self.identity_rules
         return self
 
@@ -265,8 +279,30 @@ class Wiring:
     def case_actions(self) -> CaseActions:
         from socialcare.domain.cases.actions import CaseActions
 
-        return CaseActions(self.cases_repo, self.sla, self.router, self.publisher, self.identity,
-                           claim_lease_seconds=self.settings.claim_lease_seconds)
+        actions = CaseActions(self.cases_repo, self.sla, self.router, self.publisher, self.identity,
+                              claim_lease_seconds=self.settings.claim_lease_seconds)
+        # the satisfaction survey after a resolution, built on the first one (docs/satisfaction.md)
+        actions.after_resolve = lambda case, now: self.surveys.after_resolution(case, now)
+        return actions
+
+    @cached_property
+    def satisfaction_rules(self) -> SatisfactionRules:
+        from socialcare.config.satisfaction import SatisfactionRules
+
+        return self.rules(SatisfactionRules)
+
+    @cached_property
+    def surveys(self) -> SurveyService:
+        from socialcare.domain.satisfaction.survey import SurveyService
+
+        return SurveyService(cases=self.cases_repo, replies=self.reply_service, profiles=self.profiles,
+                             publisher=self.publisher, rules=self.satisfaction_rules, reply_rules=self.reply_rules)
+
+    @cached_property
+    def survey_answers(self) -> SurveyAnswers:
+        from socialcare.domain.satisfaction.answers import SurveyAnswers
+
+        return SurveyAnswers(self.cases_repo, self.profiles, self.satisfaction_rules, self.state)
 
     @cached_property
     def case_queries(self) -> CaseQueries:
@@ -321,3 +357,17 @@ class Wiring:
             chat_formats={Team.SOCIAL: s.social_chat_format, Team.CALLCENTRE: s.callcentre_chat_format},
             console_url=s.console_url,
         )
+
+    @cached_property
+    def reports(self) -> ReportsRepository:
+        from socialcare.store.reports import ReportsRepository
+
+        return ReportsRepository(required(self.settings, "reports_table"), self.client("dynamodb"))
+
+    @cached_property
+    def report_aggregator(self) -> ReportAggregator:
+        from socialcare.domain.reporting.aggregator import ReportAggregator
+        from socialcare.store.journeys import Journeys
+
+        journeys = Journeys(required(self.settings, "profiles_table"), self.client("dynamodb"))
+        return ReportAggregator(self.reports, journeys)

@@ -13,11 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from socialcare.models.reply import ReplyState
-
-
-class Team(StrEnum):
-    SOCIAL = "social"
-    CALLCENTRE = "callcentre"
+from socialcare.models.satisfaction import Csat, SurveyState
+from socialcare.models.teams import Team  # defined there (see why), imported from here too
 
 
 class Priority(StrEnum):
@@ -128,6 +125,11 @@ class Case(BaseModel):
     pending_items: list[dict[str, Any]] = Field(default_factory=list)
     incident_post_id: str | None = None
     replies: list[ReplyState] = Field(default_factory=list, description="the newest replies and what became of them")
+    survey: SurveyState | None = Field(default=None, description="the satisfaction survey asked at resolution")
+    csat: Csat | None = Field(default=None, description="the customer's rating of the resolved case")
+    # set when the customer's personal data was erased (docs/privacy.md): the case keeps its
+    # counts, times and status for reporting, and is no longer sent to the CRM
+    erased_at: datetime | None = None
     version: int = 0
 
     @computed_field  # type: ignore[prop-decorator]

@@ -61,6 +61,13 @@ class Profile(BaseModel):
     merged_into: str | None = None
     merged_from: list[str] = Field(default_factory=list)
     suggested_with: set[str] = Field(default_factory=set)
+    # satisfaction (docs/satisfaction.md): the latest rating, every rating, the last survey asked
+    # and the resolved case whose survey awaits an answer (the processor reads it with the profile)
+    csat_score: int | None = None
+    csat_at: str | None = None
+    csat_history: list[dict[str, Any]] = Field(default_factory=list)
+    last_survey_at: str | None = None
+    survey_case_id: str | None = None
     created_at: str | None = None
 
     @property

@@ -4,6 +4,7 @@ inbound events too large for SQS under ``inbound-events/`` (SSE; lifecycle in th
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import IO, Any
 
 from botocore.exceptions import ClientError
@@ -15,9 +16,19 @@ _DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
 
 
 class MediaStore:
-    def __init__(self, bucket: str, client: Any) -> None:
+    def __init__(self, bucket: str, client: Any = None, *, connect: Callable[[], Any] | None = None) -> None:
+        """``client``: an S3 client; or ``connect``, which makes it on first use: the webhooks and
+        the processor hold a MediaStore for the rare claim-checked event, and an S3 client costs
+        ~40 ms of cold start (its service model is large)."""
         self.bucket = bucket
-        self.client = client
+        self._client = client
+        self._connect = connect
+
+    @property
+    def client(self) -> Any:
+        if self._client is None and self._connect is not None:
+            self._client = self._connect()
+        return self._client
 
     def exists(self, key: str) -> bool:
         try:

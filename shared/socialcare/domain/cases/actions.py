@@ -9,6 +9,7 @@ table's stream.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger
@@ -36,6 +37,9 @@ class CaseActions:
         self.publisher = publisher
         self.contexts = contexts
         self.lease = timedelta(seconds=claim_lease_seconds)
+        # Called with every resolved case (the satisfaction survey, set by the wiring); it must
+        # never raise: the case is resolved whatever it does.
+        self.after_resolve: Callable[[Case, datetime], object] | None = None
 
     def record_first_response(self, case_id: str, at: datetime) -> Case:
         """The first outbound reply stops the first-response clock (later replies change nothing)."""
@@ -70,6 +74,8 @@ class CaseActions:
         items = [self._close_the_loop(case, note, now)] if case.team is Team.CALLCENTRE and case.began_public else []
         self.publisher.work_items(items)
         logger.info("case resolved", extra={"case_id": case_id, "by": by})
+        if self.after_resolve is not None and case.survey is None:
+            self.after_resolve(case, now)
         return CaseOutcome(case=case, work_items=items)
 
     def _close_the_loop(self, case: Case, note: str | None, now: datetime) -> WorkItem:

@@ -20,6 +20,7 @@ and writes happen only when the event brings something new.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -68,6 +69,8 @@ def context_of(profile: Profile, *, created: bool = False) -> dict[str, Any]:
         "open_case_id": profile.open_case_id,
         "case_priority": profile.case_priority,
         "tier": profile.tier,
+        # a resolved case whose satisfaction survey awaits this customer's rating (the processor)
+        "survey_case_id": profile.survey_case_id,
         # what a CRM contact is matched on
         "verified_phones": sorted(profile.verified_phones),
         "verified_emails": sorted(profile.verified_emails),
@@ -100,12 +103,15 @@ class IdentityService:
         return via_key(interaction, self.rules)
 
     # ------------------------------------------------------------------ recognise
-    def recognise(self, interaction: Interaction) -> Recognition:
-        """Find (or create) the customer who wrote ``interaction``; never merges two customers."""
+    def recognise(self, interaction: Interaction, *, tombstones: Sequence[str] = ()) -> Recognition:
+        """Find (or create) the customer who wrote ``interaction``; never merges two customers.
+
+        ``tombstones``: salted hashes of the message's ids, read with the claims in the same
+        BatchGetItem; ``Tombstoned`` (store.erasure) when the message was erased (docs/privacy.md)."""
         evidence = gather(interaction, self.rules)
         keys = [(c.kind, c.value) for c in evidence.clues]
         for attempt in range(_ATTEMPTS):
-            claims = self.profiles.get_claims(keys)
+            claims = self.profiles.get_claims(keys, tombstones=tombstones if attempt == 0 else ())
             profiles = self.profiles.get_profiles({c.customer_id for c in claims.values()})
             self._resolve_aliases(claims, profiles)
             decision = decide(evidence, claims, profiles)

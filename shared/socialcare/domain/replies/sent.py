@@ -109,14 +109,17 @@ class SentReplies:
             self.profiles.link_reply(interaction.id, case_id, alias)
         state = reply_state(message, ReplyStatus.SENT, result.sent_at,
                             platform_message_id=result.platform_message_id)
-        recorded = self._into_case(case, interaction, state)
+        recorded = self._into_case(case, interaction, state, stops_clock=not message.automated)
         if recorded.case is not None:
             self._pending_receipts(message, alias, recorded.case.id)
         return recorded
 
-    def _into_case(self, case: Case | None, interaction: Interaction, state: ReplyState) -> Recorded:
+    def _into_case(self, case: Case | None, interaction: Interaction, state: ReplyState,
+                   stops_clock: bool = True) -> Recorded:
         """One transaction: the case (the reply among its interactions, its state, the first
-        response), its timeline item and the reply's marker, which makes a redelivery a no-op."""
+        response), its timeline item and the reply's marker, which makes a redelivery a no-op.
+        An automated message (a satisfaction survey) never stops the first-response clock: the
+        customer was not answered by a person."""
         ref = interaction_ref(interaction, None)
         sent_at = interaction.occurred_at
         for _ in range(ATTEMPTS):
@@ -126,7 +129,7 @@ class SentReplies:
             clock_ran = case.first_response_at is None
             add_interaction(case, ref, datetime.now(UTC))
             merge_state(case, state)
-            stopped = stop_first_response(case, sent_at) and clock_ran
+            stopped = stops_clock and stop_first_response(case, sent_at) and clock_ran
             case.version = expected + 1
             try:
                 self.cases.transact([self.cases.put_case_op(case, expected),
@@ -134,7 +137,8 @@ class SentReplies:
                                      self.cases.timeline_op(case.id, ref)])
             except DuplicateInteraction as dup:
                 # recorded by an earlier delivery; its state is brought up to date if it lags
-                known = record_reply_state(self.cases, dup.case_id or case.id, state, first_response_at=sent_at)
+                known = record_reply_state(self.cases, dup.case_id or case.id, state,
+                                           first_response_at=sent_at if stops_clock else None)
                 return Recorded(known)
             except VersionConflict:
                 case = follow_merges(self.cases, self.cases.get(case.id))

@@ -48,7 +48,10 @@ from socialcare.store.audit import MAX_ID
 logger = Logger(child=True)
 
 ROLE_EXTENSION = "x-socialcare-role"
-PUBLIC_ROUTES = frozenset({("GET", "/api/openapi.json"), ("GET", "/api/docs")})
+# Meta's data-deletion callback is signed with the app secret (flows.api.privacy checks it) and its
+# status page holds no personal data: Meta and the person call them without a token.
+PUBLIC_ROUTES = frozenset({("GET", "/api/openapi.json"), ("GET", "/api/docs"),
+                           ("POST", "/api/data-deletion/meta"), ("GET", "/api/data-deletion/<confirmation_code>")})
 _ACTOR_CLAIMS = ("username", "cognito:username", "preferred_username", "email", "sub")
 
 

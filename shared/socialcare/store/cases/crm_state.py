@@ -18,13 +18,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from socialcare.models.crm import CrmState
 from socialcare.store.cases.items import CASE_PREFIX, CASE_SK, CRM_INDEX, CRM_SK, case_pk
 from socialcare.store.codec import cancelled, key
+
+if TYPE_CHECKING:
+    from socialcare.models.crm import CrmState
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class CrmStateItems:
         if case is None:
             return None
         crm = by_sk.get(CRM_SK, {})
+        # imported here: only the CRM sync reads this, and every function holding the cases
+        # repository would otherwise build the CRM wire models at cold start (~8 ms)
+        from socialcare.models.crm import CrmState
+
         return CrmState(
             record_id=crm.get("crm_record_id", {}).get("S"),
             provider=crm.get("crm_provider", {}).get("S"),

@@ -207,9 +207,11 @@ class TimelineChanges(ProfileReads):
         forward (sent -> delivered -> read, or failed), whatever order they arrive in.
         """
         interaction_id = Interaction.make_id(status.channel, status.platform_message_id)
+        # Not the recipient (a phone number, a platform id): a receipt is about a message, and one
+        # that names no stored reply could not be found again by an erasure (docs/privacy.md).
         self.client.put_item(TableName=self.table, Item=to_item({
             "pk": guard_pk(interaction_id), "sk": f"STATUS#{status.status}", "type": "status",
-            "status": status.status, "recipient_id": status.recipient_id,
+            "status": status.status,
             "occurred_at": iso(status.occurred_at), "errors": dynamo(status.errors) or None,
         }))
         guard = self.guard(interaction_id)

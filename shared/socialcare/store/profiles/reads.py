@@ -9,6 +9,7 @@ from socialcare.models.profile import Claim, CustomerView, IdentityRecord, Page,
 from socialcare.store import cursor as cursor_codec
 from socialcare.store.batch import batch_get
 from socialcare.store.codec import from_item, key
+from socialcare.store.erasure import TOMBSTONE_SK, Tombstoned, tombstone_pk
 from socialcare.store.profiles.items import (
     ALIAS_HOPS,
     CLAIM,
@@ -35,11 +36,16 @@ class ProfileReads:
         """Strongly consistent: the loser of a claim race must see the winner."""
         return [from_item(i) for i in batch_get(self.client, self.table, keys, ConsistentRead=True)]
 
-    def get_claims(self, keys: Iterable[tuple[str, str]]) -> dict[str, Claim]:
+    def get_claims(self, keys: Iterable[tuple[str, str]], *, tombstones: Iterable[str] = ()) -> dict[str, Claim]:
+        """The claims of ``keys``. ``tombstones``: salted hashes read in the same BatchGetItem
+        (no extra request); ``Tombstoned`` when any exists - the event is about erased data."""
         wanted = list(dict.fromkeys(keys))
-        if not wanted:
+        marks = [key(tombstone_pk(d), TOMBSTONE_SK) for d in dict.fromkeys(tombstones)]
+        if not wanted and not marks:
             return {}
-        items = self._batch_get([key(claim_pk(k, v), CLAIM) for k, v in wanted])
+        items = self._batch_get([key(claim_pk(k, v), CLAIM) for k, v in wanted] + marks)
+        if any(i.get("sk") == TOMBSTONE_SK for i in items):
+            raise Tombstoned("erased")
         claims = [Claim.model_validate(i) for i in items]
         return {c.key: c for c in claims}
 

@@ -7,10 +7,11 @@ from typing import Any
 from socialcare.store.profiles.identities import IdentityWrites
 from socialcare.store.profiles.merges import MergeWrites
 from socialcare.store.profiles.replies import ReplyAliases
+from socialcare.store.profiles.satisfaction import SatisfactionWrites
 from socialcare.store.profiles.timeline import TimelineWrites
 
 
-class ProfilesRepository(IdentityWrites, TimelineWrites, MergeWrites, ReplyAliases):
+class ProfilesRepository(IdentityWrites, TimelineWrites, MergeWrites, ReplyAliases, SatisfactionWrites):
     def __init__(self, table: str, client: Any) -> None:
         self.table = table
         self.client = client

@@ -29,6 +29,7 @@ from socialcare.store.codec import (
     key,
     to_item,
 )
+from socialcare.store.erasure_jobs import retention_pk
 from socialcare.store.profiles.changes import TimelineChanges, erase_folders
 from socialcare.store.profiles.items import (
     ALIAS_HOPS,
@@ -92,15 +93,18 @@ class TimelineWrites(TimelineChanges):
             "timeline_sk": sk, "stored_at": at,
         }
         inbound = interaction.direction is Direction.INBOUND
+        # retention_pk: the month of the last contact, for the retention sweep's index (a GSI
+        # write only when the month changes; store.erasure_jobs)
         profile_update = (
-            "SET last_seen = :ts, last_channel = :ch, updated_at = :now"
+            "SET last_seen = :ts, last_channel = :ch, updated_at = :now, retention_pk = :rp"
             " ADD channel_counts.#ch :one, interaction_count :one"
             if inbound else "SET last_outbound_at = :ts, updated_at = :now"
         )
         values: dict[str, Any] = {":ts": {"S": iso(interaction.occurred_at)}, ":now": {"S": at}}
         names: dict[str, str] = {}
         if inbound:
-            values.update({":ch": {"S": interaction.channel.value}, ":one": {"N": "1"}})
+            values.update({":ch": {"S": interaction.channel.value}, ":one": {"N": "1"},
+                           ":rp": {"S": retention_pk(customer_id, interaction.occurred_at)}})
             names["#ch"] = interaction.channel.value
         actions: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table, "Item": to_item(guard),

@@ -1,0 +1,2 @@
+"""Data rights: export, erasure (with tombstones), retention and Meta's data-deletion callback
+(docs/privacy.md)."""

@@ -1,0 +1,55 @@
+"""Satisfaction on the profile (docs/satisfaction.md): the survey a customer was last asked
+(``last_survey_at``, and ``survey_case_id`` while its answer is awaited: the processor reads it
+with the profile, so a customer with no survey pending costs nothing more) and their ratings
+(``csat_score``/``csat_at``, the latest; ``csat_history``, every one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from socialcare.store.codec import attribute_value, conditionally, key
+from socialcare.store.profiles.items import GUARD, PROFILE, customer_pk, guard_pk, now_iso
+from socialcare.store.profiles.reads import ProfileReads
+
+_LIVE = "attribute_exists(pk) AND attribute_not_exists(merged_into)"
+
+
+class SatisfactionWrites(ProfileReads):
+
+    def note_survey(self, customer_id: str, case_id: str, at: str) -> bool:
+        """The customer was asked about ``case_id`` at ``at``: the quiet period starts, and the
+        processor watches their next message for the answer. False: no such (live) customer."""
+        profile = self.get_profile(customer_id)  # a merged-away customer is noted on the survivor
+        if profile is None:
+            return False
+        return conditionally(lambda: self.client.update_item(
+            TableName=self.table, Key=key(customer_pk(profile.id), PROFILE),
+            UpdateExpression="SET last_survey_at = :at, survey_case_id = :case, updated_at = :now",
+            ConditionExpression=_LIVE,
+            ExpressionAttributeValues={":at": {"S": at}, ":case": {"S": case_id}, ":now": {"S": now_iso()}},
+        ))
+
+    def rating_ops(self, customer_id: str, interaction_id: str, timeline_sk: str, case_id: str,
+                   rating: dict[str, Any]) -> list[dict[str, Any]]:
+        """Transaction items for the case's own transaction: the rating on the profile (latest and
+        history; the survey no longer awaited) and the answer marked threaded into ``case_id``
+        (its guard and timeline item), like ``threaded_ops`` does for an ordinary message."""
+        return [
+            {"Update": {
+                "TableName": self.table, "Key": key(customer_pk(customer_id), PROFILE),
+                "UpdateExpression": "SET csat_score = :score, csat_at = :at, updated_at = :now, "
+                                    "csat_history = list_append(if_not_exists(csat_history, :empty), :entry) "
+                                    "REMOVE survey_case_id",
+                "ConditionExpression": _LIVE,
+                "ExpressionAttributeValues": {
+                    ":score": {"N": str(int(rating["score"]))}, ":at": {"S": str(rating["answered_at"])},
+                    ":now": {"S": now_iso()}, ":empty": {"L": []}, ":entry": {"L": [attribute_value(rating)]},
+                },
+            }},
+            {"Update": {"TableName": self.table, "Key": key(guard_pk(interaction_id), GUARD),
+                        "UpdateExpression": "SET case_id = :c", "ConditionExpression": "customer_id = :cust",
+                        "ExpressionAttributeValues": {":c": {"S": case_id}, ":cust": {"S": customer_id}}}},
+            {"Update": {"TableName": self.table, "Key": key(customer_pk(customer_id), timeline_sk),
+                        "UpdateExpression": "SET case_id = :c", "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": {":c": {"S": case_id}}}},
+        ]
