@@ -446,6 +446,18 @@ def test_an_agent_cannot_merge_customers_and_the_two_stay_apart(story: StoryRun)
     assert not [a for a in audit if a["action"].endswith("/api/customers/merge")]
 
 
+def test_an_agent_or_a_supervisor_cannot_export_or_erase_a_customer(story: StoryRun) -> None:
+    (marco,) = story.customer_by(instagram=scenario.MARCO["instagram_id"])
+
+    for role in ("agent", "supervisor"):
+        erase = _as(story, role, "DELETE", f"/api/customers/{marco['id']}")
+        export = _as(story, role, "GET", f"/api/customers/{marco['id']}/export")
+        assert (erase.status_code, export.status_code) == (403, 403), (role, erase.text, export.text)
+        assert erase.json()["reason"]
+    (still_there,) = story.customer_by(instagram=scenario.MARCO["instagram_id"])
+    assert still_there["id"] == marco["id"]
+
+
 def test_an_agent_cannot_read_the_audit_trail(story: StoryRun) -> None:
     assert _as(story, "agent", "GET", "/api/audit").status_code == 403
 
