@@ -261,6 +261,10 @@ def stored(stack: Deployed) -> Iterator[tuple[Any, dict[str, InboundEvent]]]:
     with pytest.MonkeyPatch.context() as env:
         for name, value in stack.environment().items():
             env.setenv(name, value)
+        # moto's CloudFormation creates no secrets: the processor's erasure salt (it fails closed
+        # without one) is made here, as the stack would have generated it
+        salt = boto3.client("secretsmanager").create_secret(Name="ErasureSalt", SecretString="deployed-salt-5d1e")
+        env.setenv("SOCIALCARE_ERASURE_SALT_ARN", salt["ARN"])
         _reset()
         yield from _store(stack, Processor(Wiring(load(ProcessorSettings))))
     _reset()

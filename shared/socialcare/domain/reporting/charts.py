@@ -20,8 +20,8 @@ from socialcare.domain.reporting.model import Section, Series
 PALETTE = ("#0072B2", "#D55E00", "#007A5A", "#6A3D9A", "#B8488F", "#8C564B", "#117A7A", "#9A6A00", "#222222")
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 WIDTH, HEIGHT = 760, 400
-MAX_X_LABELS = 16
-LEGEND_COLUMNS = 4  # series in one row under the chart  # more labels than this: only every n-th is written (all stay in the table)
+MAX_X_LABELS = 16  # more labels than this: only every n-th is written (all stay in the table)
+LEGEND_COLUMNS = 4  # series in one row under the chart
 
 _KINDS: dict[str, Any] = {
     "stacked_bar": pygal.StackedBar, "bar": pygal.Bar, "line": pygal.Line,

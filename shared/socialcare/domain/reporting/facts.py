@@ -39,6 +39,7 @@ PUBLIC_KINDS = frozenset({"public_post", "public_reply", "comment"})
 RESPONSE_BUCKETS = (("≤25%", 0.25), ("25–50%", 0.5), ("50–75%", 0.75), ("75–100%", 1.0),
                     ("100–150%", 1.5), ("150–200%", 2.0), (">200%", float("inf")))
 MAX_STEPS = 4  # touchpoints kept before a call (the last ones)
+MAX_CATEGORIES = 20  # per case: a record's claims must fit one transaction with room to spare
 JOURNEY_DAYS = 30  # how far back a caller's touchpoints are looked for
 # How long a claim outlives its fact: a stream keeps records 24 hours, but a merge copies a
 # customer's timeline (and a case's) into another partition at any time later.
@@ -187,7 +188,7 @@ def case_work(sequence: str, case_id: str, image: dict[str, Any]) -> RecordWork 
         facts.append(fact)
     updated = _time(_s(image, "updated_at")) or opened
     if updated is not None:
-        for category in _list(image, "categories"):
+        for category in _list(image, "categories")[:MAX_CATEGORIES]:
             fact = Fact(f"cat:{case_id}:{category}")
             fact.increments.add(updated.date().isoformat(), CASES, f"cat#{category}")
             facts.append(fact)

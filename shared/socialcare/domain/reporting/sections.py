@@ -93,7 +93,7 @@ def response_histogram(agg: Aggregates) -> Series:
     counts = [agg.total(RESPONSE, f"bucket#{name}") for name in labels]
     within = [c if bound <= 1.0 else None for c, (_, bound) in zip(counts, RESPONSE_BUCKETS, strict=True)]
     after = [c if bound > 1.0 else None for c, (_, bound) in zip(counts, RESPONSE_BUCKETS, strict=True)]
-    return Series("first response, share of its SLA target", labels, {MET: list(within), BREACHED: list(after)},
+    return Series("share of the SLA target", labels, {MET: list(within), BREACHED: list(after)},
                   unit="cases")
 
 
