@@ -135,7 +135,7 @@ report-check: $(STAMP)
 	  --html $(REPORT_CHECK)/report.html --csv $(REPORT_CHECK)/csv
 	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
 	  --disable-component-update --disable-sync --user-data-dir=$$(mktemp -d) --hide-scrollbars \
-	  --screenshot=$(CURDIR)/$(REPORT_CHECK)/report.png --window-size=1280,4000 file://$(CURDIR)/$(REPORT_CHECK)/report.html
+	  --screenshot=$(CURDIR)/$(REPORT_CHECK)/report.png --window-size=1280,11000 file://$(CURDIR)/$(REPORT_CHECK)/report.html
 	@echo "look at $(REPORT_CHECK)/report.png (and $(REPORT_CHECK)/report.html)"
 
 clean:

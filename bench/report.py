@@ -7,6 +7,9 @@ processor's writes make them (ProfilesTable timeline items; CasesTable case vers
 case-timeline items) - go through the real ``ReportAggregator`` in batches of 100, against
 template.yaml's tables in moto (in-process, ``fastmoto`` transactions); then the real report is
 built from the counters and timed: reading the counters, the charts, the HTML and the CSVs.
+StateTable gets a day's counters of survey answers, share of voice and listening reads for
+every day too (as the features write them), so the satisfaction and listening sections are
+drawn and read in the same time.
 
     python -m bench.report [--interactions 100000] [--days 90] [--out bench/results.json]
                            [--html report.html] [--csv DIR] [--no-results]
@@ -155,7 +158,7 @@ class Population:
 
 
 def _tables() -> dict[str, str]:
-    """template.yaml's ProfilesTable and ReportsTable, created in the active moto mock."""
+    """template.yaml's ProfilesTable, ReportsTable and StateTable, created in the active moto mock."""
     import boto3
 
     from socialcare_infra.template import Resolver, load_template
@@ -163,7 +166,7 @@ def _tables() -> dict[str, str]:
     resolver = Resolver(load_template(ROOT / "template.yaml"), stack_name="bench-report", region="eu-west-1")
     ddb = boto3.client("dynamodb", region_name="eu-west-1")
     names = {}
-    for logical_id in ("ProfilesTable", "ReportsTable"):
+    for logical_id in ("ProfilesTable", "ReportsTable", "StateTable"):
         props = resolver.resolve(resolver.resource(logical_id)["Properties"])
         names[logical_id] = resolver.name(logical_id)
         indexes = {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]} if props.get("GlobalSecondaryIndexes") \
@@ -184,6 +187,39 @@ def _write_timelines(table: str, timelines: dict[str, list[tuple[str, str]]]) ->
     batch_write(boto3.client("dynamodb", region_name="eu-west-1"), table, items)
 
 
+def _search() -> Any:
+    from socialcare.config.listening_search import Competitor, ListeningSearch
+
+    return ListeningSearch(brand="acme", keywords=["Acme"], max_reads_per_day=1000, competitors=[
+        Competitor(name="rivalco", terms=["RivalCo"]), Competitor(name="shopmax", terms=["ShopMax"])])
+
+
+def _write_satisfaction(table: str, population: Population, search: Any) -> None:
+    """StateTable's day counters of survey answers, share of voice and listening reads, written
+    as ``answers.SurveyAnswers`` and ``flows.listening_search`` write them (``StateRepository.add``)."""
+    import boto3
+
+    from socialcare.domain.satisfaction.report import csat_key, listening_key, sov_key
+    from socialcare.store.state import StateRepository
+
+    state, rng, now = StateRepository(table, boto3.client("dynamodb", region_name="eu-west-1")), population.rng, \
+        datetime.now(UTC)
+    for n in range(population.days):
+        day = (population.first + timedelta(days=n)).date()
+        scores = rng.choices((5, 4, 3, 2, 1), weights=(48, 24, 10, 8, 10), k=rng.randint(5, 40))
+        state.add(csat_key(day), {"answers": len(scores), "score_sum": sum(scores), "top_box": scores.count(5),
+                                  "low": sum(1 for s in scores if s <= 2),
+                                  **{f"s{s}": scores.count(s) for s in set(scores)}}, now=now, ttl_days=800)
+        brand = 0
+        for name, weight in ((search.brand, 60), ("rivalco", 45), ("shopmax", 25)):
+            found = {m: rng.randint(0, weight // 3) for m in ("positive", "neutral", "negative")}
+            brand = sum(found.values()) if name == search.brand else brand
+            state.add(sov_key(name, day), {"mentions": sum(found.values()), **found}, now=now, ttl_days=400)
+        reads = min(search.max_reads_per_day, brand * 3 + rng.randint(50, 400))
+        state.add(listening_key(day), {"reads": reads, "users": reads // 2, "mentions": brand,
+                                       "published": brand}, now=now, ttl_days=400)
+
+
 def measure(interactions: int, days: int, html: Path | None = None, csv_dir: Path | None = None) -> dict[str, Any]:
     from moto import mock_aws
 
@@ -202,9 +238,10 @@ def _run(interactions: int, days: int, html: Path | None, csv_dir: Path | None) 
 
     from socialcare.domain.reporting.aggregator import ReportAggregator
     from socialcare.domain.reporting.report import build
+    from socialcare.domain.reporting.satisfaction import SatisfactionSource
     from socialcare.flows.report import write_files
     from socialcare.store.journeys import Journeys
-    from socialcare.store.reports import ReportsRepository
+    from socialcare.store.reports import ReportsRepository, StateDayCounters
 
     names = _tables()
     population = Population(interactions, days)
@@ -218,8 +255,11 @@ def _run(interactions: int, days: int, html: Path | None, csv_dir: Path | None) 
         outcome = aggregator.aggregate(records[start:start + 100])
         assert outcome.failed_sequence is None, outcome
     aggregate_s = time.monotonic() - began
+    search = _search()
+    _write_satisfaction(names["StateTable"], population, search)
+    source = SatisfactionSource(StateDayCounters(names["StateTable"], client), search)
     began = time.monotonic()
-    report = build(reports, population.first.date(), population.last.date())
+    report = build(reports, population.first.date(), population.last.date(), sources=[source])
     page = report.html()
     csvs = report.csv_files()
     build_s = time.monotonic() - began

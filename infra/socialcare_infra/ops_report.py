@@ -1,8 +1,10 @@
 """``socialcare report``: the stakeholder report of a deployed stack or the running local one.
 
-Reads only the stack's ReportsTable (the day counters ReportAggregatorFunction maintains) with
-the admin's own AWS credentials - one BatchGetItem per 100 day counters - and writes one
-self-contained HTML file (inline SVG charts, a table beside each) and, with ``--csv``, one CSV
+Reads the stack's ReportsTable (the day counters ReportAggregatorFunction maintains) and
+StateTable's day counters of surveys and listening (``CSAT#``, ``SOV#``, ``LISTENING#``; the
+brand and competitor names and the prices from listening.yaml: the shipped one, or the one in
+``SOCIALCARE_CONFIG_DIR``) with the admin's own AWS credentials - one BatchGetItem per 100 day
+counters - and writes one self-contained HTML file (inline SVG charts, a table beside each) and, with ``--csv``, one CSV
 per chart. The rendering is the layer's (``socialcare.domain.reporting``), the same the weekly
 report uses. Nothing heavier than typer is imported until the command runs.
 """
@@ -47,13 +49,19 @@ def report_command(
 
 
 def write(target: Target, first: date, last: date, out: Path, csv_dir: Path | None) -> list[Path]:
+    from socialcare.config.loader import load_rules
+    from socialcare.config.rules import ListeningRules
     from socialcare.domain.reporting.report import build
+    from socialcare.domain.reporting.satisfaction import SatisfactionSource
     from socialcare.flows.report import write_files
-    from socialcare.store.reports import ReportsRepository
+    from socialcare.store.reports import ReportsRepository, StateDayCounters
 
     table = target.resource("ReportsTable").physical_id
     os.environ["SOCIALCARE_REPORTS_TABLE"] = table
-    built = build(ReportsRepository(table, target.client("dynamodb")), first, last)
+    client = target.client("dynamodb")
+    search = load_rules(ListeningRules, os.environ.get("SOCIALCARE_CONFIG_DIR", "")).search
+    source = SatisfactionSource(StateDayCounters(target.resource("StateTable").physical_id, client), search)
+    built = build(ReportsRepository(table, client), first, last, sources=[source])
     return write_files(built, out, csv_dir)
 
 

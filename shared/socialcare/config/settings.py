@@ -356,6 +356,7 @@ class WeeklyReportSettings(Settings):
     """WeeklyReportFunction: last week's report (HTML and CSVs) written to the media bucket."""
 
     reports_table: Name
+    state_table: Name  # the CSAT, share-of-voice and listening day counters
     media_bucket: Name
 
 

@@ -1,7 +1,9 @@
 """The stakeholder report as files: built from the day counters, written where it is asked for.
 
-``write_files`` serves ``socialcare report`` (an HTML file and, optionally, a directory of
-CSVs); ``WeeklyReport`` is WeeklyReportFunction's flow: on its schedule, the last complete ISO
+Both read ReportsTable's day counters and StateTable's of surveys and listening
+(``domain.reporting.satisfaction``). ``write_files`` serves ``socialcare report`` (an HTML file
+and, optionally, a directory of CSVs); ``WeeklyReport`` is WeeklyReportFunction's flow: on its
+schedule, the last complete ISO
 week's report to the media bucket as ``reports/<yyyy-Www>.html`` and
 ``reports/<yyyy-Www>/<section>.csv`` (written again, the same keys are overwritten: a retried
 run changes nothing).
@@ -13,16 +15,25 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from socialcare.config.rules import ListeningRules
 from socialcare.config.settings import WeeklyReportSettings, load
 from socialcare.domain.reporting.report import Report, build, last_week
+from socialcare.domain.reporting.satisfaction import SatisfactionSource
 from socialcare.flows.wiring import Wiring
 from socialcare.observability import count, logger
+from socialcare.store.reports import StateDayCounters
 
 PREFIX = "reports/"
 
 
 def report(wiring: Wiring, first: date, last: date) -> Report:
-    return build(wiring.reports, first, last)
+    """ReportsTable's counters, and StateTable's of surveys and listening (their sections)."""
+    return build(wiring.reports, first, last, sources=[satisfaction_source(wiring)])
+
+
+def satisfaction_source(wiring: Wiring) -> SatisfactionSource:
+    state = wiring.state
+    return SatisfactionSource(StateDayCounters(state.table, state.client), wiring.rules(ListeningRules).search)
 
 
 def write_files(built: Report, out: Path, csv_dir: Path | None = None) -> list[Path]:

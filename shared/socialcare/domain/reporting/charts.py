@@ -59,11 +59,11 @@ def chart(section: Section, series: Series) -> Any:
         height=HEIGHT + (14 * len(series.labels) if horizontal else 0),
         style=style(colors_for(section, names)), legend_at_bottom=bottom, legend_at_bottom_columns=len(names) or 1,
         truncate_legend=-1, truncate_label=-1, print_values=False, include_x_axis=True, show_x_guides=False,
-        no_data_text="nothing counted in this period",
+        no_data_text=section.empty,
         x_label_rotation=35 if (many or _long(series)) and not horizontal else 0,
         y_title=None if horizontal else series.unit or None, x_title=series.unit if horizontal else None,
         margin_bottom=10, spacing=12,
-        value_formatter=_number, dots_size=3,
+        value_formatter=lambda value: _number(value, series.decimals), dots_size=3,
     )
     if many:
         config.update(show_minor_x_labels=False, x_labels_major_every=math.ceil(len(series.labels) / MAX_X_LABELS))
@@ -83,10 +83,10 @@ def _long(series: Series) -> bool:
     return any(len(label) > 14 for label in series.labels) and len(series.labels) > 4
 
 
-def _number(value: Any) -> str:
+def _number(value: Any, decimals: int = 1) -> str:
     if value is None:
         return ""
-    return f"{value:,.1f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
+    return f"{value:,.{decimals}f}".rstrip("0").rstrip(".") if isinstance(value, float) else f"{value:,}"
 
 
 def svg(section: Section, series: Series) -> str:

@@ -8,10 +8,10 @@ disagree. Another module adds a section with ``register(Section(...))`` (docs/re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 ChartKind = Literal["stacked_bar", "bar", "line", "horizontal_bar", "dot"]
 DAILY_UP_TO_DAYS = 62  # longer periods are drawn week by week (ISO weeks)
@@ -74,6 +74,7 @@ class Series:
     unit: str = ""
     extra: dict[str, list[Number]] = field(default_factory=dict)
     secondary: tuple[str, ...] = ()  # series drawn against a second y axis (another unit)
+    decimals: int = 1  # how fractional values are written in the chart, the table and the CSV
 
     def columns(self) -> dict[str, list[Number]]:
         return {**self.values, **self.extra}
@@ -91,6 +92,26 @@ class Section:
     families: tuple[str, ...]  # the counter families it reads (ReportsTable sk)
     series: Callable[[Aggregates], Series]
     colors: dict[str, str] = field(default_factory=dict)  # series name -> colour (else the palette)
+    empty: str = "nothing counted in this period"  # the note drawn instead of a chart with no data
+
+
+DayCounters = dict[str, dict[str, dict[str, int]]]  # day (ISO) -> family -> attribute -> value
+
+
+class CounterSource(Protocol):
+    """Day counters another table keeps (StateTable's CSAT, share of voice, listening:
+    ``domain.reporting.satisfaction``), read into ``Aggregates`` families beside ReportsTable's,
+    with the sections drawn from them and their headline figures."""
+
+    @property
+    def families(self) -> frozenset[str]: ...
+
+    @property
+    def sections(self) -> Sequence[Section]: ...
+
+    def days(self, first: date, last: date, families: Iterable[str]) -> DayCounters: ...
+
+    def kpis(self, agg: Aggregates) -> list[tuple[str, str]]: ...
 
 
 _REGISTERED: list[Section] = []

@@ -91,18 +91,18 @@ def table_html(section: Section, series: Series) -> str:
     head = "".join(f'<th scope="col">{escape(name)}</th>' for name in columns)
     rows = []
     for index, label in enumerate(series.labels):
-        cells = "".join(f"<td>{number(values[index])}</td>" for values in columns.values())
+        cells = "".join(f"<td>{number(values[index], series.decimals)}</td>" for values in columns.values())
         rows.append(f'<tr><th scope="row">{escape(label)}</th>{cells}</tr>')
     if not rows:
-        rows.append(f'<tr><td colspan="{len(columns) + 1}">nothing counted in this period</td></tr>')
+        rows.append(f'<tr><td colspan="{len(columns) + 1}">{escape(section.empty)}</td></tr>')
     return (f'<table data-section="{escape(section.id)}"><caption>{escape(section.title)}{escape(unit)}</caption>'
             f'<thead><tr><th scope="col">{escape(series.axis)}</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
-def number(value: Number) -> str:
+def number(value: Number, decimals: int = 1) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return escape(f"{value:,.1f}")
+        return escape(f"{value:,.{decimals}f}")
     return escape(f"{value:,}")

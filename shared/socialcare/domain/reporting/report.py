@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from socialcare.domain.reporting import charts
 from socialcare.domain.reporting.facts import CASES, CUSTOMERS, REACH, RESPONSE, VOLUME
-from socialcare.domain.reporting.model import Aggregates, Number, Section, Series
+from socialcare.domain.reporting.model import Aggregates, CounterSource, DayCounters, Number, Section, Series
 from socialcare.domain.reporting.page import page
 from socialcare.domain.reporting.sections import all_sections
 from socialcare.store.reports import ReportsRepository
@@ -88,18 +88,32 @@ def last_week(today: date) -> tuple[date, date, str]:
     return monday, monday + timedelta(days=6), f"{year}-W{week:02d}"
 
 
-def build(repo: ReportsRepository, first: date, last: date, *, sections: Sequence[Section] | None = None,
-          now: datetime | None = None) -> Report:
-    chosen = list(sections if sections is not None else all_sections())
+def build(repo: ReportsRepository, first: date, last: date, *, sources: Sequence[CounterSource] = (),
+          sections: Sequence[Section] | None = None, now: datetime | None = None) -> Report:
+    """The report of ``first``..``last``: ReportsTable's day counters, and each of ``sources``'
+    families (StateTable's CSAT, share of voice, listening) read from its own table; the sections
+    are the built-in and registered ones, then the sources' (unless ``sections`` are given)."""
+    chosen = list(sections) if sections is not None else [*all_sections(), *(s for src in sources
+                                                                              for s in src.sections)]
     families = {f for s in chosen for f in s.families} | {VOLUME, REACH, CUSTOMERS, RESPONSE, CASES}
-    data = repo.days(first, last, families)
+    data: DayCounters = {}
+    for source in sources:
+        if mine := families & source.families:
+            _merge(data, source.days(first, last, mine))
+            families -= mine
+    _merge(data, repo.days(first, last, families))
     # A period asked from long before anything was counted (--since 2020-01-01) is drawn from
     # its first counted day: years of empty bars would hide the weeks that matter.
     shown = max(first, min((date.fromisoformat(d) for d in data), default=first))
     agg = Aggregates(shown, last, data)
     report = Report(first, last, now or datetime.now(UTC), [(s, s.series(agg)) for s in chosen], agg)
-    report.kpis = kpis(agg)
+    report.kpis = [*kpis(agg), *(kpi for source in sources for kpi in source.kpis(agg))]
     return report
+
+
+def _merge(data: DayCounters, more: DayCounters) -> None:
+    for day, families in more.items():
+        data.setdefault(day, {}).update(families)
 
 
 def kpis(agg: Aggregates) -> list[tuple[str, str]]:
