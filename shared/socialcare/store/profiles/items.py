@@ -53,6 +53,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from socialcare.models.profile import identity_key
+from socialcare.store.codec import key
 
 PROFILE = "PROFILE"
 CLAIM = "CLAIM"
@@ -84,6 +85,20 @@ def claim_pk(kind: str, value: str) -> str:
 
 def guard_pk(interaction_id: str) -> str:
     return f"IX#{interaction_id}"
+
+
+def threaded_onto_ops(table: str, customer_id: str, interaction_id: str, timeline_sk: str,
+                      case_id: str) -> list[dict[str, Any]]:
+    """Transaction items marking a stored interaction as threaded onto ``case_id``: its guard
+    (only while it still belongs to ``customer_id``) and its timeline item (only if it exists)."""
+    return [
+        {"Update": {"TableName": table, "Key": key(guard_pk(interaction_id), GUARD),
+                    "UpdateExpression": "SET case_id = :c", "ConditionExpression": "customer_id = :cust",
+                    "ExpressionAttributeValues": {":c": {"S": case_id}, ":cust": {"S": customer_id}}}},
+        {"Update": {"TableName": table, "Key": key(customer_pk(customer_id), timeline_sk),
+                    "UpdateExpression": "SET case_id = :c", "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":c": {"S": case_id}}}},
+    ]
 
 
 def handle_pk(channel: str, handle: str) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from socialcare.store.codec import cancelled, key, to_item
-from socialcare.store.profiles.items import GUARD, customer_pk, guard_pk
+from socialcare.store.codec import cancelled, to_item
+from socialcare.store.profiles.items import GUARD, guard_pk, threaded_onto_ops
 from socialcare.store.profiles.reads import ProfileReads
 
 _ATTEMPTS = 3  # re-reads of the guard when a merge moves the item between our read and write
@@ -50,14 +50,7 @@ class ReplyAliases(ProfileReads):
     def _link_ops(self, guard: dict[str, Any], interaction_id: str, case_id: str,
                   platform_id: str | None) -> list[dict[str, Any]]:
         customer_id, timeline_sk = str(guard["customer_id"]), str(guard["timeline_sk"])
-        ops: list[dict[str, Any]] = [
-            {"Update": {"TableName": self.table, "Key": key(guard_pk(interaction_id), GUARD),
-                        "UpdateExpression": "SET case_id = :c", "ConditionExpression": "customer_id = :cust",
-                        "ExpressionAttributeValues": {":c": {"S": case_id}, ":cust": {"S": customer_id}}}},
-            {"Update": {"TableName": self.table, "Key": key(customer_pk(customer_id), timeline_sk),
-                        "UpdateExpression": "SET case_id = :c", "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {":c": {"S": case_id}}}},
-        ]
+        ops = threaded_onto_ops(self.table, customer_id, interaction_id, timeline_sk, case_id)
         if platform_id is not None and platform_id != interaction_id:
             item = {"pk": guard_pk(platform_id), "sk": GUARD, "type": "alias", "alias_of": interaction_id,
                     "customer_id": customer_id, "timeline_sk": timeline_sk, "case_id": case_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from socialcare.store.codec import attribute_value, conditionally, key
-from socialcare.store.profiles.items import GUARD, PROFILE, customer_pk, guard_pk, now_iso
+from socialcare.store.profiles.items import PROFILE, customer_pk, now_iso, threaded_onto_ops
 from socialcare.store.profiles.reads import ProfileReads
 
 _LIVE = "attribute_exists(pk) AND attribute_not_exists(merged_into)"
@@ -46,10 +46,5 @@ class SatisfactionWrites(ProfileReads):
                     ":now": {"S": now_iso()}, ":empty": {"L": []}, ":entry": {"L": [attribute_value(rating)]},
                 },
             }},
-            {"Update": {"TableName": self.table, "Key": key(guard_pk(interaction_id), GUARD),
-                        "UpdateExpression": "SET case_id = :c", "ConditionExpression": "customer_id = :cust",
-                        "ExpressionAttributeValues": {":c": {"S": case_id}, ":cust": {"S": customer_id}}}},
-            {"Update": {"TableName": self.table, "Key": key(customer_pk(customer_id), timeline_sk),
-                        "UpdateExpression": "SET case_id = :c", "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {":c": {"S": case_id}}}},
+            *threaded_onto_ops(self.table, customer_id, interaction_id, timeline_sk, case_id),
         ]

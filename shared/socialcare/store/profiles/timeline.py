@@ -42,6 +42,7 @@ from socialcare.store.profiles.items import (
     guard_pk,
     iso,
     now_iso,
+    threaded_onto_ops,
     timeline_sk,
 )
 
@@ -196,12 +197,7 @@ class TimelineWrites(TimelineChanges):
         one write instead of a context update, a guard read and a second transaction."""
         return [
             {"Update": self.context_update(customer_id, **context)},
-            {"Update": {"TableName": self.table, "Key": key(guard_pk(interaction_id), GUARD),
-                        "UpdateExpression": "SET case_id = :c", "ConditionExpression": "customer_id = :cust",
-                        "ExpressionAttributeValues": {":c": {"S": case_id}, ":cust": {"S": customer_id}}}},
-            {"Update": {"TableName": self.table, "Key": key(customer_pk(customer_id), timeline_sk),
-                        "UpdateExpression": "SET case_id = :c", "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": {":c": {"S": case_id}}}},
+            *threaded_onto_ops(self.table, customer_id, interaction_id, timeline_sk, case_id),
         ]
 
     def update_context(self, customer_id: str, **fields: Any) -> None:
