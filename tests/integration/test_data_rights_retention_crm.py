@@ -114,6 +114,26 @@ def test_the_erasure_tells_the_crm_to_erase_her_records(aws: AwsStack, crm_wirin
     assert wiring.crm_views.get_case_view(case.id) is None
 
 
+def test_the_crm_is_told_to_erase_every_customer_she_was_known_as_after_a_merge(
+        aws: AwsStack, crm_wiring: tuple[Wiring, list[Any]]) -> None:
+    wiring, received = crm_wiring
+    processor = Processor(wiring)
+    processor.process(x_post("1850000000000000011", "2244994945", "anna_bianchi", "Anna Bianchi",
+                             "@brand il mio ordine non è ancora arrivato!", 0))
+    processor.process(x_post("1850000000000000012", "7700770077", "anna_b_alt", "A. B.",
+                             "@brand sono sempre io, dal mio altro account", 1))
+    first, second = (wiring.identity.find_customer("x", i) for i in ("2244994945", "7700770077"))
+    assert first and second and first != second
+    wiring.merges.merge(second, first, actor="test")  # the CRM may hold a contact for each
+
+    api = Api(build(wiring), aws.api_token)
+    assert api.call("DELETE", f"/api/customers/{first}")[0] == 202
+    run_erasures(aws, wiring)
+
+    erased = {r["customer_id"] for r in received if r["event"] == "customer.erased"}
+    assert erased == {first, second}
+
+
 REQUEST = CrmErasure(customer_id="cus_anna", records=(("SC-2026-000001", "4711"),), delivery_id="job-1")
 
 

@@ -10,7 +10,7 @@ import pytest
 import responses
 from responses import matchers
 
-from socialcare.crm.base import Http, Permanent, Retryable
+from socialcare.crm.base import CrmErasure, Http, Permanent, Retryable
 from socialcare.crm.salesforce import SalesforceAdapter
 from socialcare.crm.samples import sample_view
 from socialcare.models.crm import CaseUpserted
@@ -176,3 +176,63 @@ def test_soql_values_are_quoted() -> None:
     from socialcare.crm.salesforce import soql_quote
 
     assert soql_quote("o'brien\\x") == "'o\\'brien\\\\x'"
+
+
+ERASURE = CrmErasure(customer_id="cus-giulia", records=(("SC-2026-1", "500A"), ("SC-2026-2", "500B")),
+                     delivery_id="job-1")
+CONTACT_BY_EXTERNAL_ID = f"{API}/sobjects/Contact/Socialcare_Customer_Id__c/cus-giulia"
+
+
+@responses.activate
+def test_erasure_deletes_her_cases_then_her_contact_and_a_404_is_already_gone() -> None:
+    responses.delete(f"{API}/sobjects/Case/500A", status=204)
+    responses.delete(  # deleted by an agent (or by our previous attempt): in the recycle bin
+        f"{API}/sobjects/Case/500B", status=404,
+        json=[{"errorCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": []}],
+    )
+    responses.delete(CONTACT_BY_EXTERNAL_ID, status=204)
+
+    _adapter().erase_customer(ERASURE)
+
+    # cases first: Salesforce refuses to delete a contact that still has cases
+    assert [(c.request.method, c.request.url) for c in responses.calls] == [
+        ("DELETE", f"{API}/sobjects/Case/500A"),
+        ("DELETE", f"{API}/sobjects/Case/500B"),
+        ("DELETE", CONTACT_BY_EXTERNAL_ID),
+    ]
+    assert all(c.request.headers["Authorization"] == "Bearer tok" for c in responses.calls)
+
+
+@responses.activate
+def test_erasure_of_a_customer_salesforce_never_had_completes() -> None:
+    responses.delete(CONTACT_BY_EXTERNAL_ID, status=404,
+                     json=[{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
+    _adapter().erase_customer(CrmErasure(customer_id="cus-giulia"))
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_erasure_during_an_outage_is_retryable_and_a_refusal_is_permanent() -> None:
+    responses.delete(f"{API}/sobjects/Case/500A", status=503, body="Service Unavailable")
+    with pytest.raises(Retryable) as outage:
+        _adapter().erase_customer(ERASURE)
+    assert outage.value.status == 503
+    assert len(responses.calls) == 1  # nothing after the failed step; the job retries from the start
+
+    responses.replace(responses.DELETE, f"{API}/sobjects/Case/500A", status=204)
+    responses.delete(f"{API}/sobjects/Case/500B", status=204)
+    responses.delete(  # an agent's own case still points at her contact
+        CONTACT_BY_EXTERNAL_ID, status=400,
+        json=[{"errorCode": "DELETE_FAILED", "message": "Your attempt to delete Giulia Rossi could not be completed"}],
+    )
+    with pytest.raises(Permanent, match="DELETE_FAILED") as refused:
+        _adapter().erase_customer(ERASURE)
+    assert "Giulia" not in refused.value.reason  # the reason is logged and kept with the DLQ message
+
+
+@responses.activate
+def test_erasure_without_delete_permission_fails_clearly() -> None:
+    responses.delete(f"{API}/sobjects/Case/500A", status=403,
+                     json=[{"errorCode": "INSUFFICIENT_ACCESS_OR_READONLY", "message": "insufficient access rights"}])
+    with pytest.raises(Permanent, match="DELETE /sobjects/Case/500A answered 403: INSUFFICIENT_ACCESS_OR_READONLY"):
+        _adapter().erase_customer(ERASURE)

@@ -11,6 +11,11 @@
   creating a twin.
 * Interactions become notes associated with the ticket (association type 228 = note to ticket),
   each at most once.
+* Erasure (GDPR): for each listed ticket its notes (they hold her words and are associated with
+  the ticket only, so neither the ticket's deletion nor the contact's GDPR delete reaches them) are
+  archived, then the ticket; then every contact carrying her ``socialcare_customer_id`` gets
+  HubSpot's GDPR delete (permanent). A contact adopted by e-mail/phone is stamped with that
+  property when adopted, so it is found too. A 404 means already gone.
 
 Credentials (CrmCredentials JSON, key ``hubspot``): ``access_token`` (private app), optional
 ``base_url``, ``pipeline`` (default "0") and ``stages`` mapping our statuses to pipeline stage
@@ -25,7 +30,7 @@ from functools import partial
 from typing import Any, ClassVar
 
 from socialcare.crm import render
-from socialcare.crm.base import CrmAdapter, CrmError, Http, NoGuard, Permanent, UpsertResult
+from socialcare.crm.base import CrmAdapter, CrmErasure, CrmError, Http, NoGuard, Permanent, UpsertResult
 from socialcare.models.crm import CaseUpserted
 from socialcare.ports import OnceGuard
 
@@ -88,7 +93,15 @@ class HubSpotAdapter(CrmAdapter):
         found = self._search("contacts", groups, [CUSTOMER_PROPERTY, "email", "phone"])
         if found:
             ours = [c for c in found if (c.get("properties") or {}).get(CUSTOMER_PROPERTY) == customer.id]
-            return str((ours or found)[0]["id"])
+            if ours:
+                return str(ours[0]["id"])
+            adopted = found[0]
+            if not (adopted.get("properties") or {}).get(CUSTOMER_PROPERTY):
+                # An agent-made contact found by e-mail/phone: stamp our id so an erasure finds it
+                # (a contact already carrying another customer's id is used, never re-stamped).
+                self._json("PATCH", f"/crm/v3/objects/contacts/{adopted['id']}",
+                           json={"properties": {CUSTOMER_PROPERTY: customer.id}}, ok=(200,))
+            return str(adopted["id"])
         return self.guard.once(f"hubspot:contact:{customer.id}", partial(self._create_contact, event))
 
     def _create_contact(self, event: CaseUpserted) -> str:
@@ -190,3 +203,40 @@ class HubSpotAdapter(CrmAdapter):
             ok=(200, 201),
         )
         return str(doc.get("id", ""))
+
+    # ------------------------------------------------------------------ erasure (GDPR)
+
+    def erase_customer(self, request: CrmErasure) -> None:
+        for _, ticket_id in request.records:
+            self._archive_notes(ticket_id)
+            self.http.request("DELETE", f"{self.base}/crm/v3/objects/tickets/{ticket_id}", ok=(204, 404))
+        found = self._search("contacts", [_eq(CUSTOMER_PROPERTY, request.customer_id)], [CUSTOMER_PROPERTY])
+        for contact in found:
+            # Permanent and irreversible: only a contact whose property is exactly her id.
+            if (contact.get("properties") or {}).get(CUSTOMER_PROPERTY) != request.customer_id:
+                continue
+            self.http.request(
+                "POST", f"{self.base}/crm/v3/objects/contacts/gdpr-delete",
+                json={"objectId": str(contact["id"])}, ok=(200, 204, 404),
+            )
+
+    def _archive_notes(self, ticket_id: str) -> None:
+        note_ids: list[str] = []
+        params: dict[str, Any] = {"limit": 500}
+        while True:
+            response = self.http.request(
+                "GET", f"{self.base}/crm/v4/objects/tickets/{ticket_id}/associations/notes", params=params,
+                ok=(200, 404),
+            )
+            if response.status_code == 404:  # the ticket is gone (a previous attempt archived it)
+                return
+            doc = response.json()
+            note_ids += [str(r["toObjectId"]) for r in doc.get("results") or []]
+            after = ((doc.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+            params = {"limit": 500, "after": after}
+        for start in range(0, len(note_ids), 100):  # batch/archive takes 100 inputs
+            batch = [{"id": note_id} for note_id in note_ids[start:start + 100]]
+            self.http.request("POST", f"{self.base}/crm/v3/objects/notes/batch/archive", json={"inputs": batch},
+                              ok=(204,))

@@ -8,6 +8,10 @@
   Case.
 * CaseComment per interaction, each posted at most once (OnceGuard keyed by interaction id:
   CaseComment has no external id to upsert on).
+* Erasure (GDPR): each listed Case deleted by Id (its CaseComments go with it), then the Contact
+  by our external id - a created or an adopted contact carries it. Cases first: Salesforce will
+  not delete a Contact that still has cases. A 404 (``ENTITY_IS_DELETED``, ``NOT_FOUND``) means
+  already gone. Deleted records sit in the recycle bin ~15 days (docs/privacy.md).
 
 Credentials (CrmCredentials JSON, key ``salesforce``): ``instance_url`` plus either
 ``access_token`` or ``client_id``/``client_secret`` (OAuth 2.0 client-credentials flow, token
@@ -16,6 +20,7 @@ cached per execution environment and refreshed once on 401). Optional ``case_ori
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -23,7 +28,7 @@ from urllib.parse import quote
 import requests
 
 from socialcare.crm import render
-from socialcare.crm.base import CrmAdapter, Http, NoGuard, Permanent, UpsertResult
+from socialcare.crm.base import CrmAdapter, CrmErasure, Http, NoGuard, Permanent, UpsertResult
 from socialcare.models.crm import CaseUpserted
 from socialcare.ports import OnceGuard
 
@@ -39,6 +44,9 @@ _STATUS = {
     "merged": "Closed",
 }
 _PRIORITY = {"low": "Low", "normal": "Medium", "high": "High", "urgent": "High"}
+
+
+_ERROR_CODE = re.compile(r'"errorCode"\s*:\s*"(\w+)"')
 
 
 def _throttled(response: requests.Response) -> bool:
@@ -185,3 +193,18 @@ class SalesforceAdapter(CrmAdapter):
             "POST", "/sobjects/CaseComment", json={"ParentId": parent_id, "CommentBody": body, "IsPublished": False}
         )
         return str(response.json().get("id", ""))
+
+    def erase_customer(self, request: CrmErasure) -> None:
+        for _, case_record in request.records:
+            self._delete(f"/sobjects/Case/{quote(case_record, safe='')}")
+        self._delete(f"/sobjects/Contact/{CONTACT_EXTERNAL_ID}/{quote(request.customer_id, safe='')}")
+
+    def _delete(self, path: str) -> None:
+        try:
+            self._call("DELETE", path, ok=(200, 204, 404))
+        except Permanent as exc:
+            # Salesforce's message can name her ("Your attempt to delete Giulia Rossi could not be
+            # completed..."): only its error codes go into the reason, which is logged and kept
+            # with the DLQ message.
+            codes = ", ".join(dict.fromkeys(_ERROR_CODE.findall(exc.reason))) or "no error code"
+            raise Permanent(f"salesforce DELETE {path} answered {exc.status}: {codes}", status=exc.status) from None

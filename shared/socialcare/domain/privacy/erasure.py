@@ -216,8 +216,11 @@ class Erasure:
         if adapter is not None:
             from socialcare.crm.base import CrmErasure
 
-            adapter.erase_customer(CrmErasure(customer_id=str(job.customer_id), records=records,
-                                              delivery_id=job.job_id))
+            # every id she was known by (customers merged into her had their own CRM contacts);
+            # the records once, with the first; a contact the CRM never had is no error
+            for n, customer_id in enumerate(dict.fromkeys([str(job.customer_id), *customer_ids])):
+                adapter.erase_customer(CrmErasure(customer_id=customer_id, records=records if n == 0 else (),
+                                                  delivery_id=job.job_id))
         provider = adapter.provider if adapter is not None else "none"
         for case in owned:
             self.store.delete_items(self.store.cases_table, [(f"CASE#{case.id}", "CRM")])
