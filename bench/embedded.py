@@ -188,9 +188,15 @@ class Embedded:
         return esm.SqsPoller(source, self.runner(logical_id), self.client("sqs"), REGION, threading.Event())
 
     def stream_poller(self, logical_id: str) -> streams.StreamPoller:
+        return self.stream_pollers(logical_id)[0]
+
+    def stream_pollers(self, logical_id: str) -> list[streams.StreamPoller]:
+        """One poller per DynamoDB stream event of the function (ReportAggregatorFunction reads two)."""
         spec = self.functions[logical_id]
-        event_name, props = next((n, e.get("Properties") or {}) for n, e in spec.events.items()
-                                 if e.get("Type") == "DynamoDB")
+        return [self._stream_poller(logical_id, name, e.get("Properties") or {})
+                for name, e in spec.events.items() if e.get("Type") == "DynamoDB"]
+
+    def _stream_poller(self, logical_id: str, event_name: str, props: dict[str, Any]) -> streams.StreamPoller:
         source = streams.stream_source(logical_id, event_name, props, self.stack.provisioned.stream_arns.values())
         source.batching_window_s = 0.0  # the bench drains the stream after each batch; nothing to wait for
         return streams.StreamPoller(source, self.runner(logical_id), self.client("dynamodbstreams"), REGION,
