@@ -29,8 +29,7 @@ _session: boto3.session.Session | None = None
 _clients: dict[str, Any] = {}
 
 
-def session() -> boto3.session.Session:
-    """The execution environment's boto3 session (for a library that builds its own client)."""
+def _shared_session() -> boto3.session.Session:
     global _session
     with _lock:
         if _session is None:
@@ -41,7 +40,7 @@ def session() -> boto3.session.Session:
 def client(service: str) -> Any:
     with _lock:
         if service not in _clients:
-            _clients[service] = session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+            _clients[service] = _shared_session().client(service, config=_CONFIG)  # type: ignore[call-overload]
         return _clients[service]
 
 

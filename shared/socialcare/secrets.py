@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
 from socialcare.errors import SecretUnavailable
 
@@ -61,25 +60,27 @@ def decode(name: str, raw: str | bytes | None) -> str | dict[str, Any]:
 class SecretStore:
     """The secrets one function may read, by name (``x_consumer_secret``...) -> ARN."""
 
-    def __init__(self, arns: Mapping[str, str], session: Callable[[], Any] | None = None) -> None:
+    def __init__(self, arns: Mapping[str, str], client: Callable[[], Any] | None = None) -> None:
+        """``client``: makes the Secrets Manager client to read with (the environment's shared one,
+        ``socialcare.aws.client``); without it, Powertools' ``get_secret`` opens a session of its
+        own (~35 ms more cold start)."""
         self.arns = dict(arns)
-        self._session = session  # the environment's boto3 session (socialcare.aws.session)
+        self._client = client
+        self._provider: parameters.SecretsProvider | None = None
 
-    def _use_shared_session(self) -> None:
-        """Build the provider ``get_secret`` uses from the environment's one boto3 session, with
-        Powertools' default client config as before: left to itself it opens a session of its own,
-        ~35 ms more cold start. It sits where ``get_secret`` keeps its provider, so
-        ``parameters.clear_caches()`` still forgets it and its cached values."""
-        if self._session is not None and "secrets" not in DEFAULT_PROVIDERS:
-            DEFAULT_PROVIDERS["secrets"] = parameters.SecretsProvider(boto3_session=self._session())
+    def _get(self, arn: str) -> Any:
+        if self._client is None:
+            return parameters.get_secret(arn, max_age=_MAX_AGE_SECONDS)
+        if self._provider is None:  # on first use: building the store creates no client
+            self._provider = parameters.SecretsProvider(boto3_client=self._client())
+        return self._provider.get(arn, max_age=_MAX_AGE_SECONDS)
 
     def _raw(self, name: str) -> str | bytes | None:
         arn = self.arns.get(name)
         if not arn:
             raise SecretUnavailable(f"secret {name} is not configured")
         try:
-            self._use_shared_session()
-            found = parameters.get_secret(arn, max_age=_MAX_AGE_SECONDS)
+            found = self._get(arn)
         except Exception as exc:  # GetParameterError, ClientError, ...: all mean "no secret"
             raise SecretUnavailable(f"secret {name} could not be read") from exc
         return found if isinstance(found, (str, bytes)) else None

@@ -130,7 +130,7 @@ class Wiring:
     def secrets(self) -> SecretStore:
         from socialcare.secrets import SecretStore
 
-        return SecretStore(self.settings.secret_arns(), aws.session)
+        return SecretStore(self.settings.secret_arns(), lambda: self.client("secretsmanager"))
 
     @cached_property
     def accounts(self) -> Accounts:

@@ -19,7 +19,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from socialcare import aws
 from socialcare.config.settings import ApiSettings, load
 from socialcare.flows.api import audit, auth, cases, customers, privacy, replies
 from socialcare.flows.http import make_resolver
@@ -47,7 +46,8 @@ def build(wiring: Wiring | None = None, settings: ApiSettings | None = None) -> 
     wiring's when they are ApiSettings, else the environment's)."""
     w = wiring or Wiring(load(ApiSettings)).check_rules()
     s = settings or (w.settings if isinstance(w.settings, ApiSettings) else load(ApiSettings))
-    access = auth.Access(SecretStore(s.secret_arns(), aws.session), roles_claim=s.api_roles_claim)
+    secrets = SecretStore(s.secret_arns(), lambda: w.client("secretsmanager"))
+    access = auth.Access(secrets, roles_claim=s.api_roles_claim)
 
     @functools.cache
     def audit_log() -> AuditLog:  # on first use: building the resolver creates no AWS client
