@@ -279,11 +279,10 @@ class Wiring:
     def case_actions(self) -> CaseActions:
         from socialcare.domain.cases.actions import CaseActions
 
-        actions = CaseActions(self.cases_repo, self.sla, self.router, self.publisher, self.identity,
-                              claim_lease_seconds=self.settings.claim_lease_seconds)
         # the satisfaction survey after a resolution, built on the first one (docs/satisfaction.md)
-        actions.after_resolve = lambda case, now: self.surveys.after_resolution(case, now)
-        return actions
+        return CaseActions(self.cases_repo, self.sla, self.router, self.publisher, self.identity,
+                           claim_lease_seconds=self.settings.claim_lease_seconds,
+                           after_resolve=lambda case, now: self.surveys.after_resolution(case, now))
 
     @cached_property
     def satisfaction_rules(self) -> SatisfactionRules:

@@ -30,16 +30,17 @@ logger = Logger(child=True)
 
 class CaseActions:
     def __init__(self, repo: CasesRepository, sla: SlaClock, router: Router, publisher: Publisher,
-                 contexts: ContextSource, *, claim_lease_seconds: int) -> None:
+                 contexts: ContextSource, *, claim_lease_seconds: int,
+                 after_resolve: Callable[[Case, datetime], object] | None = None) -> None:
         self.repo = repo
         self.sla = sla
         self.router = router
         self.publisher = publisher
         self.contexts = contexts
         self.lease = timedelta(seconds=claim_lease_seconds)
-        # Called with every resolved case (the satisfaction survey, set by the wiring); it must
-        # never raise: the case is resolved whatever it does.
-        self.after_resolve: Callable[[Case, datetime], object] | None = None
+        # Called with every resolved case (the satisfaction survey); it must never raise: the
+        # case is resolved whatever it does.
+        self.after_resolve = after_resolve
 
     def record_first_response(self, case_id: str, at: datetime) -> Case:
         """The first outbound reply stops the first-response clock (later replies change nothing)."""
