@@ -35,8 +35,10 @@ _MORE = {"AuditTable": "SOCIALCARE_AUDIT_TABLE", "ErasureQueue": "SOCIALCARE_ERA
 
 
 def wiring_for(target: Target) -> Wiring:
-    """A Wiring over the target stack's resources, built the way a function builds its own."""
-    from socialcare.config.settings import Settings
+    """A Wiring over the target stack's resources, built the way ErasureFunction builds its own:
+    its settings (the audit table among them: the erasure's audit record, the export's audit
+    entries), or ConfigurationError naming what the stack lacks."""
+    from socialcare.config.settings import ErasureSettings, load
     from socialcare.flows.wiring import Wiring
 
     target.point(_TABLES)
@@ -44,7 +46,7 @@ def wiring_for(target: Target) -> Wiring:
         found = target.resources().get(logical_id)
         if found is not None:
             os.environ[variable] = found.physical_id
-    return Wiring(Settings())
+    return Wiring(load(ErasureSettings))
 
 
 def export(target: Target, customer_id: str) -> dict[str, Any]:

@@ -250,3 +250,25 @@ def test_an_erasure_killed_halfway_finishes_on_retry(
     assert finished.done and finished.customer_id is None
     assert scan(NEEDLES) == []
     assert api.get("/api/customers", x="2002")["customers"]
+
+
+def test_the_erasure_purges_her_idempotency_records_and_no_one_else_s(
+    aws: AwsStack, api: Api, processor: Processor, wiring: Wiring
+) -> None:
+    play(processor, [ANNA_POST])
+    customer = wiring.identity.find_customer("x", ANNA_X)
+    assert customer is not None
+    (case,) = wiring.cases_repo.customer_cases(customer)
+    # Zendesk's ticket ids are small numbers: hers is 47, another customer's 1470 holds "47"
+    wiring.cases_repo.record_crm_sync(case.id, provider="zendesk", record_id="47", version=case.version)
+    wiring.guard.once(f"zendesk:create:{case.id}", lambda: "47")
+    wiring.guard.once("zendesk:create:SC-2026-000777", lambda: "1470")
+
+    assert api.call("DELETE", f"/api/customers/{customer}")[0] == 202
+    run_erasures(aws, wiring)
+
+    def must_not_run() -> str:
+        raise AssertionError("another case's CRM ticket would be created twice")
+
+    assert wiring.guard.once("zendesk:create:SC-2026-000777", must_not_run) == "1470"
+    assert wiring.guard.once(f"zendesk:create:{case.id}", lambda: "forgotten") == "forgotten"

@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -32,6 +33,7 @@ from socialcare.flows.api.app import build
 from socialcare.flows.privacy import ErasureConsumer
 from socialcare.flows.processor import Processor
 from socialcare.flows.wiring import Wiring
+from socialcare.store.profiles import ProfilesRepository
 
 if TYPE_CHECKING:
     from conftest import AwsStack
@@ -43,6 +45,18 @@ NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 MONTH = 30 * 24 * 60  # minutes
 
 
+class ReceivedAt(Wiring):
+    """A processor's wiring whose store received every message at ``when`` (its clock)."""
+
+    def __init__(self, settings: Settings, when: datetime) -> None:
+        super().__init__(settings)
+        self.when = when
+
+    @cached_property
+    def profiles(self) -> ProfilesRepository:
+        return ProfilesRepository(str(self.settings.profiles_table), self.client("dynamodb"), clock=lambda: self.when)
+
+
 def run_erasures(aws: AwsStack, wiring: Wiring) -> int:
     consumer = ErasureConsumer(wiring)
     return run_event_source(lambda event: consumer.handle_batch(event, None), aws.queue_urls["ErasureQueue"])
@@ -51,9 +65,13 @@ def run_erasures(aws: AwsStack, wiring: Wiring) -> int:
 def test_the_retention_sweep_erases_the_aged_customer_and_keeps_the_recent_one(aws: AwsStack, wiring: Wiring) -> None:
     processor = Processor(wiring)
     api = Api(build(wiring), aws.api_token)
-    # T0 is 2026-11-02: one customer wrote 40 months before, the other a month ago
-    processor.process(x_post("1700000000000000001", "5550001", "old_timer", "Olga Vecchi", "@brand ciao", -40 * MONTH))
+    # T0 is 2026-11-02: one customer wrote (and was heard) 40 months before, the other a month ago
+    Processor(ReceivedAt(Settings(), NOW - timedelta(days=40 * 30))).process(
+        x_post("1700000000000000001", "5550001", "old_timer", "Olga Vecchi", "@brand ciao", -40 * MONTH))
     processor.process(x_post("1850000000000000002", "2002", "marco_v", "Marco Verdi", "@brand ordine ORD-777777", 5))
+    # a third is heard from today, by a message dated 30 months ago (a late e-mail, a replay)
+    processor.process(x_post("1850000000000000003", "3003", "lia_t", "Lia Tardi", "@brand l'ordine di allora",
+                             -30 * MONTH))
     assert api.get("/api/customers", x="5550001")["customers"]
 
     report = wiring.privacy.retention.sweep(now=NOW)
@@ -62,6 +80,7 @@ def test_the_retention_sweep_erases_the_aged_customer_and_keeps_the_recent_one(a
     assert len(report.jobs) == 1 and report.cutoff.startswith("2024-12-02")
     assert api.get("/api/customers", x="5550001")["customers"] == []
     assert api.get("/api/customers", x="2002")["customers"]
+    assert api.get("/api/customers", x="3003")["customers"]
     assert leftovers(boto3.client("dynamodb"), boto3.client("s3"), ["5550001", "vecchi", "old_timer"]) == []
     status, page = api.call("GET", f"/api/data-deletion/{report.jobs[0]}", token=None)
     assert status == 200 and (page["status"], page["source"]) == ("done", "retention")

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from socialcare.errors import ConfigurationError
 from socialcare.models.privacy import ErasureJob, ErasureRequest
 
 if TYPE_CHECKING:
@@ -23,13 +22,6 @@ if TYPE_CHECKING:
     from socialcare.domain.privacy.tombstones import Hasher
     from socialcare.store.erasure import ErasureStore
     from socialcare.store.erasure_jobs import ErasureJobs
-
-
-def required(settings: object, field: str) -> str:
-    value = getattr(settings, field, None)
-    if not value:
-        raise ConfigurationError(f"SOCIALCARE_{field.upper()} is required by this function")
-    return str(value)
 
 
 class PrivacyServices:
@@ -48,9 +40,10 @@ class PrivacyServices:
 
         s = self.w.settings
         return ErasureStore(
-            self.w.client("dynamodb"), profiles_table=required(s, "profiles_table"),
-            cases_table=required(s, "cases_table"), state_table=s.state_table, idempotency_table=s.idempotency_table,
-            s3=self.w.client("s3") if s.media_bucket else None, bucket=s.media_bucket,
+            # the repositories' tables: the wiring requires each setting (ConfigurationError)
+            self.w.client("dynamodb"), profiles_table=self.w.profiles.table,
+            cases_table=self.w.cases_repo.table, idempotency_table=s.idempotency_table,
+            media=self.w.media_store if s.media_bucket else None,
         )
 
     @cached_property
@@ -58,7 +51,7 @@ class PrivacyServices:
         from socialcare.store.erasure_jobs import ErasureJobs
 
         s = self.w.settings
-        return ErasureJobs(self.w.client("dynamodb"), state_table=required(s, "state_table"),
+        return ErasureJobs(self.w.client("dynamodb"), state_table=self.w.state.table,
                            profiles_table=s.profiles_table, audit_table=getattr(s, "audit_table", None))
 
     @cached_property

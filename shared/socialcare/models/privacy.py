@@ -30,7 +30,7 @@ class JobSource(StrEnum):
 
 # The steps of an erasure, in the order they run; each is idempotent and recorded once done, so a
 # job that stopped anywhere resumes at the first step not recorded.
-STEPS = ("freeze", "tombstones", "media", "cases", "state", "idempotency", "profiles", "crm")
+STEPS = ("freeze", "tombstones", "media", "cases", "idempotency", "profiles", "crm")
 
 
 class ErasureJob(BaseModel):

@@ -15,13 +15,15 @@ message costs no extra request and is dropped before anything is written.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from socialcare.store.batch import batch_get, batch_write
+from socialcare.store.codec import conditionally, from_item, key, to_item
 
-from socialcare.store.batch import batch_write
-from socialcare.store.codec import condition_failed, conditionally, from_item, key, to_item
+if TYPE_CHECKING:  # the processor imports this module for its tombstones, not for the bucket
+    from socialcare.store.media import MediaStore
 
 TOMBSTONE_SK = "TOMBSTONE"
 TOMBSTONE_PREFIX = "ERASED#"
@@ -40,35 +42,29 @@ class Tombstoned(Exception):
 
 
 class ErasureStore:
-    """Partitions, conditional deletes and tombstones of the profiles, cases, state and
-    idempotency tables; listings and deletes of the media bucket."""
+    """Partitions, conditional deletes and tombstones of the profiles, cases and idempotency
+    tables; listings and deletes of the media bucket."""
 
-    def __init__(self, client: Any, *, profiles_table: str, cases_table: str, state_table: str | None = None,
-                 idempotency_table: str | None = None, s3: Any = None, bucket: str | None = None) -> None:
+    def __init__(self, client: Any, *, profiles_table: str, cases_table: str, idempotency_table: str | None = None,
+                 media: MediaStore | None = None) -> None:
         self.client = client
         self.profiles_table = profiles_table
         self.cases_table = cases_table
-        self.state_table = state_table
         self.idempotency_table = idempotency_table
-        self.s3 = s3
-        self.bucket = bucket
+        self.media = media  # the bucket's store (None: no bucket configured)
 
     # ------------------------------------------------------------------ reads
     def partition(self, table: str, pk: str) -> list[dict[str, Any]]:
         """Every item of partition ``pk`` (plain values), strongly consistent."""
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"TableName": table, "KeyConditionExpression": "pk = :pk",
-                                  "ExpressionAttributeValues": {":pk": {"S": pk}}, "ConsistentRead": True}
-        while True:
-            page = self.client.query(**kwargs)
-            items.extend(from_item(i) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = self.client.get_paginator("query").paginate(
+            TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}},
+            ConsistentRead=True)
+        return [from_item(i) for page in pages for i in page.get("Items", [])]
 
-    def get(self, table: str, pk: str, sk: str) -> dict[str, Any] | None:
-        found = self.client.get_item(TableName=table, Key=key(pk, sk), ConsistentRead=True).get("Item")
-        return from_item(found) if found else None
+    def items(self, table: str, keys: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+        """The items of these (pk, sk) that exist (plain values), in one BatchGetItem a hundred."""
+        wanted = [key(pk, sk) for pk, sk in dict.fromkeys(keys)]
+        return [from_item(i) for i in batch_get(self.client, table, wanted, ConsistentRead=True)] if wanted else []
 
     # ------------------------------------------------------------------ writes
     def delete_items(self, table: str, keys: Iterable[tuple[str, str]]) -> int:
@@ -102,20 +98,13 @@ class ErasureStore:
         """Turn the profile into an alias of nobody (``merged_into = erased``): from now on no
         interaction, identity or context is written to it, and lookups find nobody. False when
         there is no such profile (already erased). A retry of the same job freezes again."""
-        try:
-            self.client.update_item(
-                TableName=self.profiles_table, Key=key(f"CUSTOMER#{customer_id}", "PROFILE"),
-                UpdateExpression="SET merged_into = :erased, erasing_job = :job, erasing_at = :at",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(merged_into) "
-                                    "OR erasing_job = :job OR merged_into = :erased)",
-                ExpressionAttributeValues={":erased": {"S": ERASED_ALIAS}, ":job": {"S": job_id},
-                                           ":at": {"S": at}},
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return conditionally(lambda: self.client.update_item(
+            TableName=self.profiles_table, Key=key(f"CUSTOMER#{customer_id}", "PROFILE"),
+            UpdateExpression="SET merged_into = :erased, erasing_job = :job, erasing_at = :at",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(merged_into) "
+                                "OR erasing_job = :job OR merged_into = :erased)",
+            ExpressionAttributeValues={":erased": {"S": ERASED_ALIAS}, ":job": {"S": job_id}, ":at": {"S": at}},
+        ))
 
     def forget_suggestion(self, other_id: str, erased_id: str) -> None:
         """Drop the mirror of a suggestion on the other customer, and the pair from its
@@ -146,52 +135,65 @@ class ErasureStore:
         """Delete the Powertools idempotency records whose stored outcome names any of ``tokens``
         (case ids, CRM record ids, work item ids). Their keys are hashes of the guarded action, so
         they cannot be looked up: the table is scanned - it only holds records of the last days
-        (TTL), and an erasure is rare. Hand-written: Powertools has no "find by outcome"."""
+        (TTL), and an erasure is rare. Hand-written: Powertools has no "find by outcome".
+
+        A record goes only when one of its outcome's values *is* a token, never when it merely
+        contains one: CRM record ids are often short numbers ("47" is inside "1470" and inside
+        any timestamp), and deleting another case's record would let its side effect run twice."""
         if not self.idempotency_table or not tokens:
             return 0
-        wanted = [t for t in dict.fromkeys(tokens) if t]
-        doomed: list[tuple[str, str]] = []
-        kwargs: dict[str, Any] = {"TableName": self.idempotency_table, "ProjectionExpression": "id, #d",
-                                  "ExpressionAttributeNames": {"#d": "data"}}
-        while True:
-            page = self.client.scan(**kwargs)
-            for item in page.get("Items", []):
-                data = item.get("data", {}).get("S", "")
-                if any(t in data for t in wanted):
-                    doomed.append(item["id"]["S"])
-            if "LastEvaluatedKey" not in page:
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        wanted = {t for t in tokens if t}
+        pages = self.client.get_paginator("scan").paginate(
+            TableName=self.idempotency_table, ProjectionExpression="id, #d", ExpressionAttributeNames={"#d": "data"})
+        doomed = [item["id"]["S"] for page in pages for item in page.get("Items", [])
+                  if wanted & _values(item.get("data", {}).get("S", ""))]
         batch_write(self.client, self.idempotency_table, [{"DeleteRequest": {"Key": {"id": {"S": i}}}}
                                                           for i in doomed])
         return len(doomed)
 
     # ------------------------------------------------------------------ media bucket
     def object_keys(self, prefix: str) -> Iterator[str]:
-        if self.s3 is None or not self.bucket:
+        if self.media is None:
             return
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        pages = self.media.client.get_paginator("list_objects_v2").paginate(Bucket=self.media.bucket, Prefix=prefix)
         for page in pages:
             for obj in page.get("Contents", []):
                 yield str(obj["Key"])
 
     def delete_objects(self, keys: Iterable[str]) -> int:
         """Delete the given object keys (missing ones are not an error); returns how many."""
-        if self.s3 is None or not self.bucket:
+        if self.media is None:
             return 0
         wanted = sorted(set(keys))
         for start in range(0, len(wanted), _DELETE_BATCH):
             chunk = [{"Key": k} for k in wanted[start : start + _DELETE_BATCH]]
-            result = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
+            result = self.media.client.delete_objects(Bucket=self.media.bucket,
+                                                      Delete={"Objects": chunk, "Quiet": True})
             if result.get("Errors"):
                 raise RuntimeError(f"S3 refused to delete {len(result['Errors'])} object(s)")
         return len(wanted)
 
     def delete_prefixes(self, prefixes: Iterable[str]) -> int:
-        """Delete every object under each folder prefix (``customers/<id>/``...)."""
-        count = 0
-        for prefix in dict.fromkeys(prefixes):
-            if not prefix.endswith("/"):
-                raise ValueError(f"refusing to delete a prefix that is not a folder: {prefix!r}")
-            count += self.delete_objects(list(self.object_keys(prefix)))
-        return count
+        """Delete every object under each folder prefix (``customers/<id>/``, a message's folder)."""
+        if self.media is None:
+            return 0
+        return sum(self.media.delete_prefix(prefix) for prefix in dict.fromkeys(prefixes))
+
+
+def _values(data: str) -> set[str]:
+    """Every scalar of a stored JSON outcome, as text (the text itself when it is not JSON)."""
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return {data}
+    found: set[str] = set()
+    pending = [parsed]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending += value.values()
+        elif isinstance(value, list):
+            pending += value
+        elif value is not None:
+            found.add(str(value))
+    return found

@@ -9,7 +9,7 @@ entries about a customer (AuditTable): the reads and writes of data-rights work.
   (``store.profiles.timeline``). A month's bucket is written once per customer and month, so the
   index costs a write a month per active customer, not one per message; the shards spread a
   month's first contacts over several index partitions. The sweep queries whole months, then
-  reads the profiles to compare ``last_seen`` exactly: no table scan.
+  reads the profiles to compare the last contact (``last_contact_at``) exactly: no table scan.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from socialcare.store.codec import attribute_value, conditionally, from_item, ke
 JOB_SK = "JOB"
 RETENTION_INDEX = "RetentionIndex"
 RETENTION_SHARDS = 8
+_AUDIT_KEYS = ("pk", "sk", "actor_pk", "actor_sk", "expires_at")  # storage, not the record
 
 
 def job_pk(job_id: str) -> str:
@@ -123,33 +124,30 @@ class ErasureJobs:
         """Customer ids in the RetentionIndex buckets of ``months`` (``yyyy-mm``)."""
         if not self.profiles_table:
             return
+        query = self.client.get_paginator("query")
         for month in months:
             for shard in range(RETENTION_SHARDS):
-                kwargs: dict[str, Any] = {
-                    "TableName": self.profiles_table, "IndexName": RETENTION_INDEX,
-                    "KeyConditionExpression": "retention_pk = :b",
-                    "ExpressionAttributeValues": {":b": {"S": f"RET#{month}#{shard}"}},
-                }
-                while True:
-                    page = self.client.query(**kwargs)
-                    for item in page.get("Items", []):
-                        pk = item["pk"]["S"]
-                        if item["sk"]["S"] == "PROFILE" and pk.startswith("CUSTOMER#"):
-                            yield pk.removeprefix("CUSTOMER#")
-                    if "LastEvaluatedKey" not in page:
-                        break
-                    kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+                pages = query.paginate(TableName=self.profiles_table, IndexName=RETENTION_INDEX,
+                                       KeyConditionExpression="retention_pk = :b",
+                                       ExpressionAttributeValues={":b": {"S": f"RET#{month}#{shard}"}})
+                for item in (i for page in pages for i in page.get("Items", [])):
+                    pk = item["pk"]["S"]
+                    if item["sk"]["S"] == "PROFILE" and pk.startswith("CUSTOMER#"):
+                        yield pk.removeprefix("CUSTOMER#")
 
     def last_contacts(self, customer_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
-        """customer id -> (last_seen, merged_into) of each profile that exists."""
+        """customer id -> (last contact, merged_into) of each profile that exists: when her last
+        message was received (``last_seen``, her messages' own time, for profiles written before
+        ``last_contact_at`` existed)."""
         if not self.profiles_table or not customer_ids:
             return {}
         items = batch_get(self.client, self.profiles_table, [key(f"CUSTOMER#{c}", "PROFILE") for c in customer_ids],
-                          ProjectionExpression="pk, last_seen, merged_into")
+                          ProjectionExpression="pk, last_seen, last_contact_at, merged_into")
         found = {}
         for item in items:
             data = from_item(item)
-            found[str(data["pk"]).removeprefix("CUSTOMER#")] = (data.get("last_seen"), data.get("merged_into"))
+            last = data.get("last_contact_at") or data.get("last_seen")
+            found[str(data["pk"]).removeprefix("CUSTOMER#")] = (last, data.get("merged_into"))
         return found
 
     # ------------------------------------------------------------------ audit entries
@@ -172,13 +170,6 @@ class ErasureJobs:
         }
         if customer_ids:
             kwargs["ExpressionAttributeNames"] = {"#src": "source", "#tgt": "target"}
-        entries: list[dict[str, Any]] = []
-        while True:
-            page = self.client.query(**kwargs)
-            for item in page.get("Items", []):
-                data = from_item(item)
-                entries.append({k: v for k, v in data.items() if k not in ("pk", "sk", "actor_pk", "actor_sk",
-                                                                           "expires_at")})
-            if "LastEvaluatedKey" not in page:
-                return entries
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        pages = self.client.get_paginator("query").paginate(**kwargs)
+        return [{k: v for k, v in from_item(item).items() if k not in _AUDIT_KEYS}
+                for page in pages for item in page.get("Items", [])]

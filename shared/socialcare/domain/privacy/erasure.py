@@ -12,12 +12,13 @@ outage) finishes on its next attempt. The steps, in order, and why in that order
    inbound-event claim checks of their messages;
 4. ``cases``: personal fields of the cases (``scrub``), their timeline items, the interactions'
    markers and the customer's case pointer;
-5. ``state``: StateTable items kept per customer (``CUSTOMER#<id>``);
-6. ``idempotency``: idempotency records whose outcome names the customer, a case or a CRM record;
-7. ``profiles``: claims, handles and guards (only while they still name this customer),
+5. ``idempotency``: idempotency records whose outcome names the customer, a case or a CRM record;
+6. ``profiles``: claims, handles and guards (only while they still name this customer),
    mirrored suggestions and dismissals on other customers, then every partition, profile last;
-8. ``crm``: the CRM record through the adapter (last: our own copy is gone even while a CRM is
+7. ``crm``: the CRM record through the adapter (last: our own copy is gone even while a CRM is
    down), and the CRM state settled so reconcile never re-sends the case.
+
+StateTable holds no customer data (``store.state``): only the jobs themselves are kept there.
 
 Everything needed after the profile is gone (customer ids, case ids) is noted on the job by the
 first step; the job forgets them (and whom it was about) when it is done.
@@ -38,9 +39,12 @@ from socialcare.domain.privacy.tombstones import Hasher
 from socialcare.errors import NotFound
 from socialcare.models.privacy import STEPS, ErasureJob, JobSource
 from socialcare.store.cases import CasesRepository
+from socialcare.store.cases.items import CRM_SK, MARKER_SK, POINTER_SK, case_pk, marker_pk, pointer_pk
+from socialcare.store.cases.items import TIMELINE_PREFIX as CASE_TIMELINE_PREFIX
 from socialcare.store.erasure import ErasureStore
 from socialcare.store.erasure_jobs import ErasureJobs
 from socialcare.store.profiles import ProfilesRepository
+from socialcare.store.profiles.items import CLAIM, GUARD, PROFILE, claim_pk, customer_pk, guard_pk, handle_pk
 
 if TYPE_CHECKING:  # the CRM adapters import requests: only an erasure that reaches the CRM loads them
     from socialcare.crm.base import CrmAdapter
@@ -156,42 +160,35 @@ class Erasure:
                 continue
             whole = case.customer_id in owners or bool(owners & set(case.former_customer_ids))
             self.cases.update(case_id, lambda c, w=whole: scrub_case(c, at, None if w else mine), now=at)
-            for item in self.store.partition(self.store.cases_table, f"CASE#{case_id}"):
-                if str(item["sk"]).startswith("INT#") and (whole or item.get("id") in mine):
+            for item in self.store.partition(self.store.cases_table, case_pk(case_id)):
+                if str(item["sk"]).startswith(CASE_TIMELINE_PREFIX) and (whole or item.get("id") in mine):
                     scrubbed = scrub_timeline_item(item)
                     if scrubbed is not None:
                         self.store.put_case_item(scrubbed)
-        self.store.delete_items(self.store.cases_table, [(f"INTERACTION#{i}", "CASE") for i in mine])
-        self.store.delete_items(self.store.cases_table, [(f"CUSTOMER#{c}", "LATEST_CASE") for c in owners])
-
-    def _state(self, job: ErasureJob, inventory: Inventory) -> None:
-        if self.store.state_table:
-            for cid in inventory.customer_ids:
-                self.store.delete_partition(self.store.state_table, f"CUSTOMER#{cid}")
+        self.store.delete_items(self.store.cases_table, [(marker_pk(i), MARKER_SK) for i in mine])
+        self.store.delete_items(self.store.cases_table, [(pointer_pk(c), POINTER_SK) for c in owners])
 
     def _idempotency(self, job: ErasureJob, inventory: Inventory) -> None:
-        records = [r for case_id in inventory.case_ids if (r := self._crm_record(case_id)) is not None]
-        tokens = [*inventory.customer_ids, *inventory.case_ids, *(record for _, record in records)]
-        self.store.purge_idempotency(tokens)
+        records = [r for case_id in inventory.case_ids if (r := self._record_id(case_id))]
+        self.store.purge_idempotency([*inventory.customer_ids, *inventory.case_ids, *records])
 
     def _profiles(self, job: ErasureJob, inventory: Inventory) -> None:
         table, owners = self.store.profiles_table, inventory.customer_ids
         for ident in inventory.identities:
-            self.store.delete_if_owner(table, f"ID#{ident['kind']}#{ident['value']}", "CLAIM", owners)
+            self.store.delete_if_owner(table, claim_pk(str(ident["kind"]), str(ident["value"])), CLAIM, owners)
         for kind, handles in inventory.identifiers().items():
             if kind.startswith("handle:"):
                 for handle in handles:
-                    self.store.delete_if_owner(table, f"HANDLE#{kind.removeprefix('handle:')}#{handle}", "CLAIM",
-                                               owners)
+                    self.store.delete_if_owner(table, handle_pk(kind.removeprefix("handle:"), handle), CLAIM, owners)
         for pk in _guard_pks(inventory):
             for item in self.store.partition(table, pk):
-                if item["sk"] == "GUARD":
-                    self.store.delete_if_owner(table, pk, "GUARD", owners)
+                if item["sk"] == GUARD:
+                    self.store.delete_if_owner(table, pk, GUARD, owners)
                 else:
                     self.store.delete_items(table, [(pk, str(item["sk"]))])
         self._others(inventory)
         for cid in sorted(owners, key=lambda c: c == inventory.customer_id):  # the survivor last
-            self.store.delete_partition(table, f"CUSTOMER#{cid}", last="PROFILE")
+            self.store.delete_partition(table, customer_pk(cid), last=PROFILE)
 
     def _others(self, inventory: Inventory) -> None:
         """What other customers hold about this one: mirrored suggestions and dismissals."""
@@ -203,7 +200,7 @@ class Erasure:
         for record in inventory.merges:
             if record.get("action") == "dismiss_suggestion":  # its evidence names this customer's identifiers
                 for other in {str(record.get("source")), str(record.get("target"))} - set(owners):
-                    self.store.delete_items(table, [(f"CUSTOMER#{other}", str(record["sk"]))])
+                    self.store.delete_items(table, [(customer_pk(other), str(record["sk"]))])
 
     def _crm(self, job: ErasureJob, inventory: Inventory | None) -> None:
         fresh = self.jobs.get(job.job_id) or job  # the ids the first step noted
@@ -211,7 +208,7 @@ class Erasure:
         case_ids = fresh.case_ids
         owned = [c for c in (self.cases.get(cid) for cid in case_ids) if c is not None
                  and (c.customer_id in customer_ids or set(customer_ids) & set(c.former_customer_ids))]
-        records = tuple((c.id, r[1]) for c in owned if (r := self._crm_record(c.id)) is not None)
+        records = tuple((c.id, r) for c in owned if (r := self._record_id(c.id)))
         adapter = self.crm()
         if adapter is not None:
             from socialcare.crm.base import CrmErasure
@@ -223,14 +220,13 @@ class Erasure:
                                                   delivery_id=job.job_id))
         provider = adapter.provider if adapter is not None else "none"
         for case in owned:
-            self.store.delete_items(self.store.cases_table, [(f"CASE#{case.id}", "CRM")])
+            self.store.delete_items(self.store.cases_table, [(case_pk(case.id), CRM_SK)])
             self.cases.record_crm_sync(case.id, provider=provider, record_id=None, version=case.version)
 
-    def _crm_record(self, case_id: str) -> tuple[str, str] | None:
-        item = self.store.get(self.store.cases_table, f"CASE#{case_id}", "CRM")
-        if item and item.get("crm_record_id"):
-            return str(item.get("crm_provider") or ""), str(item["crm_record_id"])
-        return None
+    def _record_id(self, case_id: str) -> str | None:
+        """The CRM's record id of the case (None: never synced, or settled by this erasure)."""
+        state = self.cases.crm_state(case_id)
+        return state.record_id if state is not None else None
 
 
 def _guard_pks(inventory: Inventory) -> list[str]:
@@ -238,9 +234,9 @@ def _guard_pks(inventory: Inventory) -> list[str]:
     pks = []
     for item in inventory.timeline:
         if item.get("id"):
-            pks.append(f"IX#{item['id']}")
+            pks.append(guard_pk(str(item["id"])))
         if item.get("channel") and item.get("platform_message_id"):
-            pks.append(f"IX#{item['channel']}:{item['platform_message_id']}")
+            pks.append(guard_pk(f"{item['channel']}:{item['platform_message_id']}"))
     return list(dict.fromkeys(pks))
 
 

@@ -11,8 +11,6 @@ answered with its survivor's document (``merged_into`` says so).
 from __future__ import annotations
 
 import base64
-import json
-import zlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +21,7 @@ from socialcare.store.cases import CasesRepository
 from socialcare.store.erasure import ErasureStore
 from socialcare.store.erasure_jobs import ErasureJobs
 from socialcare.store.profiles import ProfilesRepository
+from socialcare.store.profiles.items import CLAIM, claim_pk, decompress_raw
 
 FORMAT = "socialcare.customer-export.v1"
 _INTERNAL = ("pk", "sk", "type", "entity", "queue_pk", "queue_sk", "retention_pk")
@@ -86,18 +85,15 @@ class CustomerExport:
         })
 
     def _claims(self, inventory: Inventory) -> list[dict[str, Any]]:
-        found = []
-        for ident in inventory.identities:
-            claim = self.store.get(self.store.profiles_table, f"ID#{ident['kind']}#{ident['value']}", "CLAIM")
-            if claim is not None and claim.get("customer_id") in inventory.customer_ids:
-                found.append(_public(claim))
-        return found
+        keys = [(claim_pk(str(i["kind"]), str(i["value"])), CLAIM) for i in inventory.identities]
+        claims = self.store.items(self.store.profiles_table, keys)
+        return [_public(c) for c in claims if c.get("customer_id") in inventory.customer_ids]
 
     def _message(self, item: dict[str, Any]) -> dict[str, Any]:
         message = _public(item)
         raw = message.pop("raw", None)
         if isinstance(raw, bytes | bytearray):
-            message["raw"] = json.loads(zlib.decompress(bytes(raw)))
+            message["raw"] = decompress_raw(bytes(raw))
         key = item.get("text_s3_key")
         if key and self.bodies is not None:
             whole = self.bodies.get_text(str(key))

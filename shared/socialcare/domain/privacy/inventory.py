@@ -16,6 +16,7 @@ from typing import Any
 from socialcare.store.bodies import folder_of
 from socialcare.store.cases import CasesRepository
 from socialcare.store.erasure import ErasureStore
+from socialcare.store.profiles.items import customer_pk
 
 _MAX_ALIASES = 50  # merge chains are short; a cycle or a runaway chain stops here
 
@@ -114,7 +115,7 @@ def gather(store: ErasureStore, cases: CasesRepository, customer_id: str) -> Inv
         cid = pending.pop(0)
         if cid in inventory.partitions:
             continue
-        items = store.partition(store.profiles_table, f"CUSTOMER#{cid}")
+        items = store.partition(store.profiles_table, customer_pk(cid))
         inventory.partitions[cid] = items
         profile = next((i for i in items if i.get("sk") == "PROFILE"), None) or {}
         pending += [str(m) for m in profile.get("merged_from") or [] if m]

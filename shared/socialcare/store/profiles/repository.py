@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from socialcare.store.profiles.identities import IdentityWrites
@@ -12,6 +14,8 @@ from socialcare.store.profiles.timeline import TimelineWrites
 
 
 class ProfilesRepository(IdentityWrites, TimelineWrites, MergeWrites, ReplyAliases, SatisfactionWrites):
-    def __init__(self, table: str, client: Any) -> None:
+    def __init__(self, table: str, client: Any, clock: Callable[[], datetime] | None = None) -> None:
+        """``clock``: when a message is received (the retention sweep's "last contact")."""
         self.table = table
         self.client = client
+        self.clock = clock or (lambda: datetime.now(UTC))

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from boto3.dynamodb.types import Binary
@@ -48,6 +50,7 @@ from socialcare.store.profiles.items import (
 
 
 class TimelineWrites(TimelineChanges):
+    clock: Callable[[], datetime]  # ProfilesRepository's: when a message is received
 
     def record_interaction(self, customer_id: str, interaction: Interaction, raw: Any, *, via: str,
                            bodies: TextBodies | None = None) -> RecordResult:
@@ -94,18 +97,21 @@ class TimelineWrites(TimelineChanges):
             "timeline_sk": sk, "stored_at": at,
         }
         inbound = interaction.direction is Direction.INBOUND
-        # retention_pk: the month of the last contact, for the retention sweep's index (a GSI
-        # write only when the month changes; store.erasure_jobs)
+        # last_contact_at and retention_pk (its month, for the retention sweep's index: a GSI write
+        # only when the month changes; store.erasure_jobs) are when we received her message, not
+        # when she wrote it: a late or replayed old message must not make a current customer look
+        # gone for years - last_seen would, as it follows the messages' own times.
         profile_update = (
-            "SET last_seen = :ts, last_channel = :ch, updated_at = :now, retention_pk = :rp"
+            "SET last_seen = :ts, last_channel = :ch, updated_at = :now, last_contact_at = :rc, retention_pk = :rp"
             " ADD channel_counts.#ch :one, interaction_count :one"
             if inbound else "SET last_outbound_at = :ts, updated_at = :now"
         )
         values: dict[str, Any] = {":ts": {"S": iso(interaction.occurred_at)}, ":now": {"S": at}}
         names: dict[str, str] = {}
         if inbound:
+            received = self.clock()
             values.update({":ch": {"S": interaction.channel.value}, ":one": {"N": "1"},
-                           ":rp": {"S": retention_pk(customer_id, interaction.occurred_at)}})
+                           ":rc": {"S": iso(received)}, ":rp": {"S": retention_pk(customer_id, received)}})
             names["#ch"] = interaction.channel.value
         actions: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table, "Item": to_item(guard),
