@@ -33,7 +33,7 @@ from socialcare.models.profile import RecordResult
 from socialcare.models.triage import Triage
 from socialcare.observability import logger, metrics
 from socialcare.publish import WorkItemOutbox, unwrap_body
-from socialcare.store.erasure import Tombstoned
+from socialcare.store.profiles.items import Tombstoned
 
 
 class Processor:

@@ -21,24 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from socialcare.store.batch import batch_get, batch_write
 from socialcare.store.codec import conditionally, from_item, key, to_item
+from socialcare.store.profiles.items import PROFILE, TOMBSTONE_SK, customer_pk, tombstone_pk
 
-if TYPE_CHECKING:  # the processor imports this module for its tombstones, not for the bucket
+if TYPE_CHECKING:
     from socialcare.store.media import MediaStore
 
-TOMBSTONE_SK = "TOMBSTONE"
-TOMBSTONE_PREFIX = "ERASED#"
 # The sentinel an erasure freezes a profile with: every write to a customer is conditional on
 # ``attribute_not_exists(merged_into)``, and a read that follows the alias finds nobody.
 ERASED_ALIAS = "erased"
 _DELETE_BATCH = 1000  # S3 DeleteObjects takes at most 1,000 keys
-
-
-def tombstone_pk(digest: str) -> str:
-    return f"{TOMBSTONE_PREFIX}{digest}"
-
-
-class Tombstoned(Exception):
-    """What the event is about was erased (a tombstone of its salted hash exists): drop it."""
 
 
 class ErasureStore:
@@ -99,7 +90,7 @@ class ErasureStore:
         interaction, identity or context is written to it, and lookups find nobody. False when
         there is no such profile (already erased). A retry of the same job freezes again."""
         return conditionally(lambda: self.client.update_item(
-            TableName=self.profiles_table, Key=key(f"CUSTOMER#{customer_id}", "PROFILE"),
+            TableName=self.profiles_table, Key=key(customer_pk(customer_id), PROFILE),
             UpdateExpression="SET merged_into = :erased, erasing_job = :job, erasing_at = :at",
             ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(merged_into) "
                                 "OR erasing_job = :job OR merged_into = :erased)",
@@ -109,9 +100,9 @@ class ErasureStore:
     def forget_suggestion(self, other_id: str, erased_id: str) -> None:
         """Drop the mirror of a suggestion on the other customer, and the pair from its
         ``suggested_with`` (the erased id would otherwise stay in the other's profile)."""
-        self.delete_items(self.profiles_table, [(f"CUSTOMER#{other_id}", f"SUGGEST#{erased_id}")])
+        self.delete_items(self.profiles_table, [(customer_pk(other_id), f"SUGGEST#{erased_id}")])
         conditionally(lambda: self.client.update_item(
-            TableName=self.profiles_table, Key=key(f"CUSTOMER#{other_id}", "PROFILE"),
+            TableName=self.profiles_table, Key=key(customer_pk(other_id), PROFILE),
             UpdateExpression="DELETE suggested_with :c", ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":c": {"SS": [erased_id]}},
         ))

@@ -4,17 +4,15 @@ entries about a customer (AuditTable): the reads and writes of data-rights work.
 * ``ERASURE#<job id>`` / ``JOB`` (StateTable): one erasure - its source, the steps done, the
   times; what to erase (``customer_id`` / ``platform_user_id``) is removed when it is done. Never
   expires: the job id is the opaque record that an erasure happened (and Meta's confirmation code).
-* RetentionIndex (ProfilesTable GSI, keys only): ``retention_pk = RET#<yyyy-mm>#<shard>`` of the
-  month of the customer's last inbound contact, written by the interaction's own transaction
-  (``store.profiles.timeline``). A month's bucket is written once per customer and month, so the
-  index costs a write a month per active customer, not one per message; the shards spread a
-  month's first contacts over several index partitions. The sweep queries whole months, then
-  reads the profiles to compare the last contact (``last_contact_at``) exactly: no table scan.
+* RetentionIndex (ProfilesTable GSI, keys only; ``store.profiles.items``): each profile's
+  ``retention_shard`` and the month its last inbound message was received (``retention_month``),
+  written by the interaction's own transaction. The sweep asks each shard for the months up to the
+  cutoff (one paginated Query per shard, whatever the history), then reads the profiles to compare
+  the last contact (``last_contact_at``) exactly: no table scan.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -22,21 +20,14 @@ from typing import Any
 from socialcare.models.privacy import ErasureJob, JobStatus
 from socialcare.store.batch import batch_get
 from socialcare.store.codec import attribute_value, conditionally, from_item, key, to_item
+from socialcare.store.profiles.items import PROFILE, RETENTION_INDEX, RETENTION_SHARDS
 
 JOB_SK = "JOB"
-RETENTION_INDEX = "RetentionIndex"
-RETENTION_SHARDS = 8
 _AUDIT_KEYS = ("pk", "sk", "actor_pk", "actor_sk", "expires_at")  # storage, not the record
 
 
 def job_pk(job_id: str) -> str:
     return f"ERASURE#{job_id}"
-
-
-def retention_pk(customer_id: str, last_contact: datetime) -> str:
-    """The RetentionIndex bucket of a customer last heard from at ``last_contact``."""
-    shard = int(hashlib.sha256(customer_id.encode()).hexdigest(), 16) % RETENTION_SHARDS
-    return f"RET#{last_contact.astimezone(UTC):%Y-%m}#{shard}"
 
 
 class ErasureJobs:
@@ -120,20 +111,20 @@ class ErasureJobs:
         )
 
     # ------------------------------------------------------------------ retention
-    def retention_candidates(self, months: Sequence[str]) -> Iterator[str]:
-        """Customer ids in the RetentionIndex buckets of ``months`` (``yyyy-mm``)."""
+    def retention_candidates(self, up_to_month: str) -> Iterator[str]:
+        """Customer ids last heard from in ``up_to_month`` (``yyyy-mm``) or before."""
         if not self.profiles_table:
             return
         query = self.client.get_paginator("query")
-        for month in months:
-            for shard in range(RETENTION_SHARDS):
-                pages = query.paginate(TableName=self.profiles_table, IndexName=RETENTION_INDEX,
-                                       KeyConditionExpression="retention_pk = :b",
-                                       ExpressionAttributeValues={":b": {"S": f"RET#{month}#{shard}"}})
-                for item in (i for page in pages for i in page.get("Items", [])):
-                    pk = item["pk"]["S"]
-                    if item["sk"]["S"] == "PROFILE" and pk.startswith("CUSTOMER#"):
-                        yield pk.removeprefix("CUSTOMER#")
+        for shard in range(RETENTION_SHARDS):
+            pages = query.paginate(
+                TableName=self.profiles_table, IndexName=RETENTION_INDEX,
+                KeyConditionExpression="retention_shard = :s AND retention_month <= :m",
+                ExpressionAttributeValues={":s": {"S": f"RET#{shard}"}, ":m": {"S": up_to_month}})
+            for item in (i for page in pages for i in page.get("Items", [])):
+                pk = item["pk"]["S"]
+                if item["sk"]["S"] == PROFILE and pk.startswith("CUSTOMER#"):
+                    yield pk.removeprefix("CUSTOMER#")
 
     def last_contacts(self, customer_ids: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
         """customer id -> (last contact, merged_into) of each profile that exists: when her last

@@ -28,12 +28,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from socialcare.store.batch import batch_get
-from socialcare.store.codec import cancellation_codes, cancelled, key, plain
+from socialcare.store.codec import cancellation_codes, cancelled, from_item, key
 
 DAY_PREFIX = "DAY#"
 CLAIM_PREFIX = "F#"
 CLAIM_SK = "F"
 TRANSACTION_LIMIT = 100  # actions per TransactWriteItems
+_NOT_DATA = frozenset({"pk", "sk", "expires_at"})  # a claim's key and TTL, beside its data
 
 
 class ClaimsRaced(Exception):
@@ -90,11 +91,8 @@ class ReportsRepository:
             return {}
         keys = [key(pk, CLAIM_SK) for pk in sorted(wanted)]
         found = batch_get(self.client, self.table, keys, ConsistentRead=True)
-        out: dict[str, dict[str, Any]] = {}
-        for item in found:
-            data = {k: plain(v.get("S", v.get("N"))) for k, v in item.items() if k not in ("pk", "sk", "expires_at")}
-            out[wanted[item["pk"]["S"]]] = data
-        return out
+        return {wanted[item["pk"]["S"]]: {k: v for k, v in from_item(item).items() if k not in _NOT_DATA}
+                for item in found}
 
     def count(self, claims: Sequence[Claim], increments: Increments, *, now: datetime | None = None) -> None:
         """Claim ``claims`` and apply ``increments`` in one transaction (at most
@@ -151,7 +149,6 @@ class StateDayCounters:
     for the report: one BatchGetItem per 100 keys, a missing item absent from the answer."""
 
     SK = "COUNT"  # store.state's counter items
-    _NOT_COUNTERS = frozenset({"pk", "sk", "expires_at"})
 
     def __init__(self, table: str, client: Any) -> None:
         self.table = table
@@ -161,4 +158,4 @@ class StateDayCounters:
         """``pk`` -> its counters (attribute -> value), for the items of ``pks`` that exist."""
         found = batch_get(self.client, self.table, [key(pk, self.SK) for pk in dict.fromkeys(pks)]) if pks else []
         return {item["pk"]["S"]: {name: int(value["N"]) for name, value in item.items()
-                                  if "N" in value and name not in self._NOT_COUNTERS} for item in found}
+                                  if "N" in value and name not in _NOT_DATA} for item in found}

@@ -24,7 +24,8 @@ from socialcare.store.profiles import ProfilesRepository
 from socialcare.store.profiles.items import CLAIM, claim_pk, decompress_raw
 
 FORMAT = "socialcare.customer-export.v1"
-_INTERNAL = ("pk", "sk", "type", "entity", "queue_pk", "queue_sk", "retention_pk")
+_INTERNAL = ("pk", "sk", "type", "entity", "queue_pk", "queue_sk", "retention_shard",
+             "retention_month")
 
 
 def jsonable(value: Any) -> Any:

@@ -1,8 +1,8 @@
 """The retention sweep: customers not heard from for ``months`` are erased like any other erasure.
 
-The candidates come from the RetentionIndex (``store.erasure_jobs``: one bucket per month of last
-contact), queried month by month from the cutoff back ``lookback_months`` - no table scan; each
-candidate's ``last_seen`` is then compared exactly. A customer merged away is skipped (its
+The candidates come from the RetentionIndex (``store.erasure_jobs``: each customer's month of
+last contact, by shard), every month up to the cutoff's - no table scan; each candidate's last
+contact is then compared exactly. A customer merged away is skipped (its
 survivor's last contact decides for both). Each one past retention gets an erasure job
 (``JobSource.RETENTION``), run by ErasureFunction like a DELETE's.
 """
@@ -41,20 +41,18 @@ class SweepReport:
 
 class RetentionSweep:
     def __init__(self, jobs: ErasureJobs, erasure: Erasure, enqueue: Callable[[Sequence[ErasureJob]], None], *,
-                 months: int, lookback_months: int = 120, limit: int = 1000) -> None:
+                 months: int, limit: int = 1000) -> None:
         self.jobs = jobs
         self.erasure = erasure
         self.enqueue = enqueue
         self.months = months
-        self.lookback_months = lookback_months
         self.limit = limit
 
     def sweep(self, now: datetime | None = None) -> SweepReport:
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         cutoff = months_back(moment, self.months)
         report = SweepReport(cutoff=cutoff.isoformat())
-        buckets = [f"{months_back(cutoff, n):%Y-%m}" for n in range(self.lookback_months + 1)]
-        candidates = list(dict.fromkeys(self.jobs.retention_candidates(buckets)))
+        candidates = list(dict.fromkeys(self.jobs.retention_candidates(f"{cutoff:%Y-%m}")))
         report.candidates = len(candidates)
         limit = cutoff.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # store.profiles' fixed-width timestamps
         due: list[ErasureJob] = []

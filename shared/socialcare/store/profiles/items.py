@@ -47,6 +47,7 @@ that an unmerge can move it back.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from datetime import UTC, datetime
@@ -85,6 +86,33 @@ def claim_pk(kind: str, value: str) -> str:
 
 def guard_pk(interaction_id: str) -> str:
     return f"IX#{interaction_id}"
+
+
+# Tombstones of erased data (store.erasure writes them; recognition reads them with the claims).
+TOMBSTONE_SK = "TOMBSTONE"
+TOMBSTONE_PREFIX = "ERASED#"
+# RetentionIndex (keys only): a PROFILE's shard and the month of its last inbound contact
+# (when the message was received). The sweep reads each shard's months up to the cutoff: a
+# handful of Queries, however many years are kept. The month changes once a month per active
+# customer, so the index costs one write a month each; the shards spread those writes.
+RETENTION_INDEX = "RetentionIndex"
+RETENTION_SHARDS = 8
+
+
+class Tombstoned(Exception):
+    """What the event is about was erased (a tombstone of its salted hash exists): drop it."""
+
+
+def tombstone_pk(digest: str) -> str:
+    return f"{TOMBSTONE_PREFIX}{digest}"
+
+
+def retention_shard(customer_id: str) -> str:
+    return f"RET#{int(hashlib.sha256(customer_id.encode()).hexdigest(), 16) % RETENTION_SHARDS}"
+
+
+def retention_month(received: datetime) -> str:
+    return f"{received.astimezone(UTC):%Y-%m}"
 
 
 def threaded_onto_ops(table: str, customer_id: str, interaction_id: str, timeline_sk: str,

@@ -9,7 +9,6 @@ from socialcare.models.profile import Claim, CustomerView, IdentityRecord, Page,
 from socialcare.store import cursor as cursor_codec
 from socialcare.store.batch import batch_get
 from socialcare.store.codec import from_item, key
-from socialcare.store.erasure import TOMBSTONE_SK, Tombstoned, tombstone_pk
 from socialcare.store.profiles.items import (
     ALIAS_HOPS,
     CLAIM,
@@ -19,12 +18,15 @@ from socialcare.store.profiles.items import (
     PROFILE,
     SUGGESTION_PREFIX,
     TIMELINE_PREFIX,
+    TOMBSTONE_SK,
+    Tombstoned,
     claim_pk,
     customer_pk,
     decompress_raw,
     guard_pk,
     handle_pk,
     public_fields,
+    tombstone_pk,
 )
 
 

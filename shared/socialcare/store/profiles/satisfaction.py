@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from socialcare.store.codec import attribute_value, conditionally, key
-from socialcare.store.profiles.items import PROFILE, customer_pk, now_iso, threaded_onto_ops
+from socialcare.store.profiles.items import ALIAS_HOPS, PROFILE, customer_pk, now_iso, threaded_onto_ops
 from socialcare.store.profiles.reads import ProfileReads
 
 _LIVE = "attribute_exists(pk) AND attribute_not_exists(merged_into)"
@@ -18,16 +18,21 @@ class SatisfactionWrites(ProfileReads):
 
     def note_survey(self, customer_id: str, case_id: str, at: str) -> bool:
         """The customer was asked about ``case_id`` at ``at``: the quiet period starts, and the
-        processor watches their next message for the answer. False: no such (live) customer."""
-        profile = self.get_profile(customer_id)  # a merged-away customer is noted on the survivor
-        if profile is None:
-            return False
-        return conditionally(lambda: self.client.update_item(
-            TableName=self.table, Key=key(customer_pk(profile.id), PROFILE),
-            UpdateExpression="SET last_survey_at = :at, survey_case_id = :case, updated_at = :now",
-            ConditionExpression=_LIVE,
-            ExpressionAttributeValues={":at": {"S": at}, ":case": {"S": case_id}, ":now": {"S": now_iso()}},
-        ))
+        processor watches their next message for the answer. ``customer_id`` is the profile as the
+        survey read it; one merged away since is noted on its survivor. False: no such (live) customer."""
+        values = {":at": {"S": at}, ":case": {"S": case_id}}
+        for _ in range(ALIAS_HOPS):
+            update = {"TableName": self.table, "Key": key(customer_pk(customer_id), PROFILE),
+                      "UpdateExpression": "SET last_survey_at = :at, survey_case_id = :case, updated_at = :now",
+                      "ConditionExpression": _LIVE,
+                      "ExpressionAttributeValues": {**values, ":now": {"S": now_iso()}}}
+            if conditionally(lambda: self.client.update_item(**update)):  # noqa: B023 - called at once
+                return True
+            survivor = self.get_profile(customer_id)  # read only when the profile was merged meanwhile
+            if survivor is None or survivor.id == customer_id:
+                return False
+            customer_id = survivor.id
+        return False
 
     def rating_ops(self, customer_id: str, interaction_id: str, timeline_sk: str, case_id: str,
                    rating: dict[str, Any]) -> list[dict[str, Any]]:

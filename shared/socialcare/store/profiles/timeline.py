@@ -31,7 +31,6 @@ from socialcare.store.codec import (
     key,
     to_item,
 )
-from socialcare.store.erasure_jobs import retention_pk
 from socialcare.store.profiles.changes import TimelineChanges, erase_folders
 from socialcare.store.profiles.items import (
     ALIAS_HOPS,
@@ -44,6 +43,8 @@ from socialcare.store.profiles.items import (
     guard_pk,
     iso,
     now_iso,
+    retention_month,
+    retention_shard,
     threaded_onto_ops,
     timeline_sk,
 )
@@ -97,12 +98,13 @@ class TimelineWrites(TimelineChanges):
             "timeline_sk": sk, "stored_at": at,
         }
         inbound = interaction.direction is Direction.INBOUND
-        # last_contact_at and retention_pk (its month, for the retention sweep's index: a GSI write
-        # only when the month changes; store.erasure_jobs) are when we received her message, not
+        # last_contact_at and retention_month (for the retention sweep's index: a GSI write only
+        # when the month changes; items.RETENTION_INDEX) are when we received her message, not
         # when she wrote it: a late or replayed old message must not make a current customer look
         # gone for years - last_seen would, as it follows the messages' own times.
         profile_update = (
-            "SET last_seen = :ts, last_channel = :ch, updated_at = :now, last_contact_at = :rc, retention_pk = :rp"
+            "SET last_seen = :ts, last_channel = :ch, updated_at = :now, last_contact_at = :rc,"
+            " retention_shard = :rs, retention_month = :rm"
             " ADD channel_counts.#ch :one, interaction_count :one"
             if inbound else "SET last_outbound_at = :ts, updated_at = :now"
         )
@@ -111,7 +113,8 @@ class TimelineWrites(TimelineChanges):
         if inbound:
             received = self.clock()
             values.update({":ch": {"S": interaction.channel.value}, ":one": {"N": "1"},
-                           ":rc": {"S": iso(received)}, ":rp": {"S": retention_pk(customer_id, received)}})
+                           ":rc": {"S": iso(received)}, ":rs": {"S": retention_shard(customer_id)},
+                           ":rm": {"S": retention_month(received)}})
             names["#ch"] = interaction.channel.value
         actions: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table, "Item": to_item(guard),
