@@ -30,6 +30,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+# timestamps formatted as ProfilesTable's timeline items and CasesTable's items are written
+from socialcare.store.cases.items import iso as _iso
+from socialcare.store.profiles.items import iso as _ts
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results.json"
 GOAL_SECONDS = 60.0
@@ -51,14 +55,6 @@ def _pick(rng: random.Random, weights: dict[str, int]) -> str:
 
 def _s(value: str) -> dict[str, str]:
     return {"S": value}
-
-
-def _ts(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Population:
@@ -237,9 +233,7 @@ def _run(interactions: int, days: int, html: Path | None, csv_dir: Path | None) 
     import boto3
 
     from socialcare.domain.reporting.aggregator import ReportAggregator
-    from socialcare.domain.reporting.report import build
-    from socialcare.domain.reporting.satisfaction import SatisfactionSource
-    from socialcare.flows.report import write_files
+    from socialcare.flows.report import report_from, write_files
     from socialcare.store.journeys import Journeys
     from socialcare.store.reports import ReportsRepository, StateDayCounters
 
@@ -257,15 +251,15 @@ def _run(interactions: int, days: int, html: Path | None, csv_dir: Path | None) 
     aggregate_s = time.monotonic() - began
     search = _search()
     _write_satisfaction(names["StateTable"], population, search)
-    source = SatisfactionSource(StateDayCounters(names["StateTable"], client), search)
+    state = StateDayCounters(names["StateTable"], client)
     began = time.monotonic()
-    report = build(reports, population.first.date(), population.last.date(), sources=[source])
+    report = report_from(reports, state, search, population.first.date(), population.last.date())
     page = report.html()
     csvs = report.csv_files()
     build_s = time.monotonic() - began
     if html is not None:
         write_files(report, html, csv_dir)
-    volume = sum(sum(report.aggregates.totals("VOL", "in#").values()) for _ in (0,))
+    volume = sum(report.aggregates.totals("VOL", "in#").values())
     return {"interactions": volume, "days": days, "stream_records": len(records),
             "aggregate_seconds": round(aggregate_s, 1),
             "records_per_second": round(len(records) / aggregate_s) if aggregate_s else None,

@@ -51,17 +51,13 @@ def report_command(
 def write(target: Target, first: date, last: date, out: Path, csv_dir: Path | None) -> list[Path]:
     from socialcare.config.loader import load_rules
     from socialcare.config.rules import ListeningRules
-    from socialcare.domain.reporting.report import build
-    from socialcare.domain.reporting.satisfaction import SatisfactionSource
-    from socialcare.flows.report import write_files
+    from socialcare.flows.report import report_from, write_files
     from socialcare.store.reports import ReportsRepository, StateDayCounters
 
-    table = target.resource("ReportsTable").physical_id
-    os.environ["SOCIALCARE_REPORTS_TABLE"] = table
     client = target.client("dynamodb")
     search = load_rules(ListeningRules, os.environ.get("SOCIALCARE_CONFIG_DIR", "")).search
-    source = SatisfactionSource(StateDayCounters(target.resource("StateTable").physical_id, client), search)
-    built = build(ReportsRepository(table, client), first, last, sources=[source])
+    built = report_from(ReportsRepository(target.resource("ReportsTable").physical_id, client),
+                        StateDayCounters(target.resource("StateTable").physical_id, client), search, first, last)
     return write_files(built, out, csv_dir)
 
 

@@ -231,6 +231,30 @@ def local_stack_factory(
     yield factory
 
 
+def poll(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.3) -> Any:
+    """``check()``'s first truthy value within ``timeout`` seconds; a check that fails meanwhile
+    (the stack still busy: an HTTP error, a missing key) is tried again. After the deadline one
+    last call's value (or error) is the answer."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = check()
+        except (AssertionError, requests.RequestException, KeyError, IndexError):
+            found = None
+        if found:
+            return found
+        time.sleep(interval)
+    return check()
+
+
+@pytest.fixture(scope="session")
+def wait_for() -> Callable[..., Any]:
+    """``wait_for(check, timeout=60.0)``: poll ``check`` until it returns something truthy."""
+    return poll
+
+
 @pytest.fixture(scope="session")
 def fixture_secret() -> str:
     """The value fixture_stack seeds into its secret through SOCIALCARE_FIXTURE_SECRET."""

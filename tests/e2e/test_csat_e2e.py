@@ -30,23 +30,13 @@ def whatsapp(secrets: scenario.Secrets, message_id: str, text: str) -> tuple[byt
                   "x-hub-signature-256": scenario.meta_signature(secrets.meta_app, body)}
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    return check()
-
-
 @pytest.fixture(scope="module")
 def stack(local_stack_factory: Callable[..., Any]) -> Iterator[Any]:
     with local_stack_factory() as local:
         yield local
 
 
-def test_resolve_survey_answer_rating_stored_case_still_closed(stack: Any) -> None:
+def test_resolve_survey_answer_rating_stored_case_still_closed(stack: Any, wait_for: Callable[..., Any]) -> None:
     secrets = scenario.Secrets.from_env({})
     auth = {"Authorization": f"Bearer {secrets.api_token}"}
     api, platforms = stack.api_url, stack.platforms_url

@@ -6,7 +6,6 @@ name, handle, X id or other platform ids; redelivering her messages does not bri
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,21 +22,8 @@ ANNA = scenario.ANNA
 NEEDLES = ["3331112222", "bianchi", ANNA["x_id"], ANNA["messenger_psid"], ANNA["facebook_id"]]
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            found = check()
-        except (AssertionError, requests.RequestException, KeyError, IndexError):
-            found = None
-        if found:
-            return found
-        time.sleep(0.3)
-    return check()
-
-
 @pytest.fixture(scope="module")
-def stack(local_stack_factory: Callable[..., Any]) -> Iterator[Any]:
+def stack(local_stack_factory: Callable[..., Any], wait_for: Callable[..., Any]) -> Iterator[Any]:
     with local_stack_factory() as local:
         secrets = scenario.Secrets.from_env({})
         steps = scenario.story(secrets)
@@ -64,7 +50,7 @@ def inbound_drained(stack: Any) -> bool:
     return all(v == "0" for v in attrs["Attributes"].values())
 
 
-def test_export_erase_scan_and_redelivery(stack: Any) -> None:
+def test_export_erase_scan_and_redelivery(stack: Any, wait_for: Callable[..., Any]) -> None:
     (anna,) = customers(stack, phone=ANNA["phone"])
 
     # her export holds her messages

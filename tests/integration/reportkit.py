@@ -4,33 +4,35 @@ and read a report's HTML back - every chart's data marks, every table's cells.""
 
 from __future__ import annotations
 
+import csv
+import functools
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from event_source import run_event_source  # tests/integration/event_source.py
+from test_customers_api import T0  # tests/integration/test_customers_api.py
+from test_customers_api import event as customers_event
 from webhook_calls import Context  # tests/integration/webhook_calls.py
 
 from socialcare import aws as aws_clients
-from socialcare.models.interaction import (
-    Action,
-    Author,
-    Channel,
-    Identifier,
-    IdentifierKind,
-    InboundEvent,
-    Interaction,
-    Kind,
-)
+from socialcare.models.interaction import Author, Channel, Identifier, IdentifierKind, InboundEvent, Kind
 from socialcare.publish import Publisher
 from socialcare_infra.esm import filter_patterns, matches_any
 from socialcare_infra.handlers import load_app
 from socialcare_infra.streams import StreamReader, lambda_stream_event, streams_client
+from socialcare_infra.template import load_template
+
+if TYPE_CHECKING:
+    from socialcare.domain.reporting.report import Report
 
 REGION = "eu-west-1"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 COMPLAINT = "Il pacco non è mai arrivato, pessimo servizio"
@@ -38,14 +40,12 @@ COMPLAINT = "Il pacco non è mai arrivato, pessimo servizio"
 
 def message(channel: Channel, kind: Kind, mid: str, author: str, at: datetime, *, phone: str | None = None,
             followers: int | None = None, text: str | None = COMPLAINT) -> InboundEvent:
+    """The customers API tests' event, at ``at`` (whole minutes) rather than minutes after their T0."""
     identifiers = [Identifier(kind=IdentifierKind(channel.value), value=author)]
     if phone:
         identifiers.append(Identifier(kind=IdentifierKind.PHONE, value=phone))
-    interaction = Interaction(
-        id=Interaction.make_id(channel, mid), channel=channel, kind=kind, platform_message_id=mid,
-        author=Author(id=author, followers=followers), text=text, occurred_at=at, identifiers=identifiers,
-    )
-    return InboundEvent(action=Action.CREATE, source="test", event_id=mid, interaction=interaction)
+    return customers_event(channel, kind, mid, Author(id=author, followers=followers), text,
+                 (at - T0) // timedelta(minutes=1), identifiers, "test")
 
 
 def process(aws: Any, events: list[InboundEvent]) -> None:
@@ -85,8 +85,15 @@ class StreamFeed:
         return len(records)
 
 
-def aggregator_feeds(aws: Any, template: dict[str, Any]) -> list[StreamFeed]:
-    events = template["Resources"]["ReportAggregatorFunction"]["Properties"]["Events"]
+@functools.cache
+def _aggregator_events() -> dict[str, Any]:
+    """ReportAggregatorFunction's event source mappings in template.yaml (read, never changed).
+    Parsed here rather than taken from conftest.py: run with tests/unit, ``conftest`` is that one."""
+    return dict(load_template(TEMPLATE)["Resources"]["ReportAggregatorFunction"]["Properties"]["Events"])
+
+
+def aggregator_feeds(aws: Any) -> list[StreamFeed]:
+    events = _aggregator_events()
     tables = {"Interactions": aws.tables["ProfilesTable"], "Cases": aws.tables["CasesTable"]}
     return [StreamFeed(tables[name], name, events) for name in events]
 
@@ -185,3 +192,31 @@ class ReportPage(HTMLParser):
             self._table = None
         if tag in ("desc", "text", "th", "td"):
             self._text = None
+
+
+def chart_values(page: ReportPage, section: str) -> dict[tuple[str, str], float]:
+    """(series name, x label) -> the value of each data mark drawn, zeros left out."""
+    chart = page.charts[section]
+    return {(chart.legend[index], label): value for index, label, value in chart.marks if value}
+
+
+def table_values(page: ReportPage, section: str) -> dict[tuple[str, str], float]:
+    """(column, row label) -> each number of the table beside the chart, zeros and blanks left out."""
+    table = page.tables[section]
+    return {(name, row[0]): float(cell.replace(",", "")) for row in table.rows if len(row) == len(table.header)
+            for name, cell in zip(table.header[1:], row[1:], strict=True) if cell not in ("–", "", "0")}
+
+
+def csv_values(report: Report, section: str) -> dict[tuple[str, str], float]:
+    """(column, row label) -> each number of the section's CSV file, zeros and blanks left out."""
+    rows = list(csv.reader(io.StringIO(report.csv_files()[f"{section}.csv"])))
+    return {(name, row[0]): float(cell) for row in rows[1:] for name, cell in zip(rows[0][1:], row[1:], strict=True)
+            if cell not in ("", "0")}
+
+
+def assert_charts_match_tables_and_csvs(report: Report, page: ReportPage) -> None:
+    """Every chart draws the numbers of its table's drawn columns, and the table is its CSV."""
+    for section, series in report.sections:
+        plotted = {k: v for k, v in table_values(page, section.id).items() if k[0] in series.values}
+        assert chart_values(page, section.id) == plotted, section.id
+        assert table_values(page, section.id) == csv_values(report, section.id), section.id

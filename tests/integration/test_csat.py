@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from socialcare.config.loader import CONFIG_DIR
+from socialcare.config.settings import Settings
 from socialcare.flows.api.app import build
 from socialcare.flows.processor import Processor
 from socialcare.flows.wiring import Wiring
@@ -111,6 +115,24 @@ def test_outside_the_whatsapp_window_no_survey_is_sent_and_the_case_says_why(
     assert "24-hour" in survey.reason
 
 
+def test_outside_the_whatsapp_window_the_surveys_own_template_is_sent(
+        aws: AwsStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    rules = yaml.safe_load((CONFIG_DIR / "satisfaction.yaml").read_text(encoding="utf-8"))
+    rules["whatsapp_template"] = {"name": "csat_survey", "language": "it", "category": "utility", "parameters": []}
+    (tmp_path / "satisfaction.yaml").write_text(yaml.safe_dump(rules), encoding="utf-8")
+    monkeypatch.setenv("SOCIALCARE_CONFIG_DIR", str(tmp_path))  # replies.yaml (no agents' template) as shipped
+    wiring = Wiring(Settings())
+    done = process(wiring, whatsapp("wamid.old", "Ciao, aspetto ancora il rimborso", ago(hours=30)))
+
+    wiring.case_actions.resolve(str(done["case_id"]))
+
+    (survey,) = outbound(aws)
+    assert survey.route.value == "template" and survey.template is not None
+    assert (survey.template.name, survey.template.language) == ("csat_survey", "it")
+    state = case_of(wiring, str(done["case_id"])).survey
+    assert state is not None and state.status.value == "queued" and state.route == "template"
+
+
 @pytest.mark.parametrize("answer", ["5", "⭐⭐⭐⭐⭐"])
 def test_an_answer_of_five_is_stored_and_the_case_stays_closed(
         aws: AwsStack, wiring: Wiring, api: Any, answer: str) -> None:
@@ -152,10 +174,28 @@ def test_a_low_score_with_a_complaint_raises_a_follow_up_for_the_team_and_keeps_
     assert item["trigger"]["id"] == "whatsapp:wamid.low"
 
 
-def test_a_message_that_is_no_rating_is_threaded_as_usual(aws: AwsStack, wiring: Wiring, api: Any) -> None:
+def test_a_question_beside_a_high_score_raises_a_follow_up_so_it_is_answered(
+        aws: AwsStack, wiring: Wiring, api: Any) -> None:
+    case_id = resolved_whatsapp_case(wiring, api, ago(hours=1))
+    queues = {"social": aws.queue_urls["SocialTeamQueue"], "callcentre": aws.queue_urls["CallcentreTeamQueue"]}
+    for url in queues.values():
+        aws.drain(url)
+
+    done = process(wiring, whatsapp("wamid.ask", "5, ma la fattura quando arriva?", ago(seconds=0)))
+
+    assert done["status"] == "rated" and done["score"] == 5
+    case = case_of(wiring, case_id)
+    assert case.status is CaseStatus.RESOLVED and case.csat is not None
+    (item,) = aws.drain(queues[case.team.value])
+    assert item["routing"]["rule"] == "csat-question" and item["trigger"]["id"] == "whatsapp:wamid.ask"
+
+
+@pytest.mark.parametrize("text", ["Scusate, potete mandarmi la fattura?", "Buongiorno, il pacco non è arrivato",
+                                  "2 ordini non sono ancora arrivati"])
+def test_a_message_that_is_no_rating_is_threaded_as_usual(aws: AwsStack, wiring: Wiring, api: Any, text: str) -> None:
     case_id = resolved_whatsapp_case(wiring, api, ago(hours=1))
 
-    done = process(wiring, whatsapp("wamid.q", "Scusate, potete mandarmi la fattura?", ago(seconds=0)))
+    done = process(wiring, whatsapp("wamid.q", text, ago(seconds=0)))
 
     assert done["status"] == "stored" and done["case_id"] == case_id
     case = case_of(wiring, case_id)

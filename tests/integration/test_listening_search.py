@@ -6,71 +6,31 @@ never become customers, the share of voice, the checkpoint, and that the daily b
 
 from __future__ import annotations
 
-import json
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import boto3
 import pytest
 import responses
-import yaml
+from listeningkit import BRAND_X as BRAND  # tests/integration/listeningkit.py
+from listeningkit import listening_wiring, serve, tweet, user
 
-from socialcare.config.loader import CONFIG_DIR
-from socialcare.config.settings import Settings
 from socialcare.domain.satisfaction.report import listening_by_day, share_of_voice, weekly_digest
 from socialcare.flows.listening_search import ListeningRun
 from socialcare.flows.processor import Processor
-from socialcare.flows.wiring import Wiring
 from socialcare.models.interaction import Action, InboundEvent, Interaction
 from socialcare_infra.standin_search import SearchCorpus
 
 pytestmark = pytest.mark.integration
 
 AwsStack = Any
-X_API = "http://x.fake.test"
-BRAND = "783214"
-SEARCH = re.compile(re.escape(X_API) + r"/2/tweets/search/recent.*")
-
-
-def tweet(n: int, text: str, author: str, minutes_ago: int = 5) -> dict[str, Any]:
-    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
-    return {"id": str(1_900_000_000_000_000_000 + n), "text": text, "author_id": author, "lang": "it",
-            "created_at": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "conversation_id": str(1_900_000_000_000_000_000 + n),
-            "edit_history_tweet_ids": [str(1_900_000_000_000_000_000 + n)]}
-
-
-def user(uid: str, followers: int) -> dict[str, Any]:
-    return {"id": uid, "username": f"user{uid}", "name": f"User {uid}",
-            "public_metrics": {"followers_count": followers, "following_count": 10, "tweet_count": 100}}
 
 
 @pytest.fixture
 def world(aws: AwsStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, Any]:
-    rules = yaml.safe_load((CONFIG_DIR / "listening.yaml").read_text(encoding="utf-8"))
-    rules["search"].update(brand="acme", keywords=["Acme"], max_reads_per_day=25, page_size=10,
-                           competitors=[{"name": "rivalco", "terms": ["RivalCo", "@rivalco"]}])
-    (tmp_path / "listening.yaml").write_text(yaml.safe_dump(rules), encoding="utf-8")
-    monkeypatch.setenv("SOCIALCARE_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("SOCIALCARE_X_API_URL", X_API)
-    monkeypatch.setenv("SOCIALCARE_BRAND_X_ACCOUNT_IDS", BRAND)
-    boto3.client("secretsmanager").put_secret_value(
-        SecretId=aws.secret_arns["XApiCredentials"], SecretString=json.dumps({BRAND: {"bearer_token": "app-bearer"}}))
-    wiring = Wiring(Settings())
-    corpus = SearchCorpus()
-    return {"wiring": wiring, "run": ListeningRun(wiring), "corpus": corpus}
-
-
-def serve(corpus: SearchCorpus, mocked: responses.RequestsMock, calls: list[dict[str, str]]) -> None:
-    def answer(request: Any) -> tuple[int, dict[str, str], str]:
-        args = dict(parse_qsl(urlsplit(request.url).query))
-        calls.append(args)
-        status, body = corpus.answer(args, request.headers.get("Authorization", ""))
-        return status, {"content-type": "application/json"}, json.dumps(body)
-
-    mocked.add_callback(responses.GET, SEARCH, callback=answer)
+    wiring = listening_wiring(aws, monkeypatch, tmp_path, brand="acme", keywords=["Acme"], max_reads_per_day=25,
+                              page_size=10, competitors=[{"name": "rivalco", "terms": ["RivalCo", "@rivalco"]}])
+    return {"wiring": wiring, "run": ListeningRun(wiring), "corpus": SearchCorpus()}
 
 
 def inbound(aws: AwsStack) -> list[InboundEvent]:

@@ -11,17 +11,22 @@ table beside the chart and its CSV file say.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
-from reportkit import ReportPage, aggregate, aggregator_feeds, message, process  # tests/integration/reportkit.py
+from reportkit import (  # tests/integration/reportkit.py
+    ReportPage,
+    aggregate,
+    aggregator_feeds,
+    assert_charts_match_tables_and_csvs,
+    chart_values,
+    message,
+    process,
+)
 
-from socialcare.config.settings import Settings
 from socialcare.domain.reporting.report import Report, build
 from socialcare.flows.report import WeeklyReport
 from socialcare.flows.wiring import Wiring
@@ -56,9 +61,7 @@ def story() -> list[Any]:
 
 @pytest.fixture
 def reported(aws: AwsStack, wiring: Wiring) -> tuple[Report, dict[str, Any]]:
-    from conftest import template  # tests/integration/conftest.py
-
-    feeds = aggregator_feeds(aws, template())
+    feeds = aggregator_feeds(aws)
     process(aws, story())
     cases = [from_item(i) for i in _scan(aws.tables["CasesTable"]) if _is_case(i)]
     # agents: Anna's case answered within its SLA and resolved; Bruno's answered a day late
@@ -79,14 +82,8 @@ def reported(aws: AwsStack, wiring: Wiring) -> tuple[Report, dict[str, Any]]:
 
 
 def _scan(table: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table}
-    while True:
-        page = boto3.client("dynamodb").scan(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return [item for page in boto3.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+            for item in page["Items"]]
 
 
 def _is_case(item: dict[str, Any]) -> bool:
@@ -123,39 +120,13 @@ def stored(aws: AwsStack) -> dict[str, Any]:
     }
 
 
-def chart_values(page: ReportPage, section: str) -> dict[tuple[str, str], float]:
-    """(series name, x label) -> the value of each data mark drawn, zeros left out."""
-    chart = page.charts[section]
-    return {(chart.legend[index], label): value for index, label, value in chart.marks if value}
-
-
-def table_values(page: ReportPage, section: str) -> dict[tuple[str, str], float]:
-    table = page.tables[section]
-    out = {}
-    for row in table.rows:
-        for name, cell in zip(table.header[1:], row[1:], strict=True):
-            if cell not in ("–", "", "0"):
-                out[(name, row[0])] = float(cell.replace(",", ""))
-    return out
-
-
-def csv_values(report: Report, section: str) -> dict[tuple[str, str], float]:
-    rows = list(csv.reader(io.StringIO(report.csv_files()[f"{section}.csv"])))
-    return {(name, row[0]): float(cell) for row in rows[1:] for name, cell in zip(rows[0][1:], row[1:], strict=True)
-            if cell not in ("", "0")}
-
-
 def test_every_chart_draws_the_stored_counts_and_its_table_and_csv_hold_the_same(
         reported: tuple[Report, dict[str, Any]]) -> None:
     report, truth = reported
     page = ReportPage(report.html())
     assert page.scripts == 0 and "http" not in report.html().split("<main>")[1].replace("http://www.w3.org", "")
+    assert_charts_match_tables_and_csvs(report, page)
     drawn = {section.id: chart_values(page, section.id) for section, _ in report.sections}
-    for section, series in report.sections:
-        drawn_numbers = drawn[section.id]
-        plotted = {k: v for k, v in table_values(page, section.id).items() if k[0] in series.values}
-        assert drawn_numbers == plotted, section.id  # the table beside the chart: the same numbers
-        assert table_values(page, section.id) == csv_values(report, section.id), section.id
 
     assert drawn["volume"] == {(c, d): n for (d, c), n in truth["volume"].items()}
     assert drawn["volume"] == {("x", D0.date().isoformat()): 1, ("facebook", D0.date().isoformat()): 1,
@@ -194,7 +165,7 @@ def test_customers_sla_and_touchpoints_are_counted_once_per_fact(reported: tuple
 
 
 def test_the_weekly_report_lands_in_the_media_bucket(aws: AwsStack, wiring: Wiring) -> None:
-    answer = WeeklyReport(Wiring(Settings())).handle({}, today=datetime(2026, 3, 11, tzinfo=UTC).date())
+    answer = WeeklyReport(wiring).handle({}, today=datetime(2026, 3, 11, tzinfo=UTC).date())
 
     assert answer["week"] == "2026-W10" and answer["first"] == "2026-03-02" and answer["last"] == "2026-03-08"
     s3 = boto3.client("s3")

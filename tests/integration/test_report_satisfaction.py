@@ -11,23 +11,20 @@ the table beside it and its CSV hold the same numbers.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import boto3
 import pytest
 import responses
-import yaml
-from reportkit import ReportPage  # tests/integration/reportkit.py
+from listeningkit import listening_wiring, serve, tweet, user  # tests/integration/listeningkit.py
+from reportkit import (  # tests/integration/reportkit.py
+    ReportPage,
+    assert_charts_match_tables_and_csvs,
+    chart_values,
+    table_values,
+)
 
-from socialcare.config.loader import CONFIG_DIR
-from socialcare.config.settings import Settings
 from socialcare.domain.reporting.report import Report
 from socialcare.domain.satisfaction.report import listening_by_day, share_of_voice
 from socialcare.flows.listening_search import ListeningRun
@@ -41,10 +38,7 @@ from socialcare_infra.standin_search import SearchCorpus
 pytestmark = pytest.mark.integration
 
 AwsStack = Any  # tests/integration/conftest.py's fixture type
-X_API = "http://x.fake.test"
-BRAND_X = "783214"
 WA_NUMBER = "wa-number-1"
-SEARCH = re.compile(re.escape(X_API) + r"/2/tweets/search/recent.*")
 ANSWERS = {"393331110001": "5", "393331110002": "⭐⭐⭐⭐⭐", "393331110003": "2, il rimborso è arrivato tardi"}
 POSTS = [  # id, text, author, followers
     (1, "Acme è fantastico, consegna velocissima! Grazie 😍", "501", 120),
@@ -58,16 +52,8 @@ SOV = ("positive", "neutral", "negative")
 
 @pytest.fixture
 def world(aws: AwsStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Wiring:
-    rules = yaml.safe_load((CONFIG_DIR / "listening.yaml").read_text(encoding="utf-8"))
-    rules["search"].update(brand="acme", keywords=["Acme"], page_size=10,
-                           competitors=[{"name": "rivalco", "terms": ["RivalCo", "@rivalco"]}])
-    (tmp_path / "listening.yaml").write_text(yaml.safe_dump(rules), encoding="utf-8")
-    monkeypatch.setenv("SOCIALCARE_CONFIG_DIR", str(tmp_path))
-    monkeypatch.setenv("SOCIALCARE_X_API_URL", X_API)
-    monkeypatch.setenv("SOCIALCARE_BRAND_X_ACCOUNT_IDS", BRAND_X)
-    boto3.client("secretsmanager").put_secret_value(
-        SecretId=aws.secret_arns["XApiCredentials"], SecretString=json.dumps({BRAND_X: {"bearer_token": "bearer"}}))
-    return Wiring(Settings())
+    return listening_wiring(aws, monkeypatch, tmp_path, brand="acme", keywords=["Acme"], page_size=10,
+                            competitors=[{"name": "rivalco", "terms": ["RivalCo", "@rivalco"]}])
 
 
 def whatsapp(author: str, pmid: str, text: str, at: datetime) -> InboundEvent:
@@ -94,22 +80,10 @@ def rate(wiring: Wiring) -> list[int]:
 
 def listen(wiring: Wiring) -> dict[str, Any]:
     corpus = SearchCorpus()
-    at = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    corpus.add([{"id": str(1_900_000_000_000_000_000 + n), "text": text, "author_id": author, "lang": "it",
-                 "created_at": at, "conversation_id": str(1_900_000_000_000_000_000 + n),
-                 "edit_history_tweet_ids": [str(1_900_000_000_000_000_000 + n)]}
-                for n, text, author, _ in POSTS],
-               [{"id": author, "username": f"user{author}", "name": f"User {author}",
-                 "public_metrics": {"followers_count": followers, "following_count": 1, "tweet_count": 1}}
-                for _, _, author, followers in POSTS])
-
-    def answer(request: Any) -> tuple[int, dict[str, str], str]:
-        status, body = corpus.answer(dict(parse_qsl(urlsplit(request.url).query)),
-                                     request.headers.get("Authorization", ""))
-        return status, {"content-type": "application/json"}, json.dumps(body)
-
+    corpus.add([tweet(n, text, author) for n, text, author, _ in POSTS],
+               [user(author, followers) for _, _, author, followers in POSTS])
     with responses.RequestsMock() as mocked:
-        mocked.add_callback(responses.GET, SEARCH, callback=answer)
+        serve(corpus, mocked)
         result = ListeningRun(wiring).run()
     assert result["status"] == "ok", result
     return result
@@ -125,24 +99,6 @@ def reported(aws: AwsStack, world: Wiring) -> tuple[Report, list[int], dict[str,
     return report(world, today - timedelta(days=2), today), scores, result
 
 
-def chart(page: ReportPage, section: str) -> dict[tuple[str, str], float]:
-    """(series, x label) -> each data mark's value, zeros left out."""
-    drawn = page.charts[section]
-    return {(drawn.legend[index], label): value for index, label, value in drawn.marks if value}
-
-
-def table(page: ReportPage, section: str) -> dict[tuple[str, str], float]:
-    found = page.tables[section]
-    return {(name, row[0]): float(cell.replace(",", "")) for row in found.rows if len(row) == len(found.header)
-            for name, cell in zip(found.header[1:], row[1:], strict=True) if cell not in ("–", "", "0")}
-
-
-def csv_cells(built: Report, section: str) -> dict[tuple[str, str], float]:
-    rows = list(csv.reader(io.StringIO(built.csv_files()[f"{section}.csv"])))
-    return {(name, row[0]): float(cell) for row in rows[1:] for name, cell in zip(rows[0][1:], row[1:], strict=True)
-            if cell not in ("", "0")}
-
-
 NEW = ("csat", "csat_scores", "share_of_voice", "listening_volume", "listening_spend")
 
 
@@ -152,32 +108,30 @@ def test_each_new_chart_draws_the_stored_counters_and_its_table_and_csv_hold_the
     page = ReportPage(built.html())
     assert page.scripts == 0
     assert [s.id for s, _ in built.sections][-len(NEW):] == list(NEW)
-    for section, series in built.sections:  # each chart = its table's drawn columns; table = CSV
-        assert chart(page, section.id) == {k: v for k, v in table(page, section.id).items() if k[0] in series.values}
-        assert table(page, section.id) == csv_cells(built, section.id), section.id
+    assert_charts_match_tables_and_csvs(built, page)
 
     today, days = datetime.now(UTC).date().isoformat(), [datetime.now(UTC).date()]
     assert sorted(scores) == [2, 5, 5]
-    assert chart(page, "csat") == {("mean score", today): round(sum(scores) / 3, 1), ("answers", today): 3}
-    assert table(page, "csat")[("low scores (1-2)", today)] == 1
-    assert chart(page, "csat_scores") == {("5/5", today): 2, ("2/5", today): 1}
-    assert table(page, "csat_scores")[("top-box share (%)", today)] == round(100 * 2 / 3)
+    assert chart_values(page, "csat") == {("mean score", today): round(sum(scores) / 3, 1), ("answers", today): 3}
+    assert table_values(page, "csat")[("low scores (1-2)", today)] == 1
+    assert chart_values(page, "csat_scores") == {("5/5", today): 2, ("2/5", today): 1}
+    assert table_values(page, "csat_scores")[("top-box share (%)", today)] == round(100 * 2 / 3)
 
     search = ListeningRun(world).search
     stored = {r["name"]: r for r in share_of_voice(world.state, search, days)}
     assert stored["acme"]["mentions"] == 3 and stored["rivalco"]["mentions"] == 3  # post 5 names both
-    drawn = chart(page, "share_of_voice")
+    drawn = chart_values(page, "share_of_voice")
     for name, label in (("acme", "acme (brand)"), ("rivalco", "rivalco")):
         assert {s: drawn.get((s, label), 0) for s in SOV} == {s: stored[name][s] for s in SOV}
-        assert table(page, "share_of_voice")[("mentions", label)] == stored[name]["mentions"]
-        assert table(page, "share_of_voice")[("share of voice (%)", label)] == round(100 * stored[name]["share"])
-    assert chart(page, "listening_volume") == {("acme (brand)", today): 3, ("rivalco", today): 3}
-    assert table(page, "listening_volume")[("brand mentions published", today)] == run["published"] == 3
+        assert table_values(page, "share_of_voice")[("mentions", label)] == stored[name]["mentions"]
+        assert table_values(page, "share_of_voice")[("share of voice (%)", label)] == round(100 * stored[name]["share"])
+    assert chart_values(page, "listening_volume") == {("acme (brand)", today): 3, ("rivalco", today): 3}
+    assert table_values(page, "listening_volume")[("brand mentions published", today)] == run["published"] == 3
 
     (day,) = listening_by_day(world.state, search, days)
     assert day["reads"] == run["reads"] == len(POSTS)
-    assert chart(page, "listening_spend") == {("spend (USD)", today): round(day["spend_usd"], 3)}
-    assert table(page, "listening_spend") == {("spend (USD)", today): round(day["spend_usd"], 3),
+    assert chart_values(page, "listening_spend") == {("spend (USD)", today): round(day["spend_usd"], 3)}
+    assert table_values(page, "listening_spend") == {("spend (USD)", today): round(day["spend_usd"], 3),
                                               ("posts read", today): day["reads"],
                                               ("authors read", today): day["users"]}
     kpis = dict((label, value) for label, value in built.kpis)
@@ -190,7 +144,7 @@ def test_a_period_without_surveys_or_searches_says_so_instead_of_drawing_empty_c
     page = ReportPage(built.html())
 
     for section in NEW:
-        assert chart(page, section) == {} and page.tables[section].rows[0][0].startswith("no "), section
+        assert chart_values(page, section) == {} and page.tables[section].rows[0][0].startswith("no "), section
     assert 'class="no_data"' in built.html() and "no survey answered in this period" in built.html()
 
 

@@ -1,6 +1,6 @@
 """The report's pure parts: what a stream record counts, the journey before a call, the period
-a command line asks for, last week's dates - and that a section added by another module is drawn
-like the built-in ones (chart, table and CSV from one series)."""
+a command line asks for, last week's dates - and that a section is drawn as a chart, a table and
+a CSV from one series."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from socialcare.domain.reporting.facts import journey, record_work, response_buc
 from socialcare.domain.reporting.model import Aggregates, Section, Series
 from socialcare.domain.reporting.page import page
 from socialcare.domain.reporting.report import csv_text, last_week, period
+from socialcare.store.codec import to_item
 
 
 def timeline_record(kind: str, direction: str = "inbound", followers: int | None = 500) -> dict[str, object]:
@@ -42,6 +43,28 @@ def test_our_own_reply_counts_as_sent_and_not_as_a_customer() -> None:
     assert work is not None and work.gate is not None
     assert work.gate.increments.by_item == {("2026-03-02", "VOL"): {"out#x": 1}}
     assert work.customer_day is None and work.call is None
+
+
+def case_record(first_response_at: str) -> dict[str, object]:
+    """A case version as CasesTable's stream carries it: opened 22:00 UTC, answered at ``first_response_at``."""
+    image = to_item({"pk": "CASE#SC-1", "sk": "CASE", "status": "open", "team": "callcentre", "reopen_count": 0,
+                     "opened_at": "2026-03-02T22:00:00Z", "updated_at": "2026-03-02T22:00:00Z",
+                     "first_response_at": first_response_at, "categories": ["billing"],
+                     "sla": {"started_at": "2026-03-02T22:00:00Z", "first_response_due": "2026-03-02T22:30:00Z"}})
+    return {"eventName": "MODIFY", "dynamodb": {"NewImage": image, "SequenceNumber": "8"}}
+
+
+@pytest.mark.parametrize("answered", ["2026-03-03T00:20:00+02:00", "2026-03-02T22:20:00"])
+def test_a_first_response_counts_on_its_utc_day_whatever_offset_it_was_stored_with(answered: str) -> None:
+    # 00:20 in Rome is 22:20 UTC the day before; a time stored without an offset is UTC
+    work = record_work(case_record(answered))
+
+    assert work is not None
+    (response,) = [f for f in work.facts if f.key == "fr:SC-1:0"]
+    assert response.increments.by_item == {("2026-03-02", "FR"): {
+        "n#callcentre": 1, "met#callcentre": 1, "secs#callcentre": 1200, "target#callcentre": 1800,
+        "bucket#50–75%": 1}}
+    assert {f.key for f in work.facts} == {"open:SC-1", "cat:SC-1:billing", "fr:SC-1:0"}
 
 
 def test_removed_and_modified_timeline_items_count_nothing() -> None:
@@ -76,7 +99,7 @@ def test_last_week_is_the_last_complete_iso_week() -> None:
     assert last_week(date(2026, 1, 4)) == (date(2025, 12, 22), date(2025, 12, 28), "2025-W52")
 
 
-def test_a_section_another_module_adds_is_drawn_with_its_table_and_csv() -> None:
+def test_a_section_is_drawn_with_its_table_and_csv_from_one_series() -> None:
     section = Section("csat", "Customer satisfaction", "Survey answers.", "bar", ("CSAT",),
                       lambda agg: Series("day", ["2026-03-02"], {"answers": [4]}, extra={"mean": [4.5]}))
     series = section.series(Aggregates(date(2026, 3, 2), date(2026, 3, 2)))

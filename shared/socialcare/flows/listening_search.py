@@ -142,12 +142,14 @@ class ListeningRun:
             interaction = x_api.v2_tweet_interaction(raw, users, account_id, via="listening")
             if interaction is None or not interaction.text:
                 continue
+            brand = _mentions(interaction.text, self.search.keywords)
+            named = [c.name for c in self.search.competitors if _mentions(interaction.text, c.terms)]
+            if not brand and not named:
+                continue  # X matched it elsewhere (a link, a handle): nobody's mention, no sentiment to read
             sentiment = self._sentiment(interaction)
-            for competitor in self.search.competitors:
-                if _mentions(interaction.text, competitor.terms):
-                    found.count(competitor.name, sentiment)
-            if _mentions(interaction.text, self.search.keywords):
-                found.count(self.search.brand, sentiment)
+            for name in [*named, *([self.search.brand] if brand else [])]:
+                found.count(name, sentiment)
+            if brand:
                 interaction.metadata["listening"] = True
                 found.events.append(InboundEvent(
                     action=Action.CREATE, source=SOURCE, event_id=interaction.platform_message_id,

@@ -15,25 +15,29 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from socialcare.config.listening_search import ListeningSearch
 from socialcare.config.rules import ListeningRules
 from socialcare.config.settings import WeeklyReportSettings, load
 from socialcare.domain.reporting.report import Report, build, last_week
 from socialcare.domain.reporting.satisfaction import SatisfactionSource
 from socialcare.flows.wiring import Wiring
 from socialcare.observability import count, logger
-from socialcare.store.reports import StateDayCounters
+from socialcare.store.reports import ReportsRepository, StateDayCounters
 
 PREFIX = "reports/"
 
 
 def report(wiring: Wiring, first: date, last: date) -> Report:
-    """ReportsTable's counters, and StateTable's of surveys and listening (their sections)."""
-    return build(wiring.reports, first, last, sources=[satisfaction_source(wiring)])
-
-
-def satisfaction_source(wiring: Wiring) -> SatisfactionSource:
+    """The report of the wired tables, with the deployed listening.yaml's names and prices."""
     state = wiring.state
-    return SatisfactionSource(StateDayCounters(state.table, state.client), wiring.rules(ListeningRules).search)
+    return report_from(wiring.reports, StateDayCounters(state.table, state.client),
+                       wiring.rules(ListeningRules).search, first, last)
+
+
+def report_from(reports: ReportsRepository, state: StateDayCounters, search: ListeningSearch,
+                first: date, last: date) -> Report:
+    """ReportsTable's counters, and StateTable's of surveys and listening (their sections)."""
+    return build(reports, first, last, sources=[SatisfactionSource(state, search)])
 
 
 def write_files(built: Report, out: Path, csv_dir: Path | None = None) -> list[Path]:

@@ -22,18 +22,24 @@ class ReportAggregation:
 
     def handle_batch(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         records = event.get("Records") or []
+        if not records:
+            return {"batchItemFailures": []}
         try:
             outcome = self.w.report_aggregator.aggregate(records)
         except Exception:  # noqa: BLE001 - report the batch, never lose it: Lambda retries it
             logger.exception("report counters not written; the stream retries the batch")
             count("ReportRecordsFailed", len(records))
-            first = str(((records[0] if records else {}).get("dynamodb") or {}).get("SequenceNumber", ""))
-            return {"batchItemFailures": [{"itemIdentifier": first}] if records else []}
+            return _failed(str(records[0]["dynamodb"]["SequenceNumber"]))
         count("ReportFactsCounted", outcome.counted)
         if outcome.failed_sequence is not None:
             count("ReportRecordsFailed", 1)
-            return {"batchItemFailures": [{"itemIdentifier": outcome.failed_sequence}]}
+            return _failed(outcome.failed_sequence)
         return {"batchItemFailures": []}
+
+
+def _failed(sequence: str) -> dict[str, Any]:
+    """Lambda retries the batch from this record on (the ones before it are counted)."""
+    return {"batchItemFailures": [{"itemIdentifier": sequence}]}
 
 
 def build() -> ReportAggregation:

@@ -18,9 +18,10 @@ merge is not counted again. The counters' families and attribute names are defin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from socialcare.store.codec import from_item
 from socialcare.store.reports import Increments
 
 # ---- counter families (ReportsTable sk) and their attributes
@@ -31,7 +32,6 @@ SENTIMENT = "SENT"  # positive, neutral, mixed, negative: interactions that join
 CASES = "CASES"  # opened#<team>, cat#<category>
 RESPONSE = "FR"  # n#, met#, breached#, secs#, target#<team>; bucket#<name>; res_met#, res_breached#<team>
 TOUCHPOINTS = "TP"  # calls, direct, seq#<a>b>c>, pos#<k>#<channel>
-FAMILIES = (VOLUME, REACH, CUSTOMERS, SENTIMENT, CASES, RESPONSE, TOUCHPOINTS)
 
 SENTIMENT_LABELS = ("positive", "neutral", "mixed", "negative")
 PUBLIC_KINDS = frozenset({"public_post", "public_reply", "comment"})
@@ -95,45 +95,47 @@ def customer_day_key(customer_id: str, day: str) -> str:
     return f"day:{customer_id}:{day}"
 
 
-# ---------------------------------------------------------------------- DynamoDB JSON
-def _s(image: dict[str, Any], name: str) -> str | None:
-    value = image.get(name) or {}
-    return value.get("S") if isinstance(value, dict) else None
+# ---------------------------------------------------------------------- images
+_COUNTED = frozenset({  # the attributes of the items counted that the facts read
+    "pk", "sk", "id", "channel", "kind", "direction", "occurred_at", "followers", "sentiment",  # interactions
+    "status", "team", "reopen_count", "opened_at", "updated_at", "categories", "sla", "first_response_at",
+    "resolved_at",  # cases
+})
 
 
-def _n(image: dict[str, Any], name: str) -> float | None:
-    value = image.get(name) or {}
-    raw = value.get("N") if isinstance(value, dict) else None
-    return float(raw) if raw is not None else None
-
-
-def _list(image: dict[str, Any], name: str) -> list[str]:
-    value = image.get(name) or {}
-    items = value.get("L") or [] if isinstance(value, dict) else []
-    return [i["S"] for i in items if isinstance(i, dict) and "S" in i]
+def _text(image: dict[str, Any], name: str) -> str | None:
+    value = image.get(name)
+    return value if isinstance(value, str) and value else None
 
 
 def _time(value: str | None) -> datetime | None:
+    """An ISO timestamp of an image in UTC, whose date is the day it counts on (a case's times
+    keep the offset they were given). One without an offset is UTC: a naive datetime compared
+    with an aware one would fail its batch on every retry."""
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value)
     except ValueError:
         return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------- records
 def record_work(record: dict[str, Any]) -> RecordWork | None:
     """The work of one Lambda stream record of either stream; None for a record that counts nothing."""
     change = record.get("dynamodb") or {}
-    image = change.get("NewImage") or {}
-    sequence = str(change.get("SequenceNumber", ""))
-    pk, sk = _s(image, "pk") or "", _s(image, "sk") or ""
-    if record.get("eventName") == "REMOVE" or not image:
+    event = record.get("eventName")
+    if event == "REMOVE" or not change.get("NewImage"):
         return None
-    if pk.startswith("CUSTOMER#") and sk.startswith("TS#") and record.get("eventName") == "INSERT":
+    # only what is counted is decoded: a Lambda event carries binary attributes (the raw slice)
+    # as base64 text, which boto3's deserializer refuses
+    image = from_item({name: value for name, value in change["NewImage"].items() if name in _COUNTED})
+    sequence = str(change.get("SequenceNumber", ""))
+    pk, sk = _text(image, "pk") or "", _text(image, "sk") or ""
+    if pk.startswith("CUSTOMER#") and sk.startswith("TS#") and event == "INSERT":
         return timeline_work(sequence, pk.removeprefix("CUSTOMER#"), sk, image)
-    if pk.startswith("CASE#") and sk.startswith("INT#") and record.get("eventName") == "INSERT":
+    if pk.startswith("CASE#") and sk.startswith("INT#") and event == "INSERT":
         return case_interaction_work(sequence, image)
     if pk.startswith("CASE#") and sk == "CASE":
         return case_work(sequence, pk.removeprefix("CASE#"), image)
@@ -142,16 +144,16 @@ def record_work(record: dict[str, Any]) -> RecordWork | None:
 
 def timeline_work(sequence: str, customer_id: str, sk: str, image: dict[str, Any]) -> RecordWork | None:
     """An interaction stored on a customer's timeline (ProfilesTable)."""
-    interaction_id, channel = _s(image, "id"), _s(image, "channel")
-    at = _time(_s(image, "occurred_at"))
+    interaction_id, channel = _text(image, "id"), _text(image, "channel")
+    at = _time(_text(image, "occurred_at"))
     if not interaction_id or not channel or at is None:
         return None
     day = at.date().isoformat()
     gate = Fact(f"ix:{interaction_id}")
-    inbound = (_s(image, "direction") or "inbound") == "inbound"
+    inbound = (_text(image, "direction") or "inbound") == "inbound"
     gate.increments.add(day, VOLUME, f"{'in' if inbound else 'out'}#{channel}")
-    if inbound and (_s(image, "kind") or "") in PUBLIC_KINDS:
-        followers = int(_n(image, "followers") or 0)
+    if inbound and (_text(image, "kind") or "") in PUBLIC_KINDS:
+        followers = int(image.get("followers") or 0)
         for suffix in ("", f"#{channel}"):
             gate.increments.add(day, REACH, f"mentions{suffix}")
             gate.increments.add(day, REACH, f"reach{suffix}", followers)
@@ -165,9 +167,9 @@ def timeline_work(sequence: str, customer_id: str, sk: str, image: dict[str, Any
 
 def case_interaction_work(sequence: str, image: dict[str, Any]) -> RecordWork | None:
     """An interaction that joined a case (CasesTable ``INT#`` item): its sentiment."""
-    interaction_id, label = _s(image, "id"), _s(image, "sentiment")
-    at = _time(_s(image, "occurred_at"))
-    if not interaction_id or at is None or label not in SENTIMENT_LABELS or _s(image, "direction") == "outbound":
+    interaction_id, label = _text(image, "id"), _text(image, "sentiment")
+    at = _time(_text(image, "occurred_at"))
+    if not interaction_id or at is None or label not in SENTIMENT_LABELS or _text(image, "direction") == "outbound":
         return None
     gate = Fact(f"sent:{interaction_id}")
     gate.increments.add(at.date().isoformat(), SENTIMENT, str(label))
@@ -176,23 +178,23 @@ def case_interaction_work(sequence: str, image: dict[str, Any]) -> RecordWork | 
 
 def case_work(sequence: str, case_id: str, image: dict[str, Any]) -> RecordWork | None:
     """A saved case version: the facts it shows for the first time are counted."""
-    if _s(image, "status") == "merged":
+    if image.get("status") == "merged":
         return None  # its facts were counted while it lived; the survivor carries on
-    team = _s(image, "team") or "social"
-    reopens = int(_n(image, "reopen_count") or 0)
+    team = _text(image, "team") or "social"
+    reopens = int(image.get("reopen_count") or 0)
     facts: list[Fact] = []
-    opened = _time(_s(image, "opened_at"))
+    opened = _time(_text(image, "opened_at"))
     if opened is not None:
         fact = Fact(f"open:{case_id}")
         fact.increments.add(opened.date().isoformat(), CASES, f"opened#{team}")
         facts.append(fact)
-    updated = _time(_s(image, "updated_at")) or opened
+    updated = _time(_text(image, "updated_at")) or opened
     if updated is not None:
-        for category in _list(image, "categories")[:MAX_CATEGORIES]:
+        for category in [c for c in image.get("categories") or [] if isinstance(c, str)][:MAX_CATEGORIES]:
             fact = Fact(f"cat:{case_id}:{category}")
             fact.increments.add(updated.date().isoformat(), CASES, f"cat#{category}")
             facts.append(fact)
-    sla = (image.get("sla") or {}).get("M") or {}
+    sla = image.get("sla") or {}
     facts += [f for f in (first_response_fact(case_id, team, reopens, image, sla),
                           resolution_fact(case_id, team, reopens, image, sla)) if f is not None]
     return RecordWork(sequence, facts=facts) if facts else None
@@ -204,8 +206,8 @@ def response_bucket(ratio: float) -> str:
 
 def first_response_fact(case_id: str, team: str, reopens: int, image: dict[str, Any],
                         sla: dict[str, Any]) -> Fact | None:
-    answered = _time(_s(image, "first_response_at"))
-    started, due = _time(_s(sla, "started_at")), _time(_s(sla, "first_response_due"))
+    answered = _time(_text(image, "first_response_at"))
+    started, due = _time(_text(sla, "started_at")), _time(_text(sla, "first_response_due"))
     if answered is None or started is None or due is None:
         return None
     fact = Fact(f"fr:{case_id}:{reopens}")
@@ -225,8 +227,8 @@ def first_response_fact(case_id: str, team: str, reopens: int, image: dict[str, 
 
 def resolution_fact(case_id: str, team: str, reopens: int, image: dict[str, Any],
                     sla: dict[str, Any]) -> Fact | None:
-    resolved, due = _time(_s(image, "resolved_at")), _time(_s(sla, "resolution_due"))
-    if _s(image, "status") != "resolved" or resolved is None or due is None:
+    resolved, due = _time(_text(image, "resolved_at")), _time(_text(sla, "resolution_due"))
+    if _text(image, "status") != "resolved" or resolved is None or due is None:
         return None
     fact = Fact(f"res:{case_id}:{reopens}")
     fact.increments.add(resolved.date().isoformat(), RESPONSE, f"res_{'met' if resolved <= due else 'breached'}#{team}")

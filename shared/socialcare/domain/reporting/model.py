@@ -3,7 +3,8 @@
 A section is one declarative entry - id, title, what it means, the chart kind, the counter
 families it reads and a function from the period's counters to its ``Series`` - and the chart,
 the table beside it and its CSV file are all drawn from that one ``Series``, so they cannot
-disagree. Another module adds a section with ``register(Section(...))`` (docs/reports.md).
+disagree. Counters another table keeps come with their own sections through a ``CounterSource``
+(docs/reports.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ class Aggregates:
     @property
     def weekly(self) -> bool:
         return (self.last - self.first).days + 1 > DAILY_UP_TO_DAYS
+
+    @property
+    def axis(self) -> str:
+        """The header of a time series' label column."""
+        return "week" if self.weekly else "day"
+
+    def labels(self) -> list[str]:
+        """The label of each period: its day, or its ISO week."""
+        return [label for label, _ in self.periods()]
 
     def periods(self) -> list[tuple[str, list[str]]]:
         """(label, its days): each day, or each ISO week (``2026-W03``) for a long period."""
@@ -114,16 +124,6 @@ class CounterSource(Protocol):
     def kpis(self, agg: Aggregates) -> list[tuple[str, str]]: ...
 
 
-_REGISTERED: list[Section] = []
-
-
-def register(section: Section) -> Section:
-    """Add a section after the built-in ones (another module's figures: CSAT, share of voice...)."""
-    if any(s.id == section.id for s in _REGISTERED):
-        raise ValueError(f"a report section {section.id!r} is already registered")
-    _REGISTERED.append(section)
-    return section
-
-
-def registered() -> list[Section]:
-    return list(_REGISTERED)
+def share(part: float, whole: float) -> Number:
+    """``part`` as a whole percentage of ``whole``; None (nothing to divide) when ``whole`` is 0."""
+    return round(100 * part / whole) if whole else None

@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from socialcare.domain.reporting import charts
 from socialcare.domain.reporting.facts import CASES, CUSTOMERS, REACH, RESPONSE, VOLUME
-from socialcare.domain.reporting.model import Aggregates, CounterSource, DayCounters, Number, Section, Series
+from socialcare.domain.reporting.model import Aggregates, CounterSource, DayCounters, Number, Section, Series, share
 from socialcare.domain.reporting.page import page
-from socialcare.domain.reporting.sections import all_sections
+from socialcare.domain.reporting.sections import BUILT_IN
 from socialcare.store.reports import ReportsRepository
 
 
@@ -92,9 +92,8 @@ def build(repo: ReportsRepository, first: date, last: date, *, sources: Sequence
           sections: Sequence[Section] | None = None, now: datetime | None = None) -> Report:
     """The report of ``first``..``last``: ReportsTable's day counters, and each of ``sources``'
     families (StateTable's CSAT, share of voice, listening) read from its own table; the sections
-    are the built-in and registered ones, then the sources' (unless ``sections`` are given)."""
-    chosen = list(sections) if sections is not None else [*all_sections(), *(s for src in sources
-                                                                              for s in src.sections)]
+    are the built-in ones, then the sources' (unless ``sections`` are given)."""
+    chosen = list(sections) if sections is not None else [*BUILT_IN, *(s for src in sources for s in src.sections)]
     families = {f for s in chosen for f in s.families} | {VOLUME, REACH, CUSTOMERS, RESPONSE, CASES}
     data: DayCounters = {}
     for source in sources:
@@ -120,14 +119,15 @@ def kpis(agg: Aggregates) -> list[tuple[str, str]]:
     """The headline figures above the charts."""
     inbound = sum(agg.totals(VOLUME, "in#").values())
     met = sum(agg.totals(RESPONSE, "met#").values())
-    late = sum(agg.totals(RESPONSE, "breached#").values())
+    within = share(met, met + sum(agg.totals(RESPONSE, "breached#").values()))
     new, back = agg.total(CUSTOMERS, "new"), agg.total(CUSTOMERS, "returning")
+    returning = share(back, new + back)
     return [
         ("messages received", f"{inbound:,}"),
         ("public mentions", f"{agg.total(REACH, 'mentions'):,}"),
         ("people reached", f"{agg.total(REACH, 'reach'):,}"),
         ("cases opened", f"{sum(agg.totals(CASES, 'opened#').values()):,}"),
-        ("first responses within the SLA", f"{round(100 * met / (met + late))}%" if met + late else "-"),
-        ("returning customers", f"{round(100 * back / (new + back))}%" if new + back else "-"),
+        ("first responses within the SLA", "-" if within is None else f"{within}%"),
+        ("returning customers", "-" if returning is None else f"{returning}%"),
     ]
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
 from socialcare.config.listening_search import ListeningSearch
-from socialcare.domain.reporting.model import Aggregates, DayCounters, Number, Section, Series
+from socialcare.domain.reporting.model import Aggregates, DayCounters, Number, Section, Series, share
 from socialcare.domain.satisfaction.report import SENTIMENTS, csat_key, listening_key, sov_key
 from socialcare.store.reports import StateDayCounters
 
@@ -32,35 +32,23 @@ SCORE_COLORS = {"5/5": "#007A5A", "4/5": "#0072B2", "3/5": "#6E6E6E", "2/5": "#9
 SENTIMENT_COLORS = {"positive": "#007A5A", "neutral": "#6E6E6E", "negative": "#D55E00"}
 
 
-def _labels(agg: Aggregates) -> list[str]:
-    return [label for label, _ in agg.periods()]
-
-
-def _axis(agg: Aggregates) -> str:
-    return "week" if agg.weekly else "day"
-
-
-def _share(part: int, whole: int) -> Number:
-    return round(100 * part / whole) if whole else None
-
-
 def csat_trend(agg: Aggregates) -> Series:
     if not agg.total(CSAT, "answers"):
-        return Series(_axis(agg), [], {})
+        return Series(agg.axis, [], {})
     answers = agg.per_period(CSAT, "answers")
     scores = agg.per_period(CSAT, "score_sum")
     mean: list[Number] = [round(s / n, 1) if n else None for s, n in zip(scores, answers, strict=True)]
-    return Series(_axis(agg), _labels(agg), {"mean score": mean, "answers": list(answers)}, unit="score (1 to 5)",
+    return Series(agg.axis, agg.labels(), {"mean score": mean, "answers": list(answers)}, unit="score (1 to 5)",
                   secondary=("answers",), extra={"low scores (1-2)": list(agg.per_period(CSAT, "low"))})
 
 
 def csat_scores(agg: Aggregates) -> Series:
     if not agg.total(CSAT, "answers"):
-        return Series(_axis(agg), [], {})
+        return Series(agg.axis, [], {})
     values: dict[str, list[Number]] = {f"{s}/5": list(agg.per_period(CSAT, f"s{s}")) for s in SCORES}
     answers = agg.per_period(CSAT, "answers")
-    share = [_share(top, n) for top, n in zip(agg.per_period(CSAT, "top_box"), answers, strict=True)]
-    return Series(_axis(agg), _labels(agg), values, unit="answers", extra={"top-box share (%)": share})
+    top_share: list[Number] = [share(top, n) for top, n in zip(agg.per_period(CSAT, "top_box"), answers, strict=True)]
+    return Series(agg.axis, agg.labels(), values, unit="answers", extra={"top-box share (%)": top_share})
 
 
 def share_of_voice(search: ListeningSearch, agg: Aggregates) -> Series:
@@ -70,32 +58,32 @@ def share_of_voice(search: ListeningSearch, agg: Aggregates) -> Series:
     if not everyone:
         return Series("brand", [], {})
     values: dict[str, list[Number]] = {s: [agg.total(SOV, f"{name}#{s}") for name in names] for s in SENTIMENTS}
-    net = [_share(int(p or 0) - int(n or 0), m)
-           for p, n, m in zip(values["positive"], values["negative"], mentions, strict=True)]
+    net: list[Number] = [share(int(p or 0) - int(n or 0), m)
+                         for p, n, m in zip(values["positive"], values["negative"], mentions, strict=True)]
     labels = [f"{name} (brand)" if name == search.brand else name for name in names]
     return Series("brand", labels, values, unit="mentions", extra={
-        "mentions": list(mentions), "share of voice (%)": [_share(m, everyone) for m in mentions],
+        "mentions": list(mentions), "share of voice (%)": [share(m, everyone) for m in mentions],
         "net sentiment (%)": net})
 
 
 def listening_volume(search: ListeningSearch, agg: Aggregates) -> Series:
     names = [search.brand, *(c.name for c in search.competitors)]
     if not sum(agg.total(SOV, f"{name}#mentions") for name in names) and not agg.total(LISTEN, "reads"):
-        return Series(_axis(agg), [], {})
+        return Series(agg.axis, [], {})
     values: dict[str, list[Number]] = {
         f"{name} (brand)" if name == search.brand else name: list(agg.per_period(SOV, f"{name}#mentions"))
         for name in names}
-    return Series(_axis(agg), _labels(agg), values, unit="mentions found",
+    return Series(agg.axis, agg.labels(), values, unit="mentions found",
                   extra={"brand mentions published": list(agg.per_period(LISTEN, "published"))})
 
 
 def listening_spend(search: ListeningSearch, agg: Aggregates) -> Series:
     if not agg.total(LISTEN, "reads") and not agg.total(LISTEN, "users"):
-        return Series(_axis(agg), [], {})
+        return Series(agg.axis, [], {})
     reads, users = agg.per_period(LISTEN, "reads"), agg.per_period(LISTEN, "users")
     usd: list[Number] = [round(r * search.price_per_read_usd + u * search.price_per_user_usd, 3)
                          for r, u in zip(reads, users, strict=True)]
-    return Series(_axis(agg), _labels(agg), {"spend (USD)": usd}, unit="USD", decimals=3,  # X bills half cents
+    return Series(agg.axis, agg.labels(), {"spend (USD)": usd}, unit="USD", decimals=3,  # X bills half cents
                   extra={"posts read": list(reads), "authors read": list(users)})
 
 
@@ -165,9 +153,9 @@ class SatisfactionSource:
     def kpis(self, agg: Aggregates) -> list[tuple[str, str]]:
         answers = agg.total(CSAT, "answers")
         mentions = {name: agg.total(SOV, f"{name}#mentions") for name in self.names}
-        voice = _share(mentions[self.search.brand], sum(mentions.values()))
+        voice = share(mentions[self.search.brand], sum(mentions.values()))
         return [
             ("CSAT (mean of 1 to 5)", f"{agg.total(CSAT, 'score_sum') / answers:.1f}" if answers else "-"),
-            ("top-box (5/5) answers", f"{_share(agg.total(CSAT, 'top_box'), answers)}%" if answers else "-"),
+            ("top-box (5/5) answers", f"{share(agg.total(CSAT, 'top_box'), answers)}%" if answers else "-"),
             ("share of voice", f"{voice}%" if voice is not None else "-"),
         ]

@@ -19,7 +19,7 @@ from socialcare.domain.reporting.facts import (
     TOUCHPOINTS,
     VOLUME,
 )
-from socialcare.domain.reporting.model import Aggregates, Number, Section, Series, registered
+from socialcare.domain.reporting.model import Aggregates, Number, Section, Series, share
 
 CHANNEL_COLORS = {
     "x": "#222222", "facebook": "#0072B2", "messenger": "#6A3D9A", "instagram": "#B8488F",
@@ -33,14 +33,6 @@ TOP_JOURNEYS = 8
 CALL = "phone call"
 
 
-def _labels(agg: Aggregates) -> list[str]:
-    return [label for label, _ in agg.periods()]
-
-
-def _axis(agg: Aggregates) -> str:
-    return "week" if agg.weekly else "day"
-
-
 def _ranked(totals: dict[str, int]) -> list[str]:
     return [name for name, value in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])) if value]
 
@@ -48,11 +40,11 @@ def _ranked(totals: dict[str, int]) -> list[str]:
 def volume(agg: Aggregates) -> Series:
     channels = _ranked(agg.totals(VOLUME, "in#"))
     values: dict[str, list[Number]] = {c: list(agg.per_period(VOLUME, f"in#{c}")) for c in channels}
-    return Series(_axis(agg), _labels(agg), values, unit="messages")
+    return Series(agg.axis, agg.labels(), values, unit="messages")
 
 
 def reach(agg: Aggregates) -> Series:
-    return Series(_axis(agg), _labels(agg), {
+    return Series(agg.axis, agg.labels(), {
         "people reached (followers)": list(agg.per_period(REACH, "reach")),
         "public mentions": list(agg.per_period(REACH, "mentions")),
     }, unit="followers", secondary=("public mentions",))
@@ -61,9 +53,9 @@ def reach(agg: Aggregates) -> Series:
 def sentiment(agg: Aggregates) -> Series:
     values: dict[str, list[Number]] = {label: list(agg.per_period(SENTIMENT, label)) for label in SENTIMENT_LABELS}
     totals = [sum(int(v or 0) for v in column) for column in zip(*values.values(), strict=True)]
-    net = [round(100 * ((p or 0) - (n or 0)) / t) if t else None
-           for p, n, t in zip(values["positive"], values["negative"], totals, strict=True)]
-    return Series(_axis(agg), _labels(agg), values, unit="messages", extra={"net sentiment (%)": list(net)})
+    net: list[Number] = [share((p or 0) - (n or 0), t)
+                         for p, n, t in zip(values["positive"], values["negative"], totals, strict=True)]
+    return Series(agg.axis, agg.labels(), values, unit="messages", extra={"net sentiment (%)": net})
 
 
 def _teams(agg: Aggregates) -> list[str]:
@@ -84,7 +76,7 @@ def first_response(agg: Aggregates) -> Series:
         answered.append(n)
         mean.append(round(secs / n / 60, 1) if n else None)
         target.append(round(goal / n / 60, 1) if n else None)
-    return Series(_axis(agg), _labels(agg), {"mean first response": mean, "mean SLA target": target},
+    return Series(agg.axis, agg.labels(), {"mean first response": mean, "mean SLA target": target},
                   unit="minutes", extra={"first responses": answered})
 
 
@@ -101,7 +93,7 @@ def sla_by_team(agg: Aggregates) -> Series:
     labels: list[str] = []
     met: list[Number] = []
     breached: list[Number] = []
-    share: list[Number] = []
+    attainment: list[Number] = []
     for team in _teams(agg):
         for clock, ok, late in (("first response", f"met#{team}", f"breached#{team}"),
                                 ("resolution", f"res_met#{team}", f"res_breached#{team}")):
@@ -109,17 +101,17 @@ def sla_by_team(agg: Aggregates) -> Series:
             labels.append(f"{team} · {clock}")
             met.append(good)
             breached.append(bad)
-            share.append(round(100 * good / (good + bad)) if good + bad else None)
+            attainment.append(share(good, good + bad))
     return Series("team · clock", labels, {MET: met, BREACHED: breached}, unit="cases",
-                  extra={"attainment (%)": share})
+                  extra={"attainment (%)": attainment})
 
 
 def returning(agg: Aggregates) -> Series:
     new = agg.per_period(CUSTOMERS, "new")
     back = agg.per_period(CUSTOMERS, "returning")
-    share = [round(100 * b / (n + b)) if n + b else None for n, b in zip(new, back, strict=True)]
-    return Series(_axis(agg), _labels(agg), {"new customers": list(new), "returning customers": list(back)},
-                  unit="customers", extra={"returning share (%)": share})
+    back_share: list[Number] = [share(b, n + b) for n, b in zip(new, back, strict=True)]
+    return Series(agg.axis, agg.labels(), {"new customers": list(new), "returning customers": list(back)},
+                  unit="customers", extra={"returning share (%)": back_share})
 
 
 def categories(agg: Aggregates) -> Series:
@@ -189,8 +181,3 @@ BUILT_IN = (
             "The sequence of channels before a call (repeats on one channel counted once).",
             "horizontal_bar", (TOUCHPOINTS,), journeys, {"calls": "#D55E00"}),
 )
-
-
-def all_sections() -> list[Section]:
-    """The built-in sections, then every registered one."""
-    return [*BUILT_IN, *registered()]

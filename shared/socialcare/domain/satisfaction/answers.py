@@ -7,7 +7,8 @@ the survey's channel after the question and within the answer window, and the ca
 resolved with its survey queued, one transaction stores it: the case (the message among its
 interactions, ``csat``, the survey answered; the status untouched, so a rating never reopens a
 case), its timeline item and marker, the profile (latest score and history; no survey awaited any
-more) and the message marked threaded. A low score with a comment is a complaint: a follow-up work
+more) and the message marked threaded. A low score with a comment is a complaint, and a comment
+beside a score that asks something ("5, ma il rimborso?") is a question: either is a follow-up work
 item for the team that owns the case. Anything else (None) goes through ordinary threading.
 """
 
@@ -96,10 +97,10 @@ class SurveyAnswers:
                 continue
             except (DuplicateInteraction, OtherItemChanged):
                 return None  # threaded already, or the customer merged away: the ordinary path decides
-            return self._answered(case, csat, rating, ref_now=now)
+            return self._answered(case, csat, rating, ref_now=now, asks="?" in (interaction.text or ""))
         raise VersionConflict("the case kept changing concurrently", case_id=survey_case_id)
 
-    def _answered(self, case: Case, csat: Csat, rating: Rating, ref_now: datetime) -> Answered:
+    def _answered(self, case: Case, csat: Csat, rating: Rating, ref_now: datetime, asks: bool = False) -> Answered:
         count("CsatAnswers", form=rating.form)
         logger.info("satisfaction rating stored", extra={"case_id": case.id, "score": csat.score, "form": rating.form})
         if self.state is not None:
@@ -112,10 +113,13 @@ class SurveyAnswers:
             except Exception:  # a lost count never loses the rating
                 logger.warning("CSAT counter not updated", extra={"case_id": case.id}, exc_info=True)
         items: list[WorkItem] = []
-        if csat.score <= self.rules.low_score and csat.comment:
-            reason = f"the customer rated the resolved case {csat.score}/5 with a complaint: follow it up"
+        low = csat.score <= self.rules.low_score
+        if csat.comment and (low or asks):  # a complaint, or a question beside the score: someone answers it
+            rule, what = ("csat-low-score", "with a complaint: follow it up") if low else \
+                ("csat-question", "and asked something: answer it")
+            reason = f"the customer rated the resolved case {csat.score}/5 {what}"
             trigger = next((r for r in case.recent if r.id == csat.interaction_id), None)
             items.append(build(WorkItemKind.RESPOND, case.team, case, cause=f"csat:{csat.interaction_id}",
-                               routing=RoutingInfo(rule="csat-low-score", version=self.rules.version, reason=reason),
+                               routing=RoutingInfo(rule=rule, version=self.rules.version, reason=reason),
                                trigger=trigger, note=f"CSAT {csat.score}/5", now=ref_now))
         return Answered(case=case, csat=csat, work_items=items)

@@ -27,9 +27,10 @@ from socialcare.domain.replies.state import merge_state
 from socialcare.domain.sentiment.analyser import guess_language
 from socialcare.errors import BadRequest, NotFound
 from socialcare.models.case import Case, CaseStatus
-from socialcare.models.interaction import Direction
+from socialcare.models.interaction import Channel, Direction
 from socialcare.models.reply import (
     OutboundMessage,
+    ReplyOption,
     ReplyRefused,
     ReplyRoute,
     ReplyState,
@@ -96,21 +97,36 @@ class SurveyService:
             return self._skip(case.id, now, "no_customer_message", getattr(exc, "detail", None) or str(exc))
         language, question = self.rules.question(self._language(full))
         try:
-            option, _ = choose(to, self.reply_rules, now, visibility=Visibility.PRIVATE, human=False, text=question)
+            option, template = self._route(to, question, now)
         except ReplyRefused as exc:
             return self._skip(case.id, now, exc.code, f"{exc.rule}: {exc.detail}", to.channel.value)
-        route, template = option.route, None
-        if route not in self.rules.routes:
+        if option.route not in self.rules.routes:
             return self._skip(case.id, now, "route_not_allowed",
-                              f"{option.rule}: a survey may not take the {route.value} route (satisfaction.yaml "
-                              f"routes)", to.channel.value)
-        if route is ReplyRoute.TEMPLATE:
-            if self.rules.whatsapp_template is None:
-                return self._skip(case.id, now, "messaging_window_closed",
-                                  "whatsapp_24h_window: WhatsApp's customer service window is closed and no survey "
-                                  "template is configured (satisfaction.yaml whatsapp_template)", to.channel.value)
-            template = TemplateRef.model_validate(self.rules.whatsapp_template.model_dump())
-        return self._queue(full, to, route, template, question, language, now)
+                              f"{option.rule}: a survey may not take the {option.route.value} route "
+                              f"(satisfaction.yaml routes)", to.channel.value)
+        customer = profile.id if profile is not None else customer_id  # the survivor of a merge
+        return self._queue(full, to, option.route, template, question, language, customer, now)
+
+    def _route(self, to: ReplyTo, question: str, now: datetime) -> tuple[ReplyOption, TemplateRef | None]:
+        """The private route the question may take now (``ReplyRefused``: none). Outside WhatsApp's
+        window only the survey's own template (satisfaction.yaml), never the agents' one of replies.yaml."""
+        try:
+            option, _ = choose(to, self.reply_rules, now, visibility=Visibility.PRIVATE, human=False, text=question)
+            if option.route is not ReplyRoute.TEMPLATE:
+                return option, None
+            options: list[ReplyOption] = []
+        except ReplyRefused as exc:
+            if exc.code != "messaging_window_closed" or to.channel is not Channel.WHATSAPP:
+                raise
+            options = exc.options
+        if self.rules.whatsapp_template is None:
+            window = next((o.detail for o in options if o.route is ReplyRoute.MESSAGE),
+                          "WhatsApp's customer service window is closed.")
+            raise ReplyRefused("messaging_window_closed", "whatsapp_24h_window",
+                               f"{window} No survey template is configured (satisfaction.yaml whatsapp_template).",
+                               options)
+        template = TemplateRef.model_validate(self.rules.whatsapp_template.model_dump())
+        return choose(to, self.reply_rules, now, visibility=Visibility.PRIVATE, template=template, human=False)
 
     @staticmethod
     def _language(case: Case) -> str:
@@ -119,7 +135,7 @@ class SurveyService:
         return guess_language(" ".join(texts[-5:]))
 
     def _queue(self, case: Case, to: ReplyTo, route: ReplyRoute, template: TemplateRef | None, question: str,
-               language: str, now: datetime) -> SurveyState | None:
+               language: str, customer_id: str, now: datetime) -> SurveyState | None:
         reply_id = survey_reply_id(case.id)
         message = OutboundMessage(
             interaction_id=reply_id, case_id=case.id, customer_id=case.customer_id, channel=to.channel, route=route,
@@ -134,7 +150,7 @@ class SurveyService:
                            source="system", in_reply_to=to.interaction_id, at=now)
         recorded = self._record(case.id, state, reply)
         if recorded is not None and recorded.status is SurveyStatus.QUEUED:
-            self.profiles.note_survey(str(case.customer_id), case.id, now.isoformat())
+            self.profiles.note_survey(customer_id, case.id, now.isoformat())
         count("SurveysQueued", channel=to.channel.value)
         logger.info("satisfaction survey queued", extra={"case_id": case.id, "route": route.value,
                                                          "channel": to.channel.value})
