@@ -75,7 +75,7 @@ class CaseActions:
         items = [self._close_the_loop(case, note, now)] if case.team is Team.CALLCENTRE and case.began_public else []
         self.publisher.work_items(items)
         logger.info("case resolved", extra={"case_id": case_id, "by": by})
-        if self.after_resolve is not None and case.survey is None:
+        if self.after_resolve is not None:
             self.after_resolve(case, now)
         return CaseOutcome(case=case, work_items=items)
 
