@@ -235,7 +235,8 @@ def _run(interactions: int, days: int, html: Path | None, csv_dir: Path | None) 
     from socialcare.domain.reporting.aggregator import ReportAggregator
     from socialcare.flows.report import report_from, write_files
     from socialcare.store.journeys import Journeys
-    from socialcare.store.reports import ReportsRepository, StateDayCounters
+    from socialcare.store.reports import ReportsRepository
+    from socialcare.store.state import StateRepository
 
     names = _tables()
     population = Population(interactions, days)
@@ -251,7 +252,7 @@ def _run(interactions: int, days: int, html: Path | None, csv_dir: Path | None) 
     aggregate_s = time.monotonic() - began
     search = _search()
     _write_satisfaction(names["StateTable"], population, search)
-    state = StateDayCounters(names["StateTable"], client)
+    state = StateRepository(names["StateTable"], client)
     began = time.monotonic()
     report = report_from(reports, state, search, population.first.date(), population.last.date())
     page = report.html()

@@ -52,12 +52,13 @@ def write(target: Target, first: date, last: date, out: Path, csv_dir: Path | No
     from socialcare.config.loader import load_rules
     from socialcare.config.rules import ListeningRules
     from socialcare.flows.report import report_from, write_files
-    from socialcare.store.reports import ReportsRepository, StateDayCounters
+    from socialcare.store.reports import ReportsRepository
+    from socialcare.store.state import StateRepository
 
     client = target.client("dynamodb")
     search = load_rules(ListeningRules, os.environ.get("SOCIALCARE_CONFIG_DIR", "")).search
     built = report_from(ReportsRepository(target.resource("ReportsTable").physical_id, client),
-                        StateDayCounters(target.resource("StateTable").physical_id, client), search, first, last)
+                        StateRepository(target.resource("StateTable").physical_id, client), search, first, last)
     return write_files(built, out, csv_dir)
 
 

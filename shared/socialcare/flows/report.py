@@ -22,19 +22,18 @@ from socialcare.domain.reporting.report import Report, build, last_week
 from socialcare.domain.reporting.satisfaction import SatisfactionSource
 from socialcare.flows.wiring import Wiring
 from socialcare.observability import count, logger
-from socialcare.store.reports import ReportsRepository, StateDayCounters
+from socialcare.store.reports import ReportsRepository
+from socialcare.store.state import StateRepository
 
 PREFIX = "reports/"
 
 
 def report(wiring: Wiring, first: date, last: date) -> Report:
     """The report of the wired tables, with the deployed listening.yaml's names and prices."""
-    state = wiring.state
-    return report_from(wiring.reports, StateDayCounters(state.table, state.client),
-                       wiring.rules(ListeningRules).search, first, last)
+    return report_from(wiring.reports, wiring.state, wiring.rules(ListeningRules).search, first, last)
 
 
-def report_from(reports: ReportsRepository, state: StateDayCounters, search: ListeningSearch,
+def report_from(reports: ReportsRepository, state: StateRepository, search: ListeningSearch,
                 first: date, last: date) -> Report:
     """ReportsTable's counters, and StateTable's of surveys and listening (their sections)."""
     return build(reports, first, last, sources=[SatisfactionSource(state, search)])

@@ -14,7 +14,7 @@ Items (``pk`` / ``sk``):
   a claim expires (``expires_at``) once no stream record can bring its fact back.
 
 The report reads a period's day items with BatchGetItem (a year is ~2,600 keys): never a scan.
-It reads StateTable's day counters of surveys and listening the same way (``StateDayCounters``).
+StateTable's day counters of surveys and listening are read by ``StateRepository.counters``.
 """
 
 from __future__ import annotations
@@ -142,20 +142,3 @@ class ReportsRepository:
             out.setdefault(item["pk"]["S"].removeprefix(DAY_PREFIX), {})[item["sk"]["S"]] = counters
         return out
 
-
-class StateDayCounters:
-    """StateTable's counter items (``<key>`` / ``COUNT``, ``store.state``) that other features keep
-    per UTC day - CSAT answers, share of voice, listening reads (docs/satisfaction.md) - read whole
-    for the report: one BatchGetItem per 100 keys, a missing item absent from the answer."""
-
-    SK = "COUNT"  # store.state's counter items
-
-    def __init__(self, table: str, client: Any) -> None:
-        self.table = table
-        self.client = client
-
-    def items(self, pks: Sequence[str]) -> dict[str, dict[str, int]]:
-        """``pk`` -> its counters (attribute -> value), for the items of ``pks`` that exist."""
-        found = batch_get(self.client, self.table, [key(pk, self.SK) for pk in dict.fromkeys(pks)]) if pks else []
-        return {item["pk"]["S"]: {name: int(value["N"]) for name, value in item.items()
-                                  if "N" in value and name not in _NOT_DATA} for item in found}

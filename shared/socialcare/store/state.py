@@ -89,6 +89,13 @@ class StateRepository:
             found[item["pk"]["S"]] = int(item.get(field, {}).get("N", "0"))
         return found
 
+    def counters(self, pks: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Every counter of each counter item in ``pks`` that exists (attribute -> value): one
+        BatchGetItem per 100 keys, where ``counts`` reads one field."""
+        items = batch_get(self.client, self.table, [key(pk, _COUNT) for pk in dict.fromkeys(pks)]) if pks else []
+        return {item["pk"]["S"]: {name: int(value["N"]) for name, value in item.items()
+                                  if "N" in value and name != "expires_at"} for item in items}
+
     def open_episode(self, name: str, *, now: datetime, until: datetime) -> bool:
         """Open the episode ``name`` until ``until``; False (and extended) when one is running."""
         item_key = key(f"SPIKE#{name}", "EPISODE")

@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from socialcare.config.listening_search import ListeningSearch
 from socialcare.domain.reporting.model import Aggregates, DayCounters, Number, Section, Series, share
 from socialcare.domain.satisfaction.report import SENTIMENTS, csat_key, listening_key, sov_key
-from socialcare.store.reports import StateDayCounters
+from socialcare.store.state import StateRepository
 
 CSAT, SOV, LISTEN = "CSAT", "SOV", "LISTEN"
 SCORES = (5, 4, 3, 2, 1)
@@ -124,8 +124,8 @@ class SatisfactionSource:
 
     families = frozenset({CSAT, SOV, LISTEN})
 
-    def __init__(self, counters: StateDayCounters, search: ListeningSearch) -> None:
-        self.counters = counters
+    def __init__(self, state: StateRepository, search: ListeningSearch) -> None:
+        self.state = state
         self.search = search
         self.names = [search.brand, *(c.name for c in search.competitors)]
         self.sections: Sequence[Section] = sections(search)
@@ -144,7 +144,7 @@ class SatisfactionSource:
                 where.update({sov_key(name, day): (iso, SOV, f"{name}#") for name in self.names})
             day += timedelta(days=1)
         out: DayCounters = {}
-        for pk, counters in self.counters.items(list(where)).items():
+        for pk, counters in self.state.counters(list(where)).items():
             iso, family, prefix = where[pk]
             target = out.setdefault(iso, {}).setdefault(family, {})
             target.update({prefix + name: value for name, value in counters.items()})
