@@ -21,6 +21,7 @@ Sources of the data (adapted only where noted):
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,8 +61,7 @@ INSTAGRAM_PROFILE = {"name": "Peter Chang", "username": "peter_chang_live", "pro
 def graph(aws: AwsStack, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[HTTPServer]:
     monkeypatch.setenv("SOCIALCARE_GRAPH_API_URL", httpserver.url_for("/").rstrip("/"))
     monkeypatch.setenv("SOCIALCARE_GRAPH_API_VERSION", "v21.0")
-    # 1 s: a loaded CI machine once took longer than 0.5 s to answer the 500 case (read as a timeout)
-    monkeypatch.setenv("SOCIALCARE_PROFILE_NAME_TIMEOUT_SECONDS", "1.0")
+    monkeypatch.setenv("SOCIALCARE_PROFILE_NAME_TIMEOUT_SECONDS", "0.5")
     boto3.client("secretsmanager").put_secret_value(
         SecretId=aws.secret_arns["MetaAccessTokens"],
         SecretString=json.dumps({PAGE_ID: PAGE_TOKEN, IG_ACCOUNT_ID: IG_TOKEN}),
@@ -153,6 +153,7 @@ def _graph_error(status: int, error: dict[str, Any]) -> Response:
                     content_type="application/json")
 
 
+RELEASED = threading.Event()
 REFUSALS = {
     "no profile (#100)": (lambda _: _graph_error(400, {
         "message": "(#100) No profile available for this user.", "type": "OAuthException", "code": 100,
@@ -160,13 +161,23 @@ REFUSALS = {
     "expired token (190)": (lambda _: _graph_error(400, {
         "message": "Error validating access token: Session has expired on Tuesday, 10-Jun-25 10:00:00 PDT.",
         "type": "OAuthException", "code": 190, "error_subcode": 463}), "token"),
-    "timeout": (lambda _: (time.sleep(2.5), Response("{}", content_type="application/json"))[1], "timeout"),
+    # Graph answers only once the test is over (RELEASED): the test server answers one request at a
+    # time, so a handler that merely slept would still hold it when the next test's request came
+    "timeout": (lambda _: (RELEASED.wait(10), Response("{}", content_type="application/json"))[1], "timeout"),
     "outage (500)": (lambda _: _graph_error(500, {
         "message": "An unknown error has occurred.", "type": "OAuthException", "code": 1}), "graph_error"),
 }
 
 
+@pytest.fixture
+def released() -> Iterator[None]:
+    RELEASED.clear()
+    yield
+    RELEASED.set()  # a held "timeout" answer goes now, before the next test asks the server
+
+
 @pytest.mark.parametrize("case", list(REFUSALS))
+@pytest.mark.usefixtures("released")
 def test_a_graph_refusal_costs_only_the_name(graph: HTTPServer, processor: Processor, case: str) -> None:
     handler, reason = REFUSALS[case]
     calls: list[Request] = []
